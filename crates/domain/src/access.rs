@@ -1,0 +1,86 @@
+//! Who may do what: permission = role × data scope (G1). This module decides the role half; the data
+//! scope half (the user's organisation subtree) is decided by the services with the organisation tree.
+
+use crate::event::EventKind;
+use crate::org::Role;
+
+/// An action on the platform that needs a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    CreateOrg,
+    CreateSite,
+    CreateUser,
+    WriteCylinders,
+    RecordEvent(EventKind),
+    ReadAudit,
+    /// Read cylinders, sites, users and events inside the data scope.
+    Read,
+}
+
+/// Whether a principal holding `roles` may perform `action` (within its data scope).
+pub fn allowed(roles: &[Role], action: Action) -> bool {
+    roles.iter().any(|r| role_allows(*r, action))
+}
+
+fn role_allows(role: Role, action: Action) -> bool {
+    use EventKind as K;
+    use Role as R;
+    match (role, action) {
+        (R::NodeAdmin, _) => true,
+        (R::Customer, Action::Read) => false,
+        (_, Action::Read) => true,
+        (R::Regulator, Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::ReadAudit) => true,
+        (R::Regulator, Action::WriteCylinders) => true,
+        // Regulators record registrations and scrapping decided on their side.
+        (R::Regulator, Action::RecordEvent(K::Register | K::Scrap)) => true,
+        (R::EnterpriseAdmin, Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders) => true,
+        (R::EnterpriseAdmin, Action::RecordEvent(_)) => true,
+        (R::Filler, Action::RecordEvent(K::Fill | K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind)) => true,
+        (R::Checker, Action::RecordEvent(K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind)) => true,
+        (R::Warehouse, Action::RecordEvent(K::StoreIn | K::StoreOut | K::Recycle | K::TagBind | K::InspectionSend)) => true,
+        (R::Driver, Action::RecordEvent(K::Load | K::Unload)) => true,
+        (R::Courier, Action::RecordEvent(K::Deliver | K::Recycle)) => true,
+        (R::Inspector, Action::RecordEvent(K::InspectionResult | K::Scrap)) => true,
+        _ => false,
+    }
+}
+
+/// Roles a creator may grant: a node admin grants any; a regulator any but node admin; an enterprise
+/// admin only the enterprise's own roles.
+pub fn may_grant(creator: &[Role], role: Role) -> bool {
+    if creator.contains(&Role::NodeAdmin) {
+        return true;
+    }
+    if creator.contains(&Role::Regulator) && role != Role::NodeAdmin {
+        return true;
+    }
+    creator.contains(&Role::EnterpriseAdmin) && !matches!(role, Role::NodeAdmin | Role::Regulator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filler_fills_but_does_not_deliver() {
+        assert!(allowed(&[Role::Filler], Action::RecordEvent(EventKind::Fill)));
+        assert!(!allowed(&[Role::Filler], Action::RecordEvent(EventKind::Deliver)));
+        assert!(!allowed(&[Role::Filler], Action::CreateUser));
+        assert!(allowed(&[Role::Filler, Role::Courier], Action::RecordEvent(EventKind::Deliver)));
+    }
+
+    #[test]
+    fn only_admins_and_regulators_read_audit() {
+        assert!(allowed(&[Role::NodeAdmin], Action::ReadAudit));
+        assert!(allowed(&[Role::Regulator], Action::ReadAudit));
+        assert!(!allowed(&[Role::EnterpriseAdmin], Action::ReadAudit));
+    }
+
+    #[test]
+    fn enterprise_admin_cannot_grant_regulator_or_node_admin() {
+        assert!(may_grant(&[Role::EnterpriseAdmin], Role::Filler));
+        assert!(!may_grant(&[Role::EnterpriseAdmin], Role::Regulator));
+        assert!(!may_grant(&[Role::Regulator], Role::NodeAdmin));
+        assert!(may_grant(&[Role::NodeAdmin], Role::NodeAdmin));
+    }
+}

@@ -1,0 +1,27 @@
+//! The pure domain of cyltrace: cylinder codes and region codes, measured quantities, the China
+//! calendar, the cylinder archive (table A.1 + Yunnan `GenericBottle`), organisations, licences, sites
+//! and roles, the closed set of event kinds with their validated data, and the cylinder status
+//! projection as a pure fold over events.
+//!
+//! Nothing here performs IO or reads a clock: callers pass `now` in. Input types are built only through
+//! parsing (`TryFrom`/`Deserialize`), so a value of a domain type is always valid.
+
+pub mod access;
+pub mod archive;
+pub mod codes;
+pub mod error;
+pub mod event;
+pub mod org;
+pub mod parse;
+pub mod status;
+pub mod time;
+pub mod units;
+
+pub use archive::{Archive, CylinderState, Registration, Valve};
+pub use codes::{CylinderCode, QrId, RegionCode};
+pub use error::{FieldError, ValidationErrors};
+pub use event::{Event, EventData, EventKind};
+pub use org::{Licence, LicenceKind, NewOrg, NewSite, OrgKind, Role, SiteKind};
+pub use status::{CylinderStatus, LabelStatus, LocationKind};
+pub use time::{Date, Timestamp};
+pub use units::{Kg, Litres, Mm, Mpa, Text};

@@ -1,0 +1,406 @@
+//! The cylinder status projection: where a cylinder is and the facts the filling rules read, as a pure
+//! fold over its events in time order (ties in record order). The store keeps the result beside the
+//! archive and updates it in the same transaction as the events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::archive::{Archive, CylinderState, Registration};
+use crate::event::{Conclusion, Event, EventData};
+use crate::time::Date;
+use crate::units::Text;
+
+/// Lifecycle location (A10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum LocationKind {
+    /// No event has placed it yet.
+    #[default]
+    Unknown,
+    EmptyStore,
+    FullStore,
+    InTransport,
+    AtDealer,
+    AtCustomer,
+    InInspection,
+    Scrapped,
+}
+
+impl LocationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::EmptyStore => "empty_store",
+            Self::FullStore => "full_store",
+            Self::InTransport => "in_transport",
+            Self::AtDealer => "at_dealer",
+            Self::AtCustomer => "at_customer",
+            Self::InInspection => "in_inspection",
+            Self::Scrapped => "scrapped",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Unknown => "未知",
+            Self::EmptyStore => "空瓶库",
+            Self::FullStore => "重瓶库",
+            Self::InTransport => "运输中",
+            Self::AtDealer => "经销点",
+            Self::AtCustomer => "用户处",
+            Self::InInspection => "检验中",
+            Self::Scrapped => "已报废",
+        }
+    }
+}
+
+/// Whether the label is usable. A void label is never re-activated (A7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum LabelStatus {
+    #[default]
+    Active,
+    Void,
+}
+
+/// The current status of one cylinder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CylinderStatus {
+    pub state: CylinderState,
+    pub location_kind: LocationKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<Uuid>,
+    /// Holds gas (after a fill, until it comes back empty).
+    pub full: bool,
+    /// End of the last fill (B1.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fill_at: Option<DateTime<Utc>>,
+    /// A post-fill check was recorded after the last fill (B1.12).
+    pub post_fill_checked: bool,
+    /// Since the last fill it went out (deliver, load, full store_out) … (B1.9)
+    pub out_since_fill: bool,
+    /// … and after that came back empty (recycle, unload, empty store_in).
+    pub back_since_out: bool,
+    /// Time of the last passed pre-fill check (B1.10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pre_fill_pass_at: Option<DateTime<Utc>>,
+    /// A failed check that takes the cylinder out of circulation until a passing re-check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_date: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check_date: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
+    pub label: LabelStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_uid: Option<Text>,
+    /// Time of the latest event applied (a late event older than this causes a refold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub event_count: u64,
+}
+
+impl CylinderStatus {
+    /// The status of a cylinder with no events yet, from its archive.
+    pub fn initial(archive: &Archive) -> Self {
+        let scrapped = archive.state == CylinderState::Scrapped;
+        CylinderStatus {
+            state: archive.state,
+            location_kind: if scrapped { LocationKind::Scrapped } else { LocationKind::Unknown },
+            site_id: None,
+            full: false,
+            last_fill_at: None,
+            post_fill_checked: false,
+            out_since_fill: false,
+            back_since_out: false,
+            last_pre_fill_pass_at: None,
+            failed_check: None,
+            last_check_date: archive.last_check_date,
+            next_check_date: archive.next_check_date,
+            registration: archive.registration.clone(),
+            label: if scrapped { LabelStatus::Void } else { LabelStatus::Active },
+            tag_uid: None,
+            last_event_at: None,
+            event_count: 0,
+        }
+    }
+
+    /// Whether applying an event at `time` needs a refold from the start (it is older than one applied).
+    pub fn needs_refold(&self, time: DateTime<Utc>) -> bool {
+        self.last_event_at.is_some_and(|last| time < last)
+    }
+
+    /// Applies one event (the fold step).
+    pub fn apply(&mut self, e: &Event) {
+        use EventData as D;
+        let went_out = |s: &mut Self| {
+            s.out_since_fill = true;
+            s.back_since_out = false;
+        };
+        let came_back = |s: &mut Self| {
+            if s.out_since_fill {
+                s.back_since_out = true;
+            }
+            s.full = false;
+        };
+        let scrapped = self.state == CylinderState::Scrapped;
+        match &e.data {
+            D::TagBind(t) => {
+                if t.tag_uid.is_some() {
+                    self.tag_uid = t.tag_uid.clone();
+                }
+            }
+            D::Register(r) => self.registration = Some(r.clone()),
+            D::PreFillCheck(c) => {
+                if c.passed() {
+                    self.last_pre_fill_pass_at = Some(e.time);
+                    self.failed_check = None;
+                } else {
+                    self.failed_check = Some("pre_fill_check".to_owned());
+                }
+                self.place(LocationKind::EmptyStore, e.site_id);
+            }
+            D::Fill(f) => {
+                self.last_fill_at = Some(f.end.utc());
+                self.post_fill_checked = false;
+                self.out_since_fill = false;
+                self.back_since_out = false;
+                self.full = true;
+                self.place(LocationKind::FullStore, e.site_id);
+            }
+            D::InFillCheck(c) => {
+                if !c.passed() {
+                    self.failed_check = Some("in_fill_check".to_owned());
+                }
+            }
+            D::PostFillCheck(c) => {
+                if self.last_fill_at.is_some() {
+                    self.post_fill_checked = true;
+                }
+                if c.passed() {
+                    if self.failed_check.as_deref() == Some("post_fill_check") {
+                        self.failed_check = None;
+                    }
+                } else {
+                    self.failed_check = Some("post_fill_check".to_owned());
+                }
+            }
+            D::StoreIn(m) => {
+                if m.full {
+                    self.full = true;
+                    self.place(LocationKind::FullStore, e.site_id);
+                } else {
+                    came_back(self);
+                    self.place(LocationKind::EmptyStore, e.site_id);
+                }
+            }
+            D::StoreOut(m) => {
+                if m.full {
+                    went_out(self);
+                }
+                self.place(LocationKind::InTransport, None);
+            }
+            D::Load(_) => {
+                went_out(self);
+                self.place(LocationKind::InTransport, None);
+            }
+            D::Unload(_) => {
+                // Full cylinders are unloaded at dealers; empty ones at the station's empty store.
+                let at = if self.full { LocationKind::AtDealer } else { LocationKind::EmptyStore };
+                if self.out_since_fill {
+                    self.back_since_out = true;
+                }
+                self.place(at, e.site_id);
+            }
+            D::Deliver(d) => {
+                went_out(self);
+                let at = if d.customer_id.is_some() { LocationKind::AtCustomer } else { LocationKind::AtDealer };
+                self.place(at, e.site_id);
+            }
+            D::Recycle(_) => {
+                came_back(self);
+                self.place(LocationKind::EmptyStore, e.site_id);
+            }
+            D::InspectionSend(_) => self.place(LocationKind::InInspection, None),
+            D::InspectionResult(r) => match r.conclusion {
+                Conclusion::Pass => {
+                    self.last_check_date = Some(r.check_date);
+                    self.next_check_date = r.next_check_date;
+                    self.failed_check = None;
+                    self.place(LocationKind::EmptyStore, e.site_id);
+                }
+                Conclusion::Scrap => self.scrap(),
+            },
+            D::Scrap(_) => self.scrap(),
+        }
+        // A scrapped cylinder stays where the scrapping left it, whatever is recorded later.
+        if scrapped || self.state == CylinderState::Scrapped {
+            self.scrap();
+        }
+        self.last_event_at = Some(self.last_event_at.map_or(e.time, |t| t.max(e.time)));
+        self.event_count += 1;
+    }
+
+    fn place(&mut self, at: LocationKind, site: Option<Uuid>) {
+        self.location_kind = at;
+        self.site_id = site;
+    }
+
+    fn scrap(&mut self) {
+        self.state = CylinderState::Scrapped;
+        self.label = LabelStatus::Void;
+        self.location_kind = LocationKind::Scrapped;
+        self.full = false;
+    }
+
+    /// The status after all `events` (any order: they are sorted by time, ties kept in the given
+    /// record order).
+    pub fn fold<'a>(archive: &Archive, events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut evs: Vec<&Event> = events.into_iter().collect();
+        evs.sort_by_key(|e| e.time); // stable: ties stay in record order
+        let mut s = Self::initial(archive);
+        for e in evs {
+            s.apply(e);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use chrono::Duration;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn archive() -> Archive {
+        crate::parse::from_value(&json!({"code": "1103007831", "next_check_date": "2028-01-01"}), "").unwrap()
+    }
+
+    fn ev(kind: EventKind, minutes: i64) -> Event {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00+08:00").unwrap().with_timezone(&Utc);
+        let t = t0 + Duration::minutes(minutes);
+        let data = match kind {
+            EventKind::Fill => json!({"scale_no": "S1", "begin": t.to_rfc3339(), "end": t.to_rfc3339(), "tare_kg": 15, "gross_kg": 29.5}),
+            EventKind::PreFillCheck => json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true,
+                "no_deformation": true, "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true}),
+            EventKind::PostFillCheck => json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true,
+                "no_bulge_or_defect": true, "no_temperature_rise": true}),
+            EventKind::StoreIn => json!({"full": false}),
+            EventKind::StoreOut => json!({"full": true}),
+            EventKind::Load | EventKind::Unload => json!({"vehicle": "云A12345"}),
+            EventKind::Deliver => json!({"customer_id": "C1"}),
+            EventKind::Recycle => json!({}),
+            EventKind::Scrap => json!({"reason": "腐蚀"}),
+            EventKind::InspectionSend => json!({"station_org_id": Uuid::nil()}),
+            EventKind::InspectionResult => json!({"conclusion": "pass", "check_date": "2026-11-02", "next_check_date": "2030-11-02",
+                "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "李四"}),
+            EventKind::InFillCheck => json!({"no_abnormal_sound": true, "no_seal_leak": true, "wall_temperature_normal": true, "no_other_abnormality": true}),
+            EventKind::TagBind => json!({}),
+            EventKind::Register => json!({"number": "1", "date": "2026-11-01", "authority": "局"}),
+        };
+        Event {
+            id: Uuid::new_v4(),
+            data: EventData::parse(kind, &data, "").unwrap(),
+            codes: vec![crate::codes::CylinderCode::parse("1103007831").unwrap()],
+            time: t,
+            site_id: Some(Uuid::nil()),
+            operator: None,
+            device: None,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn full_circulation_cycle() {
+        use EventKind as K;
+        let a = archive();
+        let evs: Vec<Event> = [K::PreFillCheck, K::Fill, K::PostFillCheck, K::StoreOut, K::Load, K::Unload, K::Deliver, K::Recycle]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ev(*k, i as i64 * 10))
+            .collect();
+        let s = CylinderStatus::fold(&a, &evs);
+        assert!(s.post_fill_checked && s.out_since_fill && s.back_since_out);
+        assert_eq!(s.location_kind, LocationKind::EmptyStore);
+        assert!(!s.full);
+        assert_eq!(s.event_count, 8);
+        let s = CylinderStatus::fold(&a, &evs[..4]);
+        assert!(s.out_since_fill && !s.back_since_out);
+        assert_eq!(s.location_kind, LocationKind::InTransport);
+    }
+
+    #[test]
+    fn a_fill_resets_the_circulation_facts() {
+        use EventKind as K;
+        let evs = vec![ev(K::Fill, 0), ev(K::PostFillCheck, 1), ev(K::Deliver, 2), ev(K::Recycle, 3), ev(K::Fill, 60 * 25)];
+        let s = CylinderStatus::fold(&archive(), &evs);
+        assert!(!s.post_fill_checked && !s.out_since_fill && !s.back_since_out && s.full);
+        assert_eq!(s.last_fill_at, Some(evs[4].time));
+    }
+
+    #[test]
+    fn scrap_voids_the_label_for_good() {
+        use EventKind as K;
+        // A7: a later pass or tag binding never re-activates the label.
+        let evs = vec![ev(K::Scrap, 0), ev(K::InspectionResult, 10), ev(K::TagBind, 20), ev(K::Recycle, 30)];
+        let s = CylinderStatus::fold(&archive(), &evs);
+        assert_eq!((s.state, s.label, s.location_kind), (CylinderState::Scrapped, LabelStatus::Void, LocationKind::Scrapped));
+    }
+
+    #[test]
+    fn inspection_pass_moves_the_next_check_date() {
+        let s = CylinderStatus::fold(&archive(), &[ev(EventKind::InspectionResult, 0)]);
+        assert_eq!(s.next_check_date.unwrap().to_string(), "2030-11-02");
+    }
+
+    fn any_kind() -> impl Strategy<Value = EventKind> {
+        proptest::sample::select(EventKind::ALL.to_vec())
+    }
+
+    proptest! {
+        // The projection does not depend on arrival order: a late event refolds to the same result.
+        #[test]
+        fn fold_is_independent_of_arrival_order(kinds in proptest::collection::vec((any_kind(), 0i64..10_000), 0..30), seed in any::<u64>()) {
+            let a = archive();
+            let evs: Vec<Event> = kinds.iter().map(|(k, m)| ev(*k, *m)).collect();
+            let mut shuffled: Vec<&Event> = evs.iter().collect();
+            // Deterministic shuffle from the seed; equal times keep their relative record order
+            // only in `evs`, so compare on distinct times.
+            let mut times: Vec<_> = evs.iter().map(|e| e.time).collect();
+            times.sort();
+            times.dedup();
+            prop_assume!(times.len() == evs.len());
+            let n = shuffled.len();
+            let mut x = seed;
+            for i in (1..n).rev() {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (x >> 33) as usize % (i + 1));
+            }
+            prop_assert_eq!(CylinderStatus::fold(&a, &evs), CylinderStatus::fold(&a, shuffled));
+        }
+
+        // Incremental application in time order equals the fold.
+        #[test]
+        fn incremental_equals_fold(kinds in proptest::collection::vec((any_kind(), 0i64..10_000), 0..30)) {
+            let a = archive();
+            let mut evs: Vec<Event> = kinds.iter().map(|(k, m)| ev(*k, *m)).collect();
+            evs.sort_by_key(|e| e.time);
+            let mut s = CylinderStatus::initial(&a);
+            for e in &evs {
+                prop_assert!(!s.needs_refold(e.time));
+                s.apply(e);
+            }
+            prop_assert_eq!(s.clone(), CylinderStatus::fold(&a, &evs));
+            prop_assert_eq!(s.event_count as usize, evs.len());
+            if s.state == CylinderState::Scrapped { prop_assert_eq!(s.label, LabelStatus::Void); }
+        }
+    }
+}
