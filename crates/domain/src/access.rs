@@ -29,15 +29,34 @@ fn role_allows(role: Role, action: Action) -> bool {
         (R::NodeAdmin, _) => true,
         (R::Customer, Action::Read) => false,
         (_, Action::Read) => true,
-        (R::Regulator, Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::ReadAudit) => true,
+        (
+            R::Regulator,
+            Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::ReadAudit,
+        ) => true,
         (R::Regulator, Action::WriteCylinders) => true,
         // Regulators record registrations and scrapping decided on their side.
         (R::Regulator, Action::RecordEvent(K::Register | K::Scrap)) => true,
-        (R::EnterpriseAdmin, Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders) => true,
+        (
+            R::EnterpriseAdmin,
+            Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders,
+        ) => true,
         (R::EnterpriseAdmin, Action::RecordEvent(_)) => true,
-        (R::Filler, Action::RecordEvent(K::Fill | K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind)) => true,
-        (R::Checker, Action::RecordEvent(K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind)) => true,
-        (R::Warehouse, Action::RecordEvent(K::StoreIn | K::StoreOut | K::Recycle | K::TagBind | K::InspectionSend)) => true,
+        (
+            R::Filler,
+            Action::RecordEvent(
+                K::Fill | K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind,
+            ),
+        ) => true,
+        (
+            R::Checker,
+            Action::RecordEvent(K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind),
+        ) => true,
+        (
+            R::Warehouse,
+            Action::RecordEvent(
+                K::StoreIn | K::StoreOut | K::Recycle | K::TagBind | K::InspectionSend,
+            ),
+        ) => true,
         (R::Driver, Action::RecordEvent(K::Load | K::Unload)) => true,
         (R::Courier, Action::RecordEvent(K::Deliver | K::Recycle)) => true,
         (R::Inspector, Action::RecordEvent(K::InspectionResult | K::Scrap)) => true,
@@ -63,10 +82,19 @@ mod tests {
 
     #[test]
     fn filler_fills_but_does_not_deliver() {
-        assert!(allowed(&[Role::Filler], Action::RecordEvent(EventKind::Fill)));
-        assert!(!allowed(&[Role::Filler], Action::RecordEvent(EventKind::Deliver)));
+        assert!(allowed(
+            &[Role::Filler],
+            Action::RecordEvent(EventKind::Fill)
+        ));
+        assert!(!allowed(
+            &[Role::Filler],
+            Action::RecordEvent(EventKind::Deliver)
+        ));
         assert!(!allowed(&[Role::Filler], Action::CreateUser));
-        assert!(allowed(&[Role::Filler, Role::Courier], Action::RecordEvent(EventKind::Deliver)));
+        assert!(allowed(
+            &[Role::Filler, Role::Courier],
+            Action::RecordEvent(EventKind::Deliver)
+        ));
     }
 
     #[test]

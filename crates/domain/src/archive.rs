@@ -40,7 +40,9 @@ impl TryFrom<u8> for Valve {
             1 => Ok(Self::AngleLiquid),
             2 => Ok(Self::AngleGas),
             3 => Ok(Self::StraightGas),
-            _ => Err(format!("阀门类型应为 1（角阀液相）、2（角阀气相）或 3（直阀气相），收到 {v}")),
+            _ => Err(format!(
+                "阀门类型应为 1（角阀液相）、2（角阀气相）或 3（直阀气相），收到 {v}"
+            )),
         }
     }
 }
@@ -189,7 +191,10 @@ impl Archive {
         if let (Some(last), Some(next)) = (self.last_check_date, self.next_check_date)
             && next < last
         {
-            errs.push("next_check_date", format!("下次检验日期 {next} 早于检验日期 {last}"));
+            errs.push(
+                "next_check_date",
+                format!("下次检验日期 {next} 早于检验日期 {last}"),
+            );
         }
         if let (Some(made), Some(discard)) = (self.manufacture_date, self.discard_date)
             && discard.naive() < made.first_day().naive()
@@ -317,7 +322,10 @@ impl GenericBottle {
             designer: text(&a.designer),
             supervise: text(&a.supervision_org),
             check: text(&a.check_org),
-            register_date: a.registration.as_ref().map(|r| format!("{}000000", ymd(r.date))),
+            register_date: a
+                .registration
+                .as_ref()
+                .map(|r| format!("{}000000", ymd(r.date))),
             id,
         }
     }
@@ -365,10 +373,16 @@ mod tests {
         assert_eq!(e.0[0].field, "cylinders[0].tare_kg");
         let mut v = yunnan_example();
         v["valve"] = json!(4);
-        assert_eq!(from_value::<Archive>(&v, "").unwrap_err().0[0].field, "valve");
+        assert_eq!(
+            from_value::<Archive>(&v, "").unwrap_err().0[0].field,
+            "valve"
+        );
         let mut v = yunnan_example();
         v["colour"] = json!("red");
-        assert_eq!(from_value::<Archive>(&v, "").unwrap_err().0[0].field, "colour");
+        assert_eq!(
+            from_value::<Archive>(&v, "").unwrap_err().0[0].field,
+            "colour"
+        );
         let mut v = yunnan_example();
         v["next_check_date"] = json!("2019-01-01");
         let a: Archive = from_value(&v, "").unwrap();
@@ -377,7 +391,14 @@ mod tests {
 
     #[test]
     fn discard_date_falls_back_to_life() {
-        let a: Archive = from_value(&json!({"code": "0000000001", "manufacture_date": "2018-06", "life_years": 8}), "").unwrap();
-        assert_eq!(a.effective_discard_date().unwrap().to_string(), "2026-06-01");
+        let a: Archive = from_value(
+            &json!({"code": "0000000001", "manufacture_date": "2018-06", "life_years": 8}),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            a.effective_discard_date().unwrap().to_string(),
+            "2026-06-01"
+        );
     }
 }

@@ -60,7 +60,10 @@ impl RegionCode {
             .ok_or_else(|| format!("行政区划代码应为6位数字，收到“{}”", truncate(t)))?;
         let province = (bytes[0] - b'0') * 10 + (bytes[1] - b'0');
         if !(11..=82).contains(&province) {
-            return Err(format!("行政区划代码的省级部分“{}”不存在（GB/T 2260）", &t[..2]));
+            return Err(format!(
+                "行政区划代码的省级部分“{}”不存在（GB/T 2260）",
+                &t[..2]
+            ));
         }
         Ok(Self(bytes))
     }
@@ -134,9 +137,15 @@ impl QrId {
             _ => t,
         };
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("二维码内容应为16位数字（6位行政区划代码+10位编码），收到“{}”", truncate(id)));
+            return Err(format!(
+                "二维码内容应为16位数字（6位行政区划代码+10位编码），收到“{}”",
+                truncate(id)
+            ));
         }
-        Ok(Self { region: RegionCode::parse(&id[..6])?, code: CylinderCode::parse(&id[6..])? })
+        Ok(Self {
+            region: RegionCode::parse(&id[..6])?,
+            code: CylinderCode::parse(&id[6..])?,
+        })
     }
 
     /// The 16 digits.
@@ -167,11 +176,17 @@ mod tests {
 
     #[test]
     fn code_is_ten_digits() {
-        assert_eq!(CylinderCode::parse(" 1103007831").unwrap().as_str(), "1103007831");
+        assert_eq!(
+            CylinderCode::parse(" 1103007831").unwrap().as_str(),
+            "1103007831"
+        );
         assert!(CylinderCode::parse("110300783").is_err());
         assert!(CylinderCode::parse("11030078311").is_err());
         assert!(CylinderCode::parse("110300783a").is_err());
-        assert!(CylinderCode::parse("１１０３００７８３１").is_err(), "full-width digits are not digits");
+        assert!(
+            CylinderCode::parse("１１０３００７８３１").is_err(),
+            "full-width digits are not digits"
+        );
     }
 
     #[test]
@@ -191,7 +206,10 @@ mod tests {
     #[test]
     fn qr_forms() {
         let q = QrId::parse("5301001103007831").unwrap();
-        assert_eq!((q.region.as_str(), q.code.as_str()), ("530100", "1103007831"));
+        assert_eq!(
+            (q.region.as_str(), q.code.as_str()),
+            ("530100", "1103007831")
+        );
         let q = QrId::parse("https://trace.example.cn/Q?id=5301001103007831&x=1").unwrap();
         assert_eq!(q.digits(), "5301001103007831");
         assert!(QrId::parse("530100110300783").is_err());

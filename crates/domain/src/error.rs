@@ -12,7 +12,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same error, its path placed under `prefix` (`data` + `gross_kg` → `data.gross_kg`).
@@ -58,7 +61,11 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was collected, the errors otherwise.
     pub fn into_result<T>(self, value: T) -> Result<T, ValidationErrors> {
-        if self.0.is_empty() { Ok(value) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }
 

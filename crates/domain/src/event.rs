@@ -64,7 +64,13 @@ impl EventKind {
     pub fn single_code(self) -> bool {
         matches!(
             self,
-            Self::TagBind | Self::Register | Self::PreFillCheck | Self::Fill | Self::InFillCheck | Self::PostFillCheck | Self::InspectionResult
+            Self::TagBind
+                | Self::Register
+                | Self::PreFillCheck
+                | Self::Fill
+                | Self::InFillCheck
+                | Self::PostFillCheck
+                | Self::InspectionResult
         )
     }
 
@@ -137,7 +143,14 @@ impl Fill {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         if self.gross_kg < self.tare_kg {
-            errs.push("gross_kg", format!("充装后重量 {} kg 小于充装前重量 {} kg", self.gross_kg.get(), self.tare_kg.get()));
+            errs.push(
+                "gross_kg",
+                format!(
+                    "充装后重量 {} kg 小于充装前重量 {} kg",
+                    self.gross_kg.get(),
+                    self.tare_kg.get()
+                ),
+            );
         }
         if self.end < self.begin {
             errs.push("end", "充装结束时间早于开始时间");
@@ -159,7 +172,10 @@ pub struct InFillCheck {
 
 impl InFillCheck {
     pub fn passed(&self) -> bool {
-        self.no_abnormal_sound && self.no_seal_leak && self.wall_temperature_normal && self.no_other_abnormality
+        self.no_abnormal_sound
+            && self.no_seal_leak
+            && self.wall_temperature_normal
+            && self.no_other_abnormality
     }
 }
 
@@ -177,7 +193,11 @@ pub struct PostFillCheck {
 
 impl PostFillCheck {
     pub fn passed(&self) -> bool {
-        self.fill_within_limit && self.no_valve_neck_leak && self.no_valve_outlet_leak && self.no_bulge_or_defect && self.no_temperature_rise
+        self.fill_within_limit
+            && self.no_valve_neck_leak
+            && self.no_valve_outlet_leak
+            && self.no_bulge_or_defect
+            && self.no_temperature_rise
     }
 }
 
@@ -248,11 +268,15 @@ impl InspectionResult {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         match (self.conclusion, self.next_check_date) {
-            (Conclusion::Pass, None) => errs.push("next_check_date", "检验合格时必须给出下次检验日期"),
+            (Conclusion::Pass, None) => {
+                errs.push("next_check_date", "检验合格时必须给出下次检验日期")
+            }
             (Conclusion::Pass, Some(next)) if next <= self.check_date => {
                 errs.push("next_check_date", "下次检验日期必须晚于本次检验日期")
             }
-            (Conclusion::Scrap, Some(_)) => errs.push("next_check_date", "判废的气瓶不应有下次检验日期"),
+            (Conclusion::Scrap, Some(_)) => {
+                errs.push("next_check_date", "判废的气瓶不应有下次检验日期")
+            }
             _ => {}
         }
         errs.into_result(())
@@ -422,7 +446,14 @@ impl Event {
         let p = |f: &str| crate::error::join_path(prefix, f);
         let kind = EventKind::parse(&raw.kind).ok_or_else(|| {
             let all: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-            ValidationErrors::one(p("kind"), format!("未知的事件类型“{}”，允许：{}", crate::codes::truncate(&raw.kind), all.join(", ")))
+            ValidationErrors::one(
+                p("kind"),
+                format!(
+                    "未知的事件类型“{}”，允许：{}",
+                    crate::codes::truncate(&raw.kind),
+                    all.join(", ")
+                ),
+            )
         })?;
         let mut errs = ValidationErrors::default();
         let data = match EventData::parse(kind, &raw.data, &p("data")) {
@@ -435,9 +466,15 @@ impl Event {
         if raw.codes.is_empty() {
             errs.push(p("codes"), "至少需要一个气瓶编码");
         } else if kind.single_code() && raw.codes.len() > 1 {
-            errs.push(p("codes"), format!("“{}”事件只能针对一个气瓶", kind.label_zh()));
+            errs.push(
+                p("codes"),
+                format!("“{}”事件只能针对一个气瓶", kind.label_zh()),
+            );
         } else if raw.codes.len() > MAX_CODES_PER_EVENT {
-            errs.push(p("codes"), format!("一个事件最多 {MAX_CODES_PER_EVENT} 个气瓶"));
+            errs.push(
+                p("codes"),
+                format!("一个事件最多 {MAX_CODES_PER_EVENT} 个气瓶"),
+            );
         }
         for (i, c) in raw.codes.iter().enumerate() {
             if raw.codes[..i].contains(c) {
@@ -445,12 +482,17 @@ impl Event {
             }
         }
         if kind.needs_site() && raw.site_id.is_none() {
-            errs.push(p("site_id"), format!("“{}”事件必须给出地点 site_id", kind.label_zh()));
+            errs.push(
+                p("site_id"),
+                format!("“{}”事件必须给出地点 site_id", kind.label_zh()),
+            );
         }
         let mut pos_errs = ValidationErrors::default();
         check_position(raw.lat, raw.lon, &mut pos_errs);
         errs.extend_under(prefix, pos_errs);
-        let data = errs.into_result(data)?.expect("no errors means data parsed");
+        let data = errs
+            .into_result(data)?
+            .expect("no errors means data parsed");
         Ok(Event {
             id: raw.id,
             data,
@@ -478,21 +520,33 @@ mod tests {
         use EventKind as K;
         match kind {
             K::TagBind => json!({"tag_uid": "E2000017221101441890"}),
-            K::Register => json!({"number": "537007004136", "date": "2020-10-01", "authority": "昆明市市场监督管理局"}),
-            K::PreFillCheck => json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true,
-                "no_deformation": true, "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true}),
-            K::Fill => json!({"scale_no": "S1", "begin": "2026-11-21T08:00:00+08:00", "end": "2026-11-21T08:02:00+08:00",
-                "tare_kg": 16.5, "gross_kg": 31.0}),
-            K::InFillCheck => json!({"no_abnormal_sound": true, "no_seal_leak": true, "wall_temperature_normal": true, "no_other_abnormality": true}),
-            K::PostFillCheck => json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true,
-                "no_bulge_or_defect": true, "no_temperature_rise": true}),
+            K::Register => {
+                json!({"number": "537007004136", "date": "2020-10-01", "authority": "昆明市市场监督管理局"})
+            }
+            K::PreFillCheck => {
+                json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true,
+                "no_deformation": true, "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true})
+            }
+            K::Fill => {
+                json!({"scale_no": "S1", "begin": "2026-11-21T08:00:00+08:00", "end": "2026-11-21T08:02:00+08:00",
+                "tare_kg": 16.5, "gross_kg": 31.0})
+            }
+            K::InFillCheck => {
+                json!({"no_abnormal_sound": true, "no_seal_leak": true, "wall_temperature_normal": true, "no_other_abnormality": true})
+            }
+            K::PostFillCheck => {
+                json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true,
+                "no_bulge_or_defect": true, "no_temperature_rise": true})
+            }
             K::StoreIn | K::StoreOut => json!({"full": true}),
             K::Load | K::Unload => json!({"vehicle": "云A12345", "waybill": "W1"}),
             K::Deliver => json!({"customer_id": "C1"}),
             K::Recycle => json!({}),
             K::InspectionSend => json!({"station_org_id": Uuid::nil()}),
-            K::InspectionResult => json!({"conclusion": "pass", "check_date": "2026-11-01", "next_check_date": "2030-11-01",
-                "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "张三"}),
+            K::InspectionResult => {
+                json!({"conclusion": "pass", "check_date": "2026-11-01", "next_check_date": "2030-11-01",
+                "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "张三"})
+            }
             K::Scrap => json!({"reason": "腐蚀严重"}),
         }
     }
@@ -500,10 +554,14 @@ mod tests {
     #[test]
     fn every_kind_parses_its_sample_and_rejects_unknown_data_fields() {
         for &k in EventKind::ALL {
-            let e = Event::parse(&event(k.as_str(), sample_data(k)), "events[0]").unwrap_or_else(|e| panic!("{k:?}: {e}"));
+            let e = Event::parse(&event(k.as_str(), sample_data(k)), "events[0]")
+                .unwrap_or_else(|e| panic!("{k:?}: {e}"));
             assert_eq!(e.kind(), k);
             // The stored data round-trips.
-            assert_eq!(EventData::parse(k, &e.data.data_json(), "").unwrap(), e.data);
+            assert_eq!(
+                EventData::parse(k, &e.data.data_json(), "").unwrap(),
+                e.data
+            );
             let mut d = sample_data(k);
             d["unexpected"] = json!(1);
             let err = Event::parse(&event(k.as_str(), d), "events[0]").unwrap_err();
@@ -514,12 +572,18 @@ mod tests {
     #[test]
     fn every_kind_with_a_required_field_names_it_when_missing() {
         for &k in EventKind::ALL {
-            let Value::Object(m) = sample_data(k) else { unreachable!() };
+            let Value::Object(m) = sample_data(k) else {
+                unreachable!()
+            };
             for field in m.keys() {
                 let mut d = m.clone();
                 d.remove(field);
                 if let Err(e) = Event::parse(&event(k.as_str(), Value::Object(d)), "events[3]") {
-                    assert!(e.0.iter().any(|f| f.field == format!("events[3].data.{field}")), "{k:?} {field}: {e}");
+                    assert!(
+                        e.0.iter()
+                            .any(|f| f.field == format!("events[3].data.{field}")),
+                        "{k:?} {field}: {e}"
+                    );
                 }
             }
         }
@@ -543,10 +607,16 @@ mod tests {
         assert_eq!(e.0[0].field, "events[0].kind");
         let mut v = event("scrap", sample_data(EventKind::Scrap));
         v["codes"] = json!(["12345"]);
-        assert_eq!(Event::parse(&v, "events[1]").unwrap_err().0[0].field, "events[1].codes[0]");
+        assert_eq!(
+            Event::parse(&v, "events[1]").unwrap_err().0[0].field,
+            "events[1].codes[0]"
+        );
         let mut d = sample_data(EventKind::Register);
         d["date"] = json!("2023-02-29");
-        assert_eq!(Event::parse(&event("register", d), "e").unwrap_err().0[0].field, "e.data.date");
+        assert_eq!(
+            Event::parse(&event("register", d), "e").unwrap_err().0[0].field,
+            "e.data.date"
+        );
     }
 
     #[test]
@@ -563,6 +633,12 @@ mod tests {
     fn inspection_pass_needs_a_later_next_date() {
         let mut d = sample_data(EventKind::InspectionResult);
         d["next_check_date"] = json!("2026-10-01");
-        assert_eq!(Event::parse(&event("inspection_result", d), "").unwrap_err().0[0].field, "data.next_check_date");
+        assert_eq!(
+            Event::parse(&event("inspection_result", d), "")
+                .unwrap_err()
+                .0[0]
+                .field,
+            "data.next_check_date"
+        );
     }
 }

@@ -85,15 +85,24 @@ impl Licence {
 pub struct CreditCode(String);
 
 const CREDIT_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 impl CreditCode {
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim().to_ascii_uppercase();
-        let values: Option<Vec<u32>> = t.chars().map(|c| CREDIT_CHARS.find(c).map(|i| i as u32)).collect();
+        let values: Option<Vec<u32>> = t
+            .chars()
+            .map(|c| CREDIT_CHARS.find(c).map(|i| i as u32))
+            .collect();
         let values = match values {
             Some(v) if v.len() == 18 => v,
-            _ => return Err("统一社会信用代码应为18位（数字或不含 I、O、Z、S、V 的大写字母）".to_owned()),
+            _ => {
+                return Err(
+                    "统一社会信用代码应为18位（数字或不含 I、O、Z、S、V 的大写字母）".to_owned(),
+                );
+            }
         };
         if values[17] != Self::check_value(&values[..17]) {
             return Err("统一社会信用代码校验位错误".to_owned());
@@ -108,7 +117,10 @@ impl CreditCode {
 
     /// Completes 17 characters with their check character (for demo data and tests).
     pub fn with_check(first17: &str) -> Result<Self, String> {
-        let values: Vec<u32> = first17.chars().filter_map(|c| CREDIT_CHARS.find(c).map(|i| i as u32)).collect();
+        let values: Vec<u32> = first17
+            .chars()
+            .filter_map(|c| CREDIT_CHARS.find(c).map(|i| i as u32))
+            .collect();
         if values.len() != 17 || first17.chars().count() != 17 {
             return Err("需要17位有效字符".to_owned());
         }
@@ -153,10 +165,20 @@ pub struct NewOrg {
 impl NewOrg {
     /// Checks that need the parent: a child lies inside its parent's region; regulators sit only under
     /// regulators.
-    pub fn check_parent(&self, parent_kind: OrgKind, parent_region: RegionCode) -> Result<(), ValidationErrors> {
+    pub fn check_parent(
+        &self,
+        parent_kind: OrgKind,
+        parent_region: RegionCode,
+    ) -> Result<(), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         if !parent_region.contains(&self.region_code) {
-            errs.push("region_code", format!("行政区划 {} 不在上级机构的辖区 {} 内", self.region_code, parent_region));
+            errs.push(
+                "region_code",
+                format!(
+                    "行政区划 {} 不在上级机构的辖区 {} 内",
+                    self.region_code, parent_region
+                ),
+            );
         }
         if self.kind == OrgKind::Regulator && parent_kind != OrgKind::Regulator {
             errs.push("parent_id", "监管机构的上级只能是监管机构");
@@ -315,7 +337,11 @@ mod tests {
 
     #[test]
     fn licence_valid_through_its_last_day() {
-        let l = Licence { kind: LicenceKind::Filling, number: Text::parse("TS4253001-2027").unwrap(), valid_until: Date::parse("2026-11-21").unwrap() };
+        let l = Licence {
+            kind: LicenceKind::Filling,
+            number: Text::parse("TS4253001-2027").unwrap(),
+            valid_until: Date::parse("2026-11-21").unwrap(),
+        };
         assert!(l.valid_on(Date::parse("2026-11-21").unwrap()));
         assert!(!l.valid_on(Date::parse("2026-11-22").unwrap()));
     }
@@ -324,9 +350,15 @@ mod tests {
     fn child_must_lie_in_parent_region() {
         let org: NewOrg = serde_json::from_value(serde_json::json!({
             "kind": "filling_enterprise", "name": "昆明燃气", "region_code": "530102"
-        })).unwrap();
-        assert!(org.check_parent(OrgKind::Regulator, RegionCode::parse("530100").unwrap()).is_ok());
-        let e = org.check_parent(OrgKind::Regulator, RegionCode::parse("530200").unwrap()).unwrap_err();
+        }))
+        .unwrap();
+        assert!(
+            org.check_parent(OrgKind::Regulator, RegionCode::parse("530100").unwrap())
+                .is_ok()
+        );
+        let e = org
+            .check_parent(OrgKind::Regulator, RegionCode::parse("530200").unwrap())
+            .unwrap_err();
         assert_eq!(e.0[0].field, "region_code");
     }
 
@@ -334,7 +366,10 @@ mod tests {
     fn roles_round_trip() {
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
-            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::String(r.as_str().into()));
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::Value::String(r.as_str().into())
+            );
         }
     }
 }

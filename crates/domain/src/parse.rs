@@ -39,7 +39,10 @@ fn translate(msg: &str) -> (Option<String>, String) {
         (None, format!("取值不在允许范围内，允许：{allowed}"))
     } else if let Some(rest) = msg.strip_prefix("invalid type: ") {
         let (got, want) = rest.split_once(", expected ").unwrap_or((rest, "?"));
-        (None, format!("类型错误：应为 {}，实际为 {}", kind_zh(want), kind_zh(got)))
+        (
+            None,
+            format!("类型错误：应为 {}，实际为 {}", kind_zh(want), kind_zh(got)),
+        )
     } else if msg.starts_with("invalid value") || msg.starts_with("invalid length") {
         (None, format!("取值无效（{msg}）"))
     } else {
@@ -51,8 +54,13 @@ fn kind_zh(s: &str) -> String {
     let s = s.trim();
     let zh = if s.contains("bool") {
         "布尔值"
-    } else if s.contains("f64") || s.contains("floating") || s.contains("integer") || s.contains("u8")
-        || s.contains("u16") || s.contains("u32") || s.contains("i64")
+    } else if s.contains("f64")
+        || s.contains("floating")
+        || s.contains("integer")
+        || s.contains("u8")
+        || s.contains("u16")
+        || s.contains("u32")
+        || s.contains("i64")
     {
         "数字"
     } else if s.starts_with("string") || s.contains("a string") {

@@ -112,7 +112,11 @@ impl CylinderStatus {
         let scrapped = archive.state == CylinderState::Scrapped;
         CylinderStatus {
             state: archive.state,
-            location_kind: if scrapped { LocationKind::Scrapped } else { LocationKind::Unknown },
+            location_kind: if scrapped {
+                LocationKind::Scrapped
+            } else {
+                LocationKind::Unknown
+            },
             site_id: None,
             full: false,
             last_fill_at: None,
@@ -124,7 +128,11 @@ impl CylinderStatus {
             last_check_date: archive.last_check_date,
             next_check_date: archive.next_check_date,
             registration: archive.registration.clone(),
-            label: if scrapped { LabelStatus::Void } else { LabelStatus::Active },
+            label: if scrapped {
+                LabelStatus::Void
+            } else {
+                LabelStatus::Active
+            },
             tag_uid: None,
             last_event_at: None,
             event_count: 0,
@@ -212,7 +220,11 @@ impl CylinderStatus {
             }
             D::Unload(_) => {
                 // Full cylinders are unloaded at dealers; empty ones at the station's empty store.
-                let at = if self.full { LocationKind::AtDealer } else { LocationKind::EmptyStore };
+                let at = if self.full {
+                    LocationKind::AtDealer
+                } else {
+                    LocationKind::EmptyStore
+                };
                 if self.out_since_fill {
                     self.back_since_out = true;
                 }
@@ -220,7 +232,11 @@ impl CylinderStatus {
             }
             D::Deliver(d) => {
                 went_out(self);
-                let at = if d.customer_id.is_some() { LocationKind::AtCustomer } else { LocationKind::AtDealer };
+                let at = if d.customer_id.is_some() {
+                    LocationKind::AtCustomer
+                } else {
+                    LocationKind::AtDealer
+                };
                 self.place(at, e.site_id);
             }
             D::Recycle(_) => {
@@ -281,18 +297,30 @@ mod tests {
     use serde_json::json;
 
     fn archive() -> Archive {
-        crate::parse::from_value(&json!({"code": "1103007831", "next_check_date": "2028-01-01"}), "").unwrap()
+        crate::parse::from_value(
+            &json!({"code": "1103007831", "next_check_date": "2028-01-01"}),
+            "",
+        )
+        .unwrap()
     }
 
     fn ev(kind: EventKind, minutes: i64) -> Event {
-        let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00+08:00").unwrap().with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
         let t = t0 + Duration::minutes(minutes);
         let data = match kind {
-            EventKind::Fill => json!({"scale_no": "S1", "begin": t.to_rfc3339(), "end": t.to_rfc3339(), "tare_kg": 15, "gross_kg": 29.5}),
-            EventKind::PreFillCheck => json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true,
-                "no_deformation": true, "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true}),
-            EventKind::PostFillCheck => json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true,
-                "no_bulge_or_defect": true, "no_temperature_rise": true}),
+            EventKind::Fill => {
+                json!({"scale_no": "S1", "begin": t.to_rfc3339(), "end": t.to_rfc3339(), "tare_kg": 15, "gross_kg": 29.5})
+            }
+            EventKind::PreFillCheck => {
+                json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true,
+                "no_deformation": true, "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true})
+            }
+            EventKind::PostFillCheck => {
+                json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true,
+                "no_bulge_or_defect": true, "no_temperature_rise": true})
+            }
             EventKind::StoreIn => json!({"full": false}),
             EventKind::StoreOut => json!({"full": true}),
             EventKind::Load | EventKind::Unload => json!({"vehicle": "云A12345"}),
@@ -300,9 +328,13 @@ mod tests {
             EventKind::Recycle => json!({}),
             EventKind::Scrap => json!({"reason": "腐蚀"}),
             EventKind::InspectionSend => json!({"station_org_id": Uuid::nil()}),
-            EventKind::InspectionResult => json!({"conclusion": "pass", "check_date": "2026-11-02", "next_check_date": "2030-11-02",
-                "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "李四"}),
-            EventKind::InFillCheck => json!({"no_abnormal_sound": true, "no_seal_leak": true, "wall_temperature_normal": true, "no_other_abnormality": true}),
+            EventKind::InspectionResult => {
+                json!({"conclusion": "pass", "check_date": "2026-11-02", "next_check_date": "2030-11-02",
+                "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "李四"})
+            }
+            EventKind::InFillCheck => {
+                json!({"no_abnormal_sound": true, "no_seal_leak": true, "wall_temperature_normal": true, "no_other_abnormality": true})
+            }
             EventKind::TagBind => json!({}),
             EventKind::Register => json!({"number": "1", "date": "2026-11-01", "authority": "局"}),
         };
@@ -322,11 +354,20 @@ mod tests {
     fn full_circulation_cycle() {
         use EventKind as K;
         let a = archive();
-        let evs: Vec<Event> = [K::PreFillCheck, K::Fill, K::PostFillCheck, K::StoreOut, K::Load, K::Unload, K::Deliver, K::Recycle]
-            .iter()
-            .enumerate()
-            .map(|(i, k)| ev(*k, i as i64 * 10))
-            .collect();
+        let evs: Vec<Event> = [
+            K::PreFillCheck,
+            K::Fill,
+            K::PostFillCheck,
+            K::StoreOut,
+            K::Load,
+            K::Unload,
+            K::Deliver,
+            K::Recycle,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| ev(*k, i as i64 * 10))
+        .collect();
         let s = CylinderStatus::fold(&a, &evs);
         assert!(s.post_fill_checked && s.out_since_fill && s.back_since_out);
         assert_eq!(s.location_kind, LocationKind::EmptyStore);
@@ -340,7 +381,13 @@ mod tests {
     #[test]
     fn a_fill_resets_the_circulation_facts() {
         use EventKind as K;
-        let evs = vec![ev(K::Fill, 0), ev(K::PostFillCheck, 1), ev(K::Deliver, 2), ev(K::Recycle, 3), ev(K::Fill, 60 * 25)];
+        let evs = vec![
+            ev(K::Fill, 0),
+            ev(K::PostFillCheck, 1),
+            ev(K::Deliver, 2),
+            ev(K::Recycle, 3),
+            ev(K::Fill, 60 * 25),
+        ];
         let s = CylinderStatus::fold(&archive(), &evs);
         assert!(!s.post_fill_checked && !s.out_since_fill && !s.back_since_out && s.full);
         assert_eq!(s.last_fill_at, Some(evs[4].time));
@@ -350,9 +397,21 @@ mod tests {
     fn scrap_voids_the_label_for_good() {
         use EventKind as K;
         // A7: a later pass or tag binding never re-activates the label.
-        let evs = vec![ev(K::Scrap, 0), ev(K::InspectionResult, 10), ev(K::TagBind, 20), ev(K::Recycle, 30)];
+        let evs = vec![
+            ev(K::Scrap, 0),
+            ev(K::InspectionResult, 10),
+            ev(K::TagBind, 20),
+            ev(K::Recycle, 30),
+        ];
         let s = CylinderStatus::fold(&archive(), &evs);
-        assert_eq!((s.state, s.label, s.location_kind), (CylinderState::Scrapped, LabelStatus::Void, LocationKind::Scrapped));
+        assert_eq!(
+            (s.state, s.label, s.location_kind),
+            (
+                CylinderState::Scrapped,
+                LabelStatus::Void,
+                LocationKind::Scrapped
+            )
+        );
     }
 
     #[test]

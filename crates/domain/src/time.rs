@@ -24,9 +24,18 @@ impl Date {
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
         let shaped = t.len() == 10
-            && t.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && t.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         if !shaped {
-            return Err(format!("日期格式应为 YYYY-MM-DD，收到“{}”", crate::codes::truncate(t)));
+            return Err(format!(
+                "日期格式应为 YYYY-MM-DD，收到“{}”",
+                crate::codes::truncate(t)
+            ));
         }
         NaiveDate::parse_from_str(t, "%Y-%m-%d")
             .map(Date)
@@ -41,9 +50,11 @@ impl Date {
     pub fn plus_years(self, years: u32) -> Date {
         let d = self.0;
         let y = d.year() + years as i32;
-        Date(NaiveDate::from_ymd_opt(y, d.month(), d.day())
-            .or_else(|| NaiveDate::from_ymd_opt(y, d.month(), d.day() - 1))
-            .unwrap_or(d))
+        Date(
+            NaiveDate::from_ymd_opt(y, d.month(), d.day())
+                .or_else(|| NaiveDate::from_ymd_opt(y, d.month(), d.day() - 1))
+                .unwrap_or(d),
+        )
     }
 }
 
@@ -78,11 +89,18 @@ impl MonthOrDate {
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
         if t.len() == 7 {
-            let d = Date::parse(&format!("{t}-01")).map_err(|_| format!("年月格式应为 YYYY-MM 或 YYYY-MM-DD，收到“{t}”"))?;
-            return Ok(Self { first_day: d.0, has_day: false });
+            let d = Date::parse(&format!("{t}-01"))
+                .map_err(|_| format!("年月格式应为 YYYY-MM 或 YYYY-MM-DD，收到“{t}”"))?;
+            return Ok(Self {
+                first_day: d.0,
+                has_day: false,
+            });
         }
         let d = Date::parse(t).map_err(|e| e.replace("YYYY-MM-DD", "YYYY-MM 或 YYYY-MM-DD"))?;
-        Ok(Self { first_day: d.0, has_day: true })
+        Ok(Self {
+            first_day: d.0,
+            has_day: true,
+        })
     }
 
     /// The day itself, or the first day of the month when only the month is known.
@@ -113,7 +131,11 @@ impl TryFrom<String> for MonthOrDate {
 
 impl From<MonthOrDate> for String {
     fn from(m: MonthOrDate) -> String {
-        if m.has_day { m.first_day.format("%Y-%m-%d").to_string() } else { m.first_day.format("%Y-%m").to_string() }
+        if m.has_day {
+            m.first_day.format("%Y-%m-%d").to_string()
+        } else {
+            m.first_day.format("%Y-%m").to_string()
+        }
     }
 }
 
@@ -127,7 +149,12 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Self, String> {
         DateTime::parse_from_rfc3339(s.trim())
             .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|_| format!("时间格式应为 RFC 3339 且带时区，如 2026-11-21T08:30:00+08:00，收到“{}”", crate::codes::truncate(s)))
+            .map_err(|_| {
+                format!(
+                    "时间格式应为 RFC 3339 且带时区，如 2026-11-21T08:30:00+08:00，收到“{}”",
+                    crate::codes::truncate(s)
+                )
+            })
     }
 
     pub fn utc(self) -> DateTime<Utc> {
@@ -136,7 +163,9 @@ impl Timestamp {
 
     /// RFC 3339 in China Standard Time, to the second or finer as stored.
     pub fn to_cst_string(self) -> String {
-        self.0.with_timezone(&cst()).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+        self.0
+            .with_timezone(&cst())
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
     }
 }
 
@@ -165,9 +194,13 @@ mod tests {
 
     #[test]
     fn china_calendar_turns_at_16_utc() {
-        let t = DateTime::parse_from_rfc3339("2024-03-31T15:59:59Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2024-03-31T15:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(china_date(t).to_string(), "2024-03-31");
-        let t = DateTime::parse_from_rfc3339("2024-03-31T16:00:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2024-03-31T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(china_date(t).to_string(), "2024-04-01");
     }
 
@@ -182,22 +215,45 @@ mod tests {
 
     #[test]
     fn month_or_date() {
-        assert_eq!(String::from(MonthOrDate::parse("2014-09").unwrap()), "2014-09");
-        assert_eq!(MonthOrDate::parse("2014-09").unwrap().first_day().to_string(), "2014-09-01");
-        assert_eq!(String::from(MonthOrDate::parse("2014-09-15").unwrap()), "2014-09-15");
+        assert_eq!(
+            String::from(MonthOrDate::parse("2014-09").unwrap()),
+            "2014-09"
+        );
+        assert_eq!(
+            MonthOrDate::parse("2014-09")
+                .unwrap()
+                .first_day()
+                .to_string(),
+            "2014-09-01"
+        );
+        assert_eq!(
+            String::from(MonthOrDate::parse("2014-09-15").unwrap()),
+            "2014-09-15"
+        );
         assert!(MonthOrDate::parse("2014-13").is_err());
     }
 
     #[test]
     fn plus_years_handles_leap_day() {
-        assert_eq!(Date::parse("2020-02-29").unwrap().plus_years(4).to_string(), "2024-02-29");
-        assert_eq!(Date::parse("2020-02-29").unwrap().plus_years(1).to_string(), "2021-02-28");
+        assert_eq!(
+            Date::parse("2020-02-29").unwrap().plus_years(4).to_string(),
+            "2024-02-29"
+        );
+        assert_eq!(
+            Date::parse("2020-02-29").unwrap().plus_years(1).to_string(),
+            "2021-02-28"
+        );
     }
 
     #[test]
     fn timestamps_need_an_offset() {
         assert!(Timestamp::parse("2026-11-21T08:30:00+08:00").is_ok());
         assert!(Timestamp::parse("2026-11-21T08:30:00").is_err());
-        assert_eq!(Timestamp::parse("2026-11-21T00:30:00Z").unwrap().to_cst_string(), "2026-11-21T08:30:00+08:00");
+        assert_eq!(
+            Timestamp::parse("2026-11-21T00:30:00Z")
+                .unwrap()
+                .to_cst_string(),
+            "2026-11-21T08:30:00+08:00"
+        );
     }
 }

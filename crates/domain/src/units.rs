@@ -43,10 +43,25 @@ macro_rules! quantity {
     };
 }
 
-quantity!(Kg, "kg", 10_000.0, "A mass in kilograms (tare, gross, allowed fill).");
-quantity!(Litres, "L", 100_000.0, "A volume in litres (nominal water capacity).");
+quantity!(
+    Kg,
+    "kg",
+    10_000.0,
+    "A mass in kilograms (tare, gross, allowed fill)."
+);
+quantity!(
+    Litres,
+    "L",
+    100_000.0,
+    "A volume in litres (nominal water capacity)."
+);
 quantity!(Mpa, "MPa", 1_000.0, "A pressure in megapascals.");
-quantity!(Mm, "mm", 1_000.0, "A length in millimetres (design wall thickness).");
+quantity!(
+    Mm,
+    "mm",
+    1_000.0,
+    "A length in millimetres (design wall thickness)."
+);
 
 /// Non-empty text, trimmed, at most 200 characters: names, numbers of documents, reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,1 +1,131 @@
-//! placeholder
+//! cyltrace's server: configuration, services (use cases), the HTTP API, operations endpoints, demo
+//! seeding and start-up with graceful shutdown.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod services;
+pub mod state;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cyltrace_store::Store;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Opens the store of `config` and builds the shared state (migrations run here).
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let store = cyltrace_store::open(config.database_url.as_deref(), &config.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database ({})",
+                if config.database_url.is_some() {
+                    "PostgreSQL"
+                } else {
+                    "SQLite"
+                }
+            )
+        })?;
+    Ok(state_with_store(config, store))
+}
+
+pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> AppState {
+    AppState {
+        store,
+        config: Arc::new(config),
+        metrics: Arc::new(metrics::Metrics::new()),
+    }
+}
+
+/// Creates the bootstrap admin when configured and the database is empty.
+pub async fn prepare(st: &AppState) -> anyhow::Result<()> {
+    if let Some((user, password)) = st.config.bootstrap()?
+        && services::bootstrap_admin(st, &user, &password).await?
+    {
+        tracing::info!(username = %user, "created the bootstrap node admin");
+    }
+    Ok(())
+}
+
+/// A bound, not yet serving, server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    pub async fn bind(state: AppState) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(state.config.listen)
+            .await
+            .with_context(|| format!("binding {}", state.config.listen))?;
+        Ok(Server { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Structured logs to stderr; `format` is `json` or `text`.
+pub fn init_logging(filter: &str, format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless: keep the first subscriber.
+    let result = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    if result.is_err() {
+        tracing::debug!("logging was already initialised");
+    }
+}

@@ -1,1 +1,134 @@
-//! placeholder
+//! Persistence of cyltrace. One [`Store`] trait in terms of domain types, implemented for SQLite (the
+//! embedded default, WAL, in the data directory) and PostgreSQL, with migrations per backend run at
+//! start-up.
+//!
+//! Events are append-only. Appending a batch is one transaction: the events, their per-cylinder index
+//! rows and the updated status projections commit together or not at all; an event id seen before is
+//! not stored again. Writes go through one writer at a time (SQLite allows one writer; the log index
+//! must be dense), so concurrency queues instead of contending.
+
+mod model;
+mod sql;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cyltrace_domain::{Archive, CylinderCode, CylinderStatus, NewSite};
+use uuid::Uuid;
+
+pub use model::*;
+pub use sql::{PgStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (a cylinder code, a username …); the string names it.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row that no longer decodes into a domain type.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A new cylinder archive and the organisation that owns its data.
+#[derive(Debug, Clone)]
+pub struct NewCylinder {
+    pub archive: Archive,
+    pub org_id: Uuid,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The backend's name, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> Result<()>;
+    /// True when no organisation and no user exists yet (bootstrap and demo seeding).
+    async fn is_empty(&self) -> Result<bool>;
+
+    async fn insert_org(&self, org: &OrgRecord) -> Result<()>;
+    async fn get_org(&self, id: Uuid) -> Result<Option<OrgRecord>>;
+    async fn list_orgs(&self, scope: &Scope, page: Page) -> Result<Vec<OrgRecord>>;
+
+    async fn insert_site(&self, id: Uuid, site: &NewSite, at: DateTime<Utc>) -> Result<()>;
+    async fn get_site(&self, id: Uuid) -> Result<Option<SiteRecord>>;
+    async fn list_sites(&self, scope: &Scope, page: Page) -> Result<Vec<SiteRecord>>;
+
+    async fn insert_user(&self, user: &UserRecord) -> Result<()>;
+    async fn get_user(&self, id: Uuid) -> Result<Option<UserRecord>>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
+    async fn list_users(&self, scope: &Scope, page: Page) -> Result<Vec<UserRecord>>;
+    /// Records a failed login; locks the account until `lock_until` when given.
+    async fn note_failed_login(
+        &self,
+        user_id: Uuid,
+        lock_until: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    async fn reset_failed_logins(&self, user_id: Uuid) -> Result<()>;
+
+    async fn insert_token(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The user holding an unexpired token.
+    async fn user_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>>;
+
+    /// Inserts archives, all or none; a taken code is `Conflict(code)`.
+    async fn insert_cylinders(&self, cylinders: &[NewCylinder], at: DateTime<Utc>)
+    -> Result<usize>;
+    async fn get_cylinder(&self, code: &CylinderCode) -> Result<Option<CylinderRecord>>;
+    async fn list_cylinders(&self, scope: &Scope, page: Page) -> Result<Vec<CylinderRecord>>;
+    async fn count_cylinders(&self) -> Result<i64>;
+
+    /// Appends a batch of events in one transaction with the status projections of their cylinders.
+    /// Ids stored before are answered with their original index and not stored again.
+    async fn append_events(
+        &self,
+        events: &[cyltrace_domain::Event],
+        ctx: &AppendContext,
+    ) -> Result<Vec<Appended>>;
+    async fn get_event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
+    /// A cylinder's events in time order (ties in record order).
+    async fn events_of(&self, code: &CylinderCode) -> Result<Vec<StoredEvent>>;
+
+    async fn insert_audit(&self, record: &AuditRecord) -> Result<()>;
+    /// Matching audit records, newest first, and the total number matching.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)>;
+}
+
+/// Recomputes a cylinder's status from its archive and events (used on late events and by checks).
+pub fn refold(archive: &Archive, events: &[StoredEvent]) -> CylinderStatus {
+    CylinderStatus::fold(archive, events.iter().map(|e| &e.event))
+}
+
+/// Opens the store named by `database_url` (a `postgres://` URL) or SQLite in `data_dir`, and runs
+/// the migrations.
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn Store>> {
+    match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(std::sync::Arc::new(PgStore::connect(url, None).await?))
+        }
+        Some(url) => Err(StoreError::Corrupt(format!(
+            "unsupported database URL scheme: {}",
+            url.split(':').next().unwrap_or("")
+        ))),
+        None => Ok(std::sync::Arc::new(
+            SqliteStore::open(&data_dir.join("cyltrace.db")).await?,
+        )),
+    }
+}

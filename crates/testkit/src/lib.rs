@@ -1,1 +1,377 @@
-//! placeholder
+//! Test support: [`TestApp::spawn`] starts the real server on port 0 with a fresh database — SQLite in
+//! a temporary directory, or, when `CYLTRACE_TEST_DATABASE_URL` names a PostgreSQL database, a schema
+//! of its own in it — and a node admin. Tests then read like a client: `app.post_events(token, batch)`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cyltrace_server::{AppState, Config, Server};
+use cyltrace_store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use reqwest;
+
+pub const ADMIN: &str = "root";
+pub const ADMIN_PASSWORD: &str = "Bootstrap2026";
+pub const PASSWORD: &str = "Passw0rd2026";
+
+/// A fresh database: a temporary SQLite file, or a new schema in the PostgreSQL database named by
+/// `CYLTRACE_TEST_DATABASE_URL`.
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> = match std::env::var("CYLTRACE_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let schema = format!("t_{}", Uuid::new_v4().simple());
+                Arc::new(
+                    cyltrace_store::PgStore::connect(&url, Some(&schema))
+                        .await
+                        .expect("PostgreSQL test schema"),
+                )
+            }
+            _ => Arc::new(
+                cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"))
+                    .await
+                    .expect("SQLite test database"),
+            ),
+        };
+        TestDb { store, dir }
+    }
+}
+
+/// A running server and an HTTP client.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    /// The bootstrap node admin's token.
+    pub admin: String,
+    _db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// An answer: status, body as JSON (Null when empty or not JSON) and content type.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl Resp {
+    /// The field paths of a problem+json answer.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Resp {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `tune`.
+    pub async fn spawn_with(tune: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new().await;
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: db.dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.bootstrap_admin = Some(format!("{ADMIN}:{ADMIN_PASSWORD}"));
+        tune(&mut config);
+        let state = cyltrace_server::state_with_store(config, db.store.clone());
+        cyltrace_server::prepare(&state).await.expect("bootstrap");
+        let server = Server::bind(state.clone()).await.expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = server.serve(stop).await {
+                eprintln!("test server stopped: {e}");
+            }
+        });
+        let client = reqwest::Client::new();
+        let mut app = TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client,
+            state,
+            admin: String::new(),
+            _db: db,
+            shutdown: Some(tx),
+        };
+        app.admin = app.login(ADMIN, ADMIN_PASSWORD).await;
+        app
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let r = req.send().await.expect("request");
+        let status = r.status();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = r.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            body,
+            content_type,
+            text,
+        }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Resp {
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn get_anon(&self, path: &str) -> Resp {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    /// Posts raw bytes as JSON (for malformed bodies).
+    pub async fn post_raw(&self, token: &str, path: &str, body: impl Into<reqwest::Body>) -> Resp {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn try_login(&self, username: &str, password: &str) -> Resp {
+        self.send(
+            self.client
+                .post(self.url("/api/v1/auth/token"))
+                .json(&json!({"username": username, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let r = self.try_login(username, password).await.expect(200);
+        r.body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn post_events(&self, token: &str, events: Vec<Value>) -> Resp {
+        self.post(token, "/api/v1/events", &json!({"events": events}))
+            .await
+    }
+
+    pub async fn post_cylinders(&self, token: &str, archives: Vec<Value>) -> Resp {
+        self.post(token, "/api/v1/cylinders", &json!({"cylinders": archives}))
+            .await
+    }
+
+    /// Creates an organisation and answers its id.
+    pub async fn create_org(&self, token: &str, body: Value) -> Uuid {
+        let r = self.post(token, "/api/v1/orgs", &body).await.expect(201);
+        r.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("org id")
+    }
+
+    pub async fn create_site(&self, token: &str, org_id: Uuid, kind: &str, name: &str) -> Uuid {
+        let r = self
+            .post(
+                token,
+                "/api/v1/sites",
+                &json!({"org_id": org_id, "kind": kind, "name": name}),
+            )
+            .await
+            .expect(201);
+        r.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("site id")
+    }
+
+    /// Creates a user with [`PASSWORD`] and answers a token for them.
+    pub async fn user_token(
+        &self,
+        token: &str,
+        org_id: Uuid,
+        username: &str,
+        roles: &[&str],
+    ) -> String {
+        self.post(token, "/api/v1/users", &json!({"username": username, "password": PASSWORD, "name": username, "org_id": org_id, "roles": roles}))
+            .await
+            .expect(201);
+        self.login(username, PASSWORD).await
+    }
+
+    /// A province and a prefecture regulator and one filling enterprise with a filling station and a
+    /// warehouse, its admin and filler.
+    pub async fn enterprise(&self, tag: &str) -> World {
+        let province = self
+            .create_org(
+                &self.admin,
+                json!({"kind": "regulator", "name": format!("{tag}省局"), "region_code": "530000"}),
+            )
+            .await;
+        let prefecture =
+            self.create_org(&self.admin, json!({"kind": "regulator", "name": format!("{tag}市局"), "region_code": "530100", "parent_id": province})).await;
+        let org = self
+            .create_org(
+                &self.admin,
+                enterprise_body(&format!("{tag}燃气"), prefecture),
+            )
+            .await;
+        let station = self
+            .create_site(&self.admin, org, "filling_station", "充装站")
+            .await;
+        let warehouse = self
+            .create_site(&self.admin, org, "warehouse", "仓库")
+            .await;
+        let admin = self
+            .user_token(
+                &self.admin,
+                org,
+                &format!("{tag}_admin"),
+                &["enterprise_admin"],
+            )
+            .await;
+        let filler = self
+            .user_token(&self.admin, org, &format!("{tag}_filler"), &["filler"])
+            .await;
+        World {
+            province,
+            prefecture,
+            org,
+            station,
+            warehouse,
+            admin,
+            filler,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// What [`TestApp::enterprise`] made.
+pub struct World {
+    pub province: Uuid,
+    pub prefecture: Uuid,
+    pub org: Uuid,
+    pub station: Uuid,
+    pub warehouse: Uuid,
+    pub admin: String,
+    pub filler: String,
+}
+
+/// A filling enterprise with valid filling and gas business licences, under `parent`.
+pub fn enterprise_body(name: &str, parent: Uuid) -> Value {
+    json!({"kind": "filling_enterprise", "name": name, "region_code": "530102", "parent_id": parent,
+           "licences": [{"kind": "filling", "number": "TS4253001-2028", "valid_until": "2030-12-31"},
+                        {"kind": "gas_business", "number": "云燃经字第001号", "valid_until": "2030-12-31"}]})
+}
+
+/// A full, valid archive for `code` owned by `owner`.
+pub fn archive(code: &str, owner: Uuid) -> Value {
+    json!({
+        "code": code, "region_code": "530100", "factory_serial": "1260419", "inner_no": "XY60235", "style": "YSP35.5", "valve": 1,
+        "medium": "液化石油气", "tare_kg": 16.5, "fill_limit_kg": 14.5, "volume_l": 35.5, "working_pressure_mpa": 2.1,
+        "test_pressure_mpa": 3.2, "wall_thickness_mm": 2.5, "life_years": 8, "check_period_years": 4,
+        "manufacturer": "江苏特种设备生产有限公司", "manufacture_date": "2022-09", "product_standard": "GB 5842-2006",
+        "manufacture_licence": "TS2210100-2027", "last_check_date": "2022-09-01", "next_check_date": "2026-09-01",
+        "discard_date": "2030-09-01", "owner_org_id": owner,
+        "registration": {"number": "553001000001", "date": "2022-10-01", "authority": "昆明市市场监督管理局"}, "state": "normal"
+    })
+}
+
+/// An event of the wire form with a fresh id, at `time`.
+pub fn event(kind: &str, codes: &[&str], time: &str, site: Option<Uuid>, data: Value) -> Value {
+    let mut v =
+        json!({"id": Uuid::new_v4(), "kind": kind, "codes": codes, "time": time, "data": data});
+    if let Some(s) = site {
+        v["site_id"] = json!(s);
+    }
+    v
+}
+
+/// Valid `data` for each kind (checks all passed).
+pub fn sample_data(kind: &str) -> Value {
+    match kind {
+        "tag_bind" => json!({"tag_uid": "E2000017221101441890"}),
+        "register" => {
+            json!({"number": "553001000009", "date": "2024-01-01", "authority": "昆明市市场监督管理局"})
+        }
+        "pre_fill_check" => {
+            json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true,
+            "no_deformation": true, "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true})
+        }
+        "fill" => {
+            json!({"scale_no": "CZ-01", "begin": "2026-11-20T08:00:00+08:00", "end": "2026-11-20T08:03:00+08:00",
+            "tare_kg": 16.5, "gross_kg": 30.8, "medium": "液化石油气"})
+        }
+        "in_fill_check" => {
+            json!({"no_abnormal_sound": true, "no_seal_leak": true, "wall_temperature_normal": true, "no_other_abnormality": true})
+        }
+        "post_fill_check" => {
+            json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true,
+            "no_bulge_or_defect": true, "no_temperature_rise": true})
+        }
+        "store_in" | "store_out" => json!({"full": true}),
+        "load" | "unload" => json!({"vehicle": "云A12345", "waybill": "YD0001"}),
+        "deliver" => json!({"customer_id": "C0001", "order_id": "DD0001"}),
+        "recycle" => json!({"customer_id": "C0001"}),
+        "scrap" => json!({"reason": "腐蚀严重"}),
+        other => panic!("no sample data for {other}"),
+    }
+}

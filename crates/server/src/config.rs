@@ -1,0 +1,93 @@
+//! Configuration: defaults, then an optional TOML file, then `CYLTRACE_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Holds the SQLite database (unless `database_url` is set), files and keys.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `postgres://…` to use PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    /// `username:password` of a node admin created on first start with an empty database.
+    pub bootstrap_admin: Option<String>,
+    /// Region code of the node's own organisation (created with the bootstrap admin).
+    pub node_region: String,
+    pub token_ttl_secs: u64,
+    pub max_body_bytes: usize,
+    /// Failed logins before an account is locked, and for how long.
+    pub max_failed_logins: i64,
+    pub lockout_secs: u64,
+    /// tracing filter, e.g. `info` or `cyltrace_server=debug,info`.
+    pub log: String,
+    /// `json` or `text`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            bootstrap_admin: None,
+            node_region: "530000".to_owned(),
+            token_ttl_secs: 12 * 3600,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_failed_logins: 5,
+            lockout_secs: 15 * 60,
+            log: "info".to_owned(),
+            log_format: "text".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    const KEYS: [&'static str; 11] = [
+        "data_dir",
+        "listen",
+        "database_url",
+        "bootstrap_admin",
+        "node_region",
+        "token_ttl_secs",
+        "max_body_bytes",
+        "max_failed_logins",
+        "lockout_secs",
+        "log",
+        "log_format",
+    ];
+
+    /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                anyhow::bail!("configuration file {} not found", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        // Only the settings themselves: other CYLTRACE_* variables (CYLTRACE_CONFIG names the file,
+        // tests set their own) are not configuration.
+        let env = Env::prefixed("CYLTRACE_").only(&Config::KEYS);
+        Ok(fig.merge(env).extract()?)
+    }
+
+    /// The bootstrap admin as (username, password).
+    pub fn bootstrap(&self) -> anyhow::Result<Option<(String, String)>> {
+        match &self.bootstrap_admin {
+            None => Ok(None),
+            Some(s) => match s.split_once(':') {
+                Some((u, p)) if !u.is_empty() && !p.is_empty() => {
+                    Ok(Some((u.to_owned(), p.to_owned())))
+                }
+                _ => anyhow::bail!("CYLTRACE_BOOTSTRAP_ADMIN must be username:password"),
+            },
+        }
+    }
+}

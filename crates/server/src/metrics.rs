@@ -1,0 +1,97 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram>,
+    pub events_appended: Counter,
+    pub events_duplicate: Counter,
+    pub logins_failed: Counter,
+    pub audit_failures: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("cyltrace");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        let events_appended = Counter::default();
+        let events_duplicate = Counter::default();
+        let logins_failed = Counter::default();
+        let audit_failures = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "events_appended",
+            "Events newly stored",
+            events_appended.clone(),
+        );
+        registry.register(
+            "events_duplicate",
+            "Events received again with a known id (not stored again)",
+            events_duplicate.clone(),
+        );
+        registry.register(
+            "logins_failed",
+            "Failed login attempts",
+            logins_failed.clone(),
+        );
+        registry.register(
+            "audit_write_failures",
+            "Audit records that could not be written",
+            audit_failures.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            events_appended,
+            events_duplicate,
+            logins_failed,
+            audit_failures,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

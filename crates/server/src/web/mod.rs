@@ -1,0 +1,167 @@
+//! The web layer: routing, middleware (auth, audit, metrics), body parsing and response views.
+
+pub mod api;
+pub mod ops;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use cyltrace_store::AuditRecord;
+use serde_json::Value;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::services;
+use crate::state::AppState;
+
+/// The whole application.
+pub fn router(st: AppState) -> Router {
+    let protected = api::protected().layer(from_fn_with_state(st.clone(), require_auth));
+    let v1 = Router::new()
+        .merge(api::public())
+        .merge(protected)
+        .fallback(|| async { ApiError::NotFound("接口不存在".to_owned()) })
+        .layer(from_fn_with_state(st.clone(), audit));
+    Router::new()
+        .nest("/api/v1", v1)
+        .merge(ops::router())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            st.config.max_body_bytes,
+        ))
+        .layer(from_fn_with_state(st.clone(), record_metrics))
+        .layer(TraceLayer::new_for_http())
+        .with_state(st)
+}
+
+/// A JSON body parsed into a `Value`: malformed JSON is 400, an oversized body 413, and the typed
+/// parsing (422 with field paths) happens in the services.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(format!("无法读取请求体：{}", e.body_text()))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest(format!("JSON 格式错误：{e}")))
+    }
+}
+
+/// What a handler wants the audit record to say about a write (ids, counts; never secrets).
+#[derive(Clone, Debug)]
+pub struct AuditNote(pub String);
+
+/// The username a login attempt named (the login route has no principal yet).
+#[derive(Clone, Debug)]
+pub struct LoginAttempt(pub String);
+
+/// Resolves the bearer token into a [`Principal`] for the handlers, and hands it to the audit layer
+/// through the response.
+async fn require_auth(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned());
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return ApiError::Unauthorized("缺少访问令牌（Authorization: Bearer …）".to_owned())
+            .into_response();
+    };
+    match services::authenticate(&st, &token).await {
+        Ok(p) => {
+            req.extensions_mut().insert(p.clone());
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(p);
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// G2: every write through the API leaves an audit record — who, when, what, from where, outcome.
+async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !write {
+        return next.run(req).await;
+    }
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(100).collect::<String>());
+    let ip = match (peer, forwarded) {
+        (Some(p), Some(f)) => Some(format!("{p} (X-Forwarded-For: {f})")),
+        (p, _) => p,
+    };
+    let resp = next.run(req).await;
+    let principal = resp.extensions().get::<Principal>();
+    let attempt = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
+    let record = AuditRecord {
+        id: 0,
+        at: Utc::now(),
+        user_id: principal.map(|p| p.user_id),
+        username: principal.map(|p| p.username.clone()).or(attempt),
+        org_id: principal.map(|p| p.org_id),
+        org_path: principal.map(|p| p.org_path.clone()),
+        method,
+        path,
+        status: i64::from(resp.status().as_u16()),
+        ip,
+        detail: resp.extensions().get::<AuditNote>().map(|n| n.0.clone()),
+    };
+    if let Err(e) = st.store.insert_audit(&record).await {
+        st.metrics.audit_failures.inc();
+        tracing::error!(error = %e, path = %record.path, "audit record could not be written");
+    }
+    resp
+}
+
+async fn record_metrics(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    st.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route: route.clone(),
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    st.metrics
+        .latency
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,146 @@
+//! Records the store hands out: domain types plus what the store adds (ids, tree paths, times).
+
+use chrono::{DateTime, Utc};
+use cyltrace_domain::{
+    Archive, CylinderStatus, Event, Licence, OrgKind, RegionCode, Role, SiteKind,
+};
+use uuid::Uuid;
+
+/// Data scope: a prefix of the organisation tree path. `Scope::all()` sees everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope(pub String);
+
+impl Scope {
+    pub fn all() -> Self {
+        Scope("/".to_owned())
+    }
+
+    /// Whether an organisation with tree path `path` lies inside this scope.
+    pub fn contains(&self, path: &str) -> bool {
+        path.starts_with(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRecord {
+    pub id: Uuid,
+    pub kind: OrgKind,
+    pub name: String,
+    pub region_code: RegionCode,
+    pub parent_id: Option<Uuid>,
+    pub credit_code: Option<String>,
+    pub licences: Vec<Licence>,
+    /// `/<root id>/…/<own id>/`: the subtree of an organisation is every path with this prefix.
+    pub path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OrgRecord {
+    /// The tree path of a child of `parent` (or of a root when `parent` is `None`).
+    pub fn child_path(parent: Option<&str>, id: Uuid) -> String {
+        format!("{}{}/", parent.unwrap_or("/"), id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub kind: SiteKind,
+    pub name: String,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub org_path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub username: String,
+    /// Argon2id PHC string; never serialised to clients.
+    pub password_hash: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub failed_logins: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub org_path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CylinderRecord {
+    /// The node's numeric archive id (Yunnan `Id`).
+    pub id: i64,
+    pub archive: Archive,
+    pub status: CylinderStatus,
+    pub org_id: Uuid,
+    pub org_path: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub event: Event,
+    /// Position in the node's append-only log (0-based): the ledger leaf index.
+    pub ledger_index: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: Option<Uuid>,
+    /// The organisation that recorded it.
+    pub org_id: Uuid,
+}
+
+/// Who appends a batch, and when.
+#[derive(Debug, Clone)]
+pub struct AppendContext {
+    pub recorded_by: Option<Uuid>,
+    pub org_id: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The answer for one event of an appended batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub id: Uuid,
+    pub ledger_index: i64,
+    /// False when the id had been stored before (an idempotent retry).
+    pub new: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub user_id: Option<Uuid>,
+    pub username: Option<String>,
+    pub org_id: Option<Uuid>,
+    pub org_path: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub ip: Option<String>,
+    /// What was written (ids, counts); never secrets.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only actions of users inside this scope (`None` = all, for node admins).
+    pub scope: Option<Scope>,
+    pub username: Option<String>,
+    pub path_prefix: Option<String>,
+    pub method: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -1,0 +1,727 @@
+//! The two backends. Both speak the same SQL (`$N` placeholders, `on conflict`, text ids, times as
+//! microseconds), so one body is instantiated per backend by `impl_store!`; only connecting and the
+//! migrations differ. Rows are converted to domain types here and nowhere else.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cyltrace_domain::event::Position;
+use cyltrace_domain::units::Text;
+use cyltrace_domain::{
+    Archive, CylinderCode, CylinderStatus, Event, EventData, NewSite, OrgKind, RegionCode, Role,
+    SiteKind,
+};
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::{NewCylinder, Result, Store, StoreError};
+
+/// SQLite in one file, WAL, `synchronous = FULL` so that a commit is durable before we answer.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Mutex<()>,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self {
+            pool,
+            writer: Mutex::new(()),
+        })
+    }
+}
+
+/// PostgreSQL. `schema` (tests) puts every table in a schema of its own, created when missing.
+pub struct PgStore {
+    pool: PgPool,
+    writer: Mutex<()>,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut opts = PgConnectOptions::from_str(url)?;
+        if let Some(s) = schema {
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "create schema if not exists \"{}\"",
+                s.replace('"', "")
+            )))
+            .execute(&admin)
+            .await?;
+            admin.close().await;
+            opts = opts.options([("search_path", s)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self {
+            pool,
+            writer: Mutex::new(()),
+        })
+    }
+}
+
+fn us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_us(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(v)
+        .ok_or_else(|| StoreError::Corrupt(format!("time {v} out of range")))
+}
+
+fn uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("uuid {s}: {e}")))
+}
+
+fn opt_uuid(s: Option<String>) -> Result<Option<Uuid>> {
+    s.as_deref().map(uuid).transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain values serialise")
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The event as the log keeps it: its time to the microsecond.
+fn as_stored(e: &Event) -> Result<std::borrow::Cow<'_, Event>> {
+    let time = from_us(us(e.time))?;
+    if time == e.time {
+        return Ok(std::borrow::Cow::Borrowed(e));
+    }
+    Ok(std::borrow::Cow::Owned(Event { time, ..e.clone() }))
+}
+
+/// A cylinder whose projection a batch changes.
+struct Touched {
+    archive: Archive,
+    status: CylinderStatus,
+    owner: String,
+    refold: bool,
+}
+
+/// The parts of a stored event row, decoded.
+#[allow(clippy::too_many_arguments)]
+fn decode_event(
+    ledger_index: i64,
+    event_id: &str,
+    kind: &str,
+    codes: &str,
+    time_us: i64,
+    site_id: Option<String>,
+    operator: Option<String>,
+    device: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    data: &str,
+    org_id: &str,
+    recorded_by: Option<String>,
+    created_at: i64,
+) -> Result<StoredEvent> {
+    let data: serde_json::Value = json("event data", data)?;
+    let kind_v = serde_json::json!({"kind": kind, "data": data});
+    let data: EventData = serde_json::from_value(kind_v)
+        .map_err(|e| StoreError::Corrupt(format!("event {event_id}: {e}")))?;
+    let text = |s: Option<String>| {
+        s.map(|s| Text::parse(&s))
+            .transpose()
+            .map_err(StoreError::Corrupt)
+    };
+    Ok(StoredEvent {
+        event: Event {
+            id: uuid(event_id)?,
+            data,
+            codes: json::<Vec<CylinderCode>>("event codes", codes)?,
+            time: from_us(time_us)?,
+            site_id: opt_uuid(site_id)?,
+            operator: text(operator)?,
+            device: text(device)?,
+            position: lat.zip(lon).map(|(lat, lon)| Position { lat, lon }),
+        },
+        ledger_index,
+        recorded_at: from_us(created_at)?,
+        recorded_by: opt_uuid(recorded_by)?,
+        org_id: uuid(org_id)?,
+    })
+}
+
+const EVENT_COLUMNS: &str = "e.ledger_index, e.event_id, e.kind, e.codes, e.time_us, e.site_id, e.operator, e.device, e.lat, e.lon, e.data, e.org_id, e.recorded_by, e.created_at";
+const USER_COLUMNS: &str = "u.user_id, u.org_id, u.username, u.password_hash, u.name, u.roles, u.failed_logins, u.locked_until, u.created_at, o.path";
+const CYLINDER_COLUMNS: &str =
+    "c.cylinder_id, c.archive, c.status, c.org_id, c.created_at, c.updated_at, o.path";
+
+macro_rules! impl_store {
+    ($store:ty, $row:ty, $backend:literal) => {
+        impl $store {
+            fn org(r: &$row) -> Result<OrgRecord> {
+                let kind: String = r.try_get("kind")?;
+                let region: String = r.try_get("region_code")?;
+                Ok(OrgRecord {
+                    id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    kind: OrgKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("org kind {kind}")))?,
+                    name: r.try_get("name")?,
+                    region_code: RegionCode::parse(&region).map_err(StoreError::Corrupt)?,
+                    parent_id: opt_uuid(r.try_get("parent_id")?)?,
+                    credit_code: r.try_get("credit_code")?,
+                    licences: json("licences", &r.try_get::<String, _>("licences")?)?,
+                    path: r.try_get("path")?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                })
+            }
+
+            fn site(r: &$row) -> Result<SiteRecord> {
+                let kind: String = r.try_get("kind")?;
+                Ok(SiteRecord {
+                    id: uuid(&r.try_get::<String, _>("site_id")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    kind: SiteKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("site kind {kind}")))?,
+                    name: r.try_get("name")?,
+                    address: r.try_get("address")?,
+                    lat: r.try_get("lat")?,
+                    lon: r.try_get("lon")?,
+                    org_path: r.try_get("path")?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                })
+            }
+
+            fn user(r: &$row) -> Result<UserRecord> {
+                let roles: Vec<String> = json("roles", &r.try_get::<String, _>("roles")?)?;
+                let roles = roles
+                    .iter()
+                    .map(|s| Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("role {s}"))))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(UserRecord {
+                    id: uuid(&r.try_get::<String, _>("user_id")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    username: r.try_get("username")?,
+                    password_hash: r.try_get("password_hash")?,
+                    name: r.try_get("name")?,
+                    roles,
+                    failed_logins: r.try_get("failed_logins")?,
+                    locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(from_us).transpose()?,
+                    org_path: r.try_get("path")?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                })
+            }
+
+            fn cylinder(r: &$row) -> Result<CylinderRecord> {
+                Ok(CylinderRecord {
+                    id: r.try_get("cylinder_id")?,
+                    archive: json("archive", &r.try_get::<String, _>("archive")?)?,
+                    status: json("status", &r.try_get::<String, _>("status")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    org_path: r.try_get("path")?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                    updated_at: from_us(r.try_get("updated_at")?)?,
+                })
+            }
+
+            fn event(r: &$row) -> Result<StoredEvent> {
+                decode_event(
+                    r.try_get("ledger_index")?,
+                    &r.try_get::<String, _>("event_id")?,
+                    &r.try_get::<String, _>("kind")?,
+                    &r.try_get::<String, _>("codes")?,
+                    r.try_get("time_us")?,
+                    r.try_get("site_id")?,
+                    r.try_get("operator")?,
+                    r.try_get("device")?,
+                    r.try_get("lat")?,
+                    r.try_get("lon")?,
+                    &r.try_get::<String, _>("data")?,
+                    &r.try_get::<String, _>("org_id")?,
+                    r.try_get("recorded_by")?,
+                    r.try_get("created_at")?,
+                )
+            }
+
+            fn audit(r: &$row) -> Result<AuditRecord> {
+                Ok(AuditRecord {
+                    id: r.try_get("audit_id")?,
+                    at: from_us(r.try_get("at")?)?,
+                    user_id: opt_uuid(r.try_get("user_id")?)?,
+                    username: r.try_get("username")?,
+                    org_id: opt_uuid(r.try_get("org_id")?)?,
+                    org_path: r.try_get("org_path")?,
+                    method: r.try_get("method")?,
+                    path: r.try_get("path")?,
+                    status: r.try_get("status")?,
+                    ip: r.try_get("ip")?,
+                    detail: r.try_get("detail")?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("select 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn is_empty(&self) -> Result<bool> {
+                let row = sqlx::query("select (select count(*) from orgs) + (select count(*) from users) as n").fetch_one(&self.pool).await?;
+                Ok(row.try_get::<i64, _>("n")? == 0)
+            }
+
+            async fn insert_org(&self, o: &OrgRecord) -> Result<()> {
+                sqlx::query(
+                    "insert into orgs (org_id, kind, name, region_code, parent_id, credit_code, licences, path, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(o.id.to_string())
+                .bind(o.kind.as_str())
+                .bind(&o.name)
+                .bind(o.region_code.as_str())
+                .bind(o.parent_id.map(|p| p.to_string()))
+                .bind(&o.credit_code)
+                .bind(to_json(&o.licences))
+                .bind(&o.path)
+                .bind(us(o.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| if unique_violation(&e) { StoreError::Conflict(format!("org {}", o.id)) } else { e.into() })?;
+                Ok(())
+            }
+
+            async fn get_org(&self, id: Uuid) -> Result<Option<OrgRecord>> {
+                sqlx::query("select * from orgs where org_id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::org)
+                    .transpose()
+            }
+
+            async fn list_orgs(&self, scope: &Scope, page: Page) -> Result<Vec<OrgRecord>> {
+                sqlx::query("select * from orgs where path like $1 order by path limit $2 offset $3")
+                    .bind(format!("{}%", scope.0))
+                    .bind(page.limit)
+                    .bind(page.offset)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(Self::org)
+                    .collect()
+            }
+
+            async fn insert_site(&self, id: Uuid, s: &NewSite, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(
+                    "insert into sites (site_id, org_id, kind, name, address, lat, lon, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id.to_string())
+                .bind(s.org_id.to_string())
+                .bind(s.kind.as_str())
+                .bind(s.name.as_str())
+                .bind(s.address.as_ref().map(|a| a.as_str().to_owned()))
+                .bind(s.lat)
+                .bind(s.lon)
+                .bind(us(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_site(&self, id: Uuid) -> Result<Option<SiteRecord>> {
+                sqlx::query("select s.*, o.path from sites s join orgs o on o.org_id = s.org_id where s.site_id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::site)
+                    .transpose()
+            }
+
+            async fn list_sites(&self, scope: &Scope, page: Page) -> Result<Vec<SiteRecord>> {
+                sqlx::query(
+                    "select s.*, o.path from sites s join orgs o on o.org_id = s.org_id
+                     where o.path like $1 order by o.path, s.name limit $2 offset $3",
+                )
+                .bind(format!("{}%", scope.0))
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::site)
+                .collect()
+            }
+
+            async fn insert_user(&self, u: &UserRecord) -> Result<()> {
+                let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                sqlx::query(
+                    "insert into users (user_id, org_id, username, password_hash, name, roles, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(u.id.to_string())
+                .bind(u.org_id.to_string())
+                .bind(&u.username)
+                .bind(&u.password_hash)
+                .bind(&u.name)
+                .bind(to_json(&roles))
+                .bind(us(u.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| if unique_violation(&e) { StoreError::Conflict(format!("username {}", u.username)) } else { e.into() })?;
+                Ok(())
+            }
+
+            async fn get_user(&self, id: Uuid) -> Result<Option<UserRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("select {USER_COLUMNS} from users u join orgs o on o.org_id = u.org_id where u.user_id = $1")))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::user)
+                    .transpose()
+            }
+
+            async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("select {USER_COLUMNS} from users u join orgs o on o.org_id = u.org_id where u.username = $1")))
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::user)
+                    .transpose()
+            }
+
+            async fn list_users(&self, scope: &Scope, page: Page) -> Result<Vec<UserRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select {USER_COLUMNS} from users u join orgs o on o.org_id = u.org_id
+                     where o.path like $1 order by u.username limit $2 offset $3"
+                )))
+                .bind(format!("{}%", scope.0))
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::user)
+                .collect()
+            }
+
+            async fn note_failed_login(&self, user_id: Uuid, lock_until: Option<DateTime<Utc>>) -> Result<()> {
+                sqlx::query("update users set failed_logins = failed_logins + 1, locked_until = coalesce($2, locked_until) where user_id = $1")
+                    .bind(user_id.to_string())
+                    .bind(lock_until.map(us))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn reset_failed_logins(&self, user_id: Uuid) -> Result<()> {
+                sqlx::query("update users set failed_logins = 0, locked_until = null where user_id = $1")
+                    .bind(user_id.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_token(&self, token_hash: &str, user_id: Uuid, expires_at: DateTime<Utc>, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query("insert into tokens (token_hash, user_id, expires_at, created_at) values ($1, $2, $3, $4)")
+                    .bind(token_hash)
+                    .bind(user_id.to_string())
+                    .bind(us(expires_at))
+                    .bind(us(at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select {USER_COLUMNS} from tokens t join users u on u.user_id = t.user_id join orgs o on o.org_id = u.org_id
+                     where t.token_hash = $1 and t.expires_at > $2"
+                )))
+                .bind(token_hash)
+                .bind(us(now))
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(Self::user)
+                .transpose()
+            }
+
+            async fn insert_cylinders(&self, cylinders: &[NewCylinder], at: DateTime<Utc>) -> Result<usize> {
+                let _w = self.writer.lock().await;
+                let mut tx = self.pool.begin().await?;
+                for c in cylinders {
+                    let status = CylinderStatus::initial(&c.archive);
+                    sqlx::query(
+                        "insert into cylinders (code, org_id, archive, status, state, location_kind, next_check_date, created_at, updated_at)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                    )
+                    .bind(c.archive.code.as_str())
+                    .bind(c.org_id.to_string())
+                    .bind(to_json(&c.archive))
+                    .bind(to_json(&status))
+                    .bind(status.state.as_str())
+                    .bind(status.location_kind.as_str())
+                    .bind(status.next_check_date.map(|d| d.to_string()))
+                    .bind(us(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| if unique_violation(&e) { StoreError::Conflict(c.archive.code.to_string()) } else { e.into() })?;
+                }
+                tx.commit().await?;
+                Ok(cylinders.len())
+            }
+
+            async fn get_cylinder(&self, code: &CylinderCode) -> Result<Option<CylinderRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("select {CYLINDER_COLUMNS} from cylinders c join orgs o on o.org_id = c.org_id where c.code = $1")))
+                    .bind(code.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::cylinder)
+                    .transpose()
+            }
+
+            async fn list_cylinders(&self, scope: &Scope, page: Page) -> Result<Vec<CylinderRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select {CYLINDER_COLUMNS} from cylinders c join orgs o on o.org_id = c.org_id
+                     where o.path like $1 order by c.code limit $2 offset $3"
+                )))
+                .bind(format!("{}%", scope.0))
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::cylinder)
+                .collect()
+            }
+
+            async fn count_cylinders(&self) -> Result<i64> {
+                Ok(sqlx::query("select count(*) as n from cylinders").fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn append_events(&self, events: &[Event], ctx: &AppendContext) -> Result<Vec<Appended>> {
+                let _w = self.writer.lock().await;
+                let mut tx = self.pool.begin().await?;
+                let mut next: i64 = sqlx::query("select coalesce(max(ledger_index) + 1, 0) as n from events")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                let mut out = Vec::with_capacity(events.len());
+                // Projections touched by this batch.
+                let mut touched: HashMap<String, Touched> = HashMap::new();
+                for e in events {
+                    let seen = sqlx::query("select ledger_index from events where event_id = $1")
+                        .bind(e.id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = seen {
+                        out.push(Appended { id: e.id, ledger_index: row.try_get("ledger_index")?, new: false });
+                        continue;
+                    }
+                    // The log keeps times to the microsecond: the projection must see the event as stored, or
+                    // it would differ from a refold of the stored events (`Utc::now()` has nanoseconds).
+                    let e = &as_stored(e)?;
+                    let codes: Vec<&str> = e.codes.iter().map(|c| c.as_str()).collect();
+                    sqlx::query(
+                        "insert into events (ledger_index, event_id, kind, codes, time_us, site_id, operator, device, lat, lon, data, org_id, recorded_by, created_at)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(next)
+                    .bind(e.id.to_string())
+                    .bind(e.kind().as_str())
+                    .bind(to_json(&codes))
+                    .bind(us(e.time))
+                    .bind(e.site_id.map(|s| s.to_string()))
+                    .bind(e.operator.as_ref().map(|s| s.as_str().to_owned()))
+                    .bind(e.device.as_ref().map(|s| s.as_str().to_owned()))
+                    .bind(e.position.map(|p| p.lat))
+                    .bind(e.position.map(|p| p.lon))
+                    .bind(to_json(&e.data.data_json()))
+                    .bind(ctx.org_id.to_string())
+                    .bind(ctx.recorded_by.map(|u| u.to_string()))
+                    .bind(us(ctx.recorded_at))
+                    .execute(&mut *tx)
+                    .await?;
+                    for code in &e.codes {
+                        if !touched.contains_key(code.as_str()) {
+                            let row = sqlx::query("select archive, status, org_id from cylinders where code = $1")
+                                .bind(code.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .ok_or_else(|| StoreError::NotFound(format!("cylinder {code}")))?;
+                            touched.insert(code.as_str().to_owned(), Touched {
+                                archive: json("archive", &row.try_get::<String, _>("archive")?)?,
+                                status: json("status", &row.try_get::<String, _>("status")?)?,
+                                owner: row.try_get("org_id")?,
+                                refold: false,
+                            });
+                        }
+                        let entry = touched.get_mut(code.as_str()).expect("inserted above");
+                        sqlx::query("insert into event_codes (code, ledger_index, time_us, org_id, created_at) values ($1, $2, $3, $4, $5)")
+                            .bind(code.as_str())
+                            .bind(next)
+                            .bind(us(e.time))
+                            .bind(&entry.owner)
+                            .bind(us(ctx.recorded_at))
+                            .execute(&mut *tx)
+                            .await?;
+                        if entry.refold || entry.status.needs_refold(e.time) {
+                            // A late event: the projection is refolded from all events below.
+                            entry.refold = true;
+                        } else {
+                            entry.status.apply(e);
+                        }
+                    }
+                    out.push(Appended { id: e.id, ledger_index: next, new: true });
+                    next += 1;
+                }
+                for (code, Touched { archive, mut status, refold, .. }) in touched {
+                    if refold {
+                        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "select {EVENT_COLUMNS} from event_codes x join events e on e.ledger_index = x.ledger_index
+                             where x.code = $1 order by x.time_us, x.ledger_index"
+                        )))
+                        .bind(&code)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let evs = rows.iter().map(Self::event).collect::<Result<Vec<_>>>()?;
+                        status = crate::refold(&archive, &evs);
+                    }
+                    sqlx::query("update cylinders set status = $1, state = $2, location_kind = $3, next_check_date = $4, updated_at = $5 where code = $6")
+                        .bind(to_json(&status))
+                        .bind(status.state.as_str())
+                        .bind(status.location_kind.as_str())
+                        .bind(status.next_check_date.map(|d| d.to_string()))
+                        .bind(us(ctx.recorded_at))
+                        .bind(&code)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn get_event(&self, id: Uuid) -> Result<Option<StoredEvent>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("select {EVENT_COLUMNS} from events e where e.event_id = $1")))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::event)
+                    .transpose()
+            }
+
+            async fn events_of(&self, code: &CylinderCode) -> Result<Vec<StoredEvent>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select {EVENT_COLUMNS} from event_codes x join events e on e.ledger_index = x.ledger_index
+                     where x.code = $1 order by x.time_us, x.ledger_index"
+                )))
+                .bind(code.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::event)
+                .collect()
+            }
+
+            async fn insert_audit(&self, a: &AuditRecord) -> Result<()> {
+                sqlx::query(
+                    "insert into audit (at, user_id, username, org_id, org_path, method, path, status, ip, detail, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $1)",
+                )
+                .bind(us(a.at))
+                .bind(a.user_id.map(|u| u.to_string()))
+                .bind(&a.username)
+                .bind(a.org_id.map(|u| u.to_string()))
+                .bind(&a.org_path)
+                .bind(&a.method)
+                .bind(&a.path)
+                .bind(a.status)
+                .bind(&a.ip)
+                .bind(&a.detail)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)> {
+                const WHERE: &str = "where ($1 is null or org_path like $1)
+                      and ($2 is null or username = $2)
+                      and ($3 is null or path like $3)
+                      and ($4 is null or method = $4)
+                      and ($5 is null or at >= $5)
+                      and ($6 is null or at < $6)";
+                let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
+                let prefix = f.path_prefix.as_ref().map(|p| format!("{}%", p.replace('%', "")));
+                let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("select count(*) as n from audit {WHERE}")))
+                    .bind(&scope)
+                    .bind(&f.username)
+                    .bind(&prefix)
+                    .bind(&f.method)
+                    .bind(f.from.map(us))
+                    .bind(f.to.map(us))
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select * from audit {WHERE} order by audit_id desc limit $7 offset $8")))
+                    .bind(&scope)
+                    .bind(&f.username)
+                    .bind(&prefix)
+                    .bind(&f.method)
+                    .bind(f.from.map(us))
+                    .bind(f.to.map(us))
+                    .bind(f.limit)
+                    .bind(f.offset)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok((rows.iter().map(Self::audit).collect::<Result<Vec<_>>>()?, total))
+            }
+        }
+    };
+}
+
+impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+impl_store!(PgStore, sqlx::postgres::PgRow, "postgres");
