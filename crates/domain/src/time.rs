@@ -146,10 +146,14 @@ impl From<MonthOrDate> for String {
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {
+    /// Parses RFC 3339; the instant is kept to the microsecond, the precision every store keeps, so
+    /// that what is stored, folded and hashed is the same value.
     pub fn parse(s: &str) -> Result<Self, String> {
         DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|_| {
+            .ok()
+            .and_then(|t| DateTime::from_timestamp_micros(t.timestamp_micros()))
+            .map(Timestamp)
+            .ok_or_else(|| {
                 format!(
                     "时间格式应为 RFC 3339 且带时区，如 2026-11-21T08:30:00+08:00，收到“{}”",
                     crate::codes::truncate(s)

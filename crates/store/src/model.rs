@@ -133,7 +133,9 @@ pub struct AuditFilter {
     pub username: Option<String>,
     pub path_prefix: Option<String>,
     pub method: Option<String>,
+    /// From this instant, inclusive.
     pub from: Option<DateTime<Utc>>,
+    /// Until this instant, exclusive.
     pub to: Option<DateTime<Utc>>,
     pub limit: i64,
     pub offset: i64,

@@ -690,12 +690,12 @@ macro_rules! impl_store {
             async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)> {
                 const WHERE: &str = "where ($1 is null or org_path like $1)
                       and ($2 is null or username = $2)
-                      and ($3 is null or path like $3)
+                      and ($3 is null or substr(path, 1, length($3)) = $3)
                       and ($4 is null or method = $4)
                       and ($5 is null or at >= $5)
                       and ($6 is null or at < $6)";
                 let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
-                let prefix = f.path_prefix.as_ref().map(|p| format!("{}%", p.replace('%', "")));
+                let prefix = f.path_prefix.clone();
                 let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("select count(*) as n from audit {WHERE}")))
                     .bind(&scope)
                     .bind(&f.username)
@@ -706,7 +706,7 @@ macro_rules! impl_store {
                     .fetch_one(&self.pool)
                     .await?
                     .try_get("n")?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select * from audit {WHERE} order by audit_id desc limit $7 offset $8")))
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select * from audit {WHERE} order by at desc, audit_id desc limit $7 offset $8")))
                     .bind(&scope)
                     .bind(&f.username)
                     .bind(&prefix)
