@@ -1,6 +1,7 @@
 //! Use cases. Each parses input into domain types, checks role and data scope, asks the domain to
 //! decide, and has the store remember — in one transaction where it writes.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -308,10 +309,10 @@ pub async fn create_cylinders(st: &AppState, p: &Principal, body: &Value) -> Api
             }
             None => p.org_id,
         };
-        if !owners.contains_key(&owner_id) {
+        if let Entry::Vacant(v) = owners.entry(owner_id) {
             match st.store.get_org(owner_id).await? {
                 Some(o) => {
-                    owners.insert(owner_id, o);
+                    v.insert(o);
                 }
                 None => {
                     errs.push(format!("cylinders[{i}].owner_org_id"), "产权单位不存在");
@@ -434,8 +435,8 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         // An inspection station records results for other owners' cylinders sent to it.
         let station_in_scope = match e.data.referenced_org() {
             Some(org_id) => {
-                if !orgs.contains_key(&org_id) {
-                    orgs.insert(org_id, st.store.get_org(org_id).await?);
+                if let Entry::Vacant(v) = orgs.entry(org_id) {
+                    v.insert(st.store.get_org(org_id).await?);
                 }
                 match &orgs[&org_id] {
                     Some(o) if o.kind == OrgKind::InspectionStation => p.sees(&o.path),
@@ -453,8 +454,8 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         };
         let crosses_owner = station_in_scope && e.kind() == EventKind::InspectionResult;
         for (j, code) in e.codes.iter().enumerate() {
-            if !cylinders.contains_key(code) {
-                cylinders.insert(code.clone(), st.store.get_cylinder(code).await?);
+            if let Entry::Vacant(v) = cylinders.entry(code.clone()) {
+                v.insert(st.store.get_cylinder(code).await?);
             }
             match &cylinders[code] {
                 None => errs.push(at(&format!("codes[{j}]")), format!("气瓶 {code} 不存在")),
@@ -467,8 +468,8 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
             }
         }
         if let Some(site_id) = e.site_id {
-            if !sites.contains_key(&site_id) {
-                sites.insert(site_id, st.store.get_site(site_id).await?);
+            if let Entry::Vacant(v) = sites.entry(site_id) {
+                v.insert(st.store.get_site(site_id).await?);
             }
             match &sites[&site_id] {
                 None => errs.push(at("site_id"), "站点不存在"),

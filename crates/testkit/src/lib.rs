@@ -22,27 +22,28 @@ pub const PASSWORD: &str = "Passw0rd2026";
 pub struct TestDb {
     pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL schema, when the database is PostgreSQL.
+    pub schema: Option<String>,
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = match std::env::var("CYLTRACE_TEST_DATABASE_URL") {
+        match std::env::var("CYLTRACE_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let schema = format!("t_{}", Uuid::new_v4().simple());
-                Arc::new(
-                    cyltrace_store::PgStore::connect(&url, Some(&schema))
-                        .await
-                        .expect("PostgreSQL test schema"),
-                )
-            }
-            _ => Arc::new(
-                cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"))
+                let store = cyltrace_store::PgStore::connect(&url, Some(&schema))
                     .await
-                    .expect("SQLite test database"),
-            ),
-        };
-        TestDb { store, dir }
+                    .expect("PostgreSQL test schema");
+                TestDb { store: Arc::new(store), dir, schema: Some(schema) }
+            }
+            _ => {
+                let store = cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"))
+                    .await
+                    .expect("SQLite test database");
+                TestDb { store: Arc::new(store), dir, schema: None }
+            }
+        }
     }
 }
 
