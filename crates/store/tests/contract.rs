@@ -869,6 +869,51 @@ async fn a_scrapped_cylinder_keeps_a_void_label() {
 }
 
 #[tokio::test]
+async fn events_their_index_and_the_audit_log_cannot_be_changed_or_removed() {
+    // G3 groundwork: the database itself refuses to rewrite history, whoever connects.
+    let c = "1103007831";
+    let w = world(&[c]).await;
+    w.append(&[event("scrap", c, t0(), w.site)]).await;
+    w.store
+        .insert_audit(&AuditRecord {
+            id: 0,
+            at: t0(),
+            user_id: None,
+            username: Some("filler1".to_owned()),
+            org_id: Some(w.ent.id),
+            org_path: Some(w.ent.path.clone()),
+            method: "POST".to_owned(),
+            path: "/api/v1/events".to_owned(),
+            status: 201,
+            ip: Some("127.0.0.1".to_owned()),
+            detail: None,
+        })
+        .await
+        .expect("audit");
+    for sql in [
+        "update events set kind = 'fill'",
+        "delete from events",
+        "update event_codes set code = '0000000000'",
+        "delete from event_codes",
+        "update audit set status = 200",
+        "delete from audit",
+    ] {
+        let err = w._guard.execute_raw(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(w.store.events_of(&code(c)).await.expect("events").len(), 1);
+    let (audit, total) = w
+        .store
+        .list_audit(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!((audit.len(), total), (1, 1));
+}
+
+#[tokio::test]
 async fn event_times_are_kept_to_the_microsecond_in_log_and_projection_alike() {
     // `Utc::now()` and RFC 3339 input may carry nanoseconds; the log keeps microseconds, and the
     // projection must agree with a refold of the log.

@@ -82,3 +82,29 @@ pub async fn store() -> (Arc<dyn Store>, Guard) {
         }
     }
 }
+
+impl Guard {
+    /// Runs one SQL statement on a connection of its own, beside the store (to try what the store's
+    /// API never does, such as changing an event).
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match (&self.pg, &self._dir) {
+            (Some((url, schema)), _) => {
+                let mut conn = sqlx::PgConnection::connect(url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "set search_path to \"{schema}\""
+                )))
+                .execute(&mut conn)
+                .await?;
+                Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
+            }
+            (None, Some(dir)) => {
+                let url = format!("sqlite://{}", dir.path().join("t.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+                Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
+            }
+            (None, None) => unreachable!("a guard holds a database"),
+        }
+    }
+}
