@@ -20,19 +20,32 @@ impl Drop for Running {
 async fn demo_binary_serves_health_and_demo_cylinders() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyltrace"));
-    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path());
-    cmd.env_remove("CYLTRACE_DATABASE_URL").env("CYLTRACE_LOG", "warn");
+    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    cmd.env_remove("CYLTRACE_DATABASE_URL")
+        .env("CYLTRACE_LOG", "warn");
     let _db; // keeps a PostgreSQL schema's store open while the binary runs
     if let Ok(url) = std::env::var("CYLTRACE_TEST_DATABASE_URL") {
         let db = cyltrace_testkit::TestDb::new().await;
-        let schema = db.schema.clone().expect("a PostgreSQL test database has a schema");
+        let schema = db
+            .schema
+            .clone()
+            .expect("a PostgreSQL test database has a schema");
         let sep = if url.contains('?') { '&' } else { '?' };
-        cmd.env("CYLTRACE_DATABASE_URL", format!("{url}{sep}options=-csearch_path%3D{schema}"));
+        cmd.env(
+            "CYLTRACE_DATABASE_URL",
+            format!("{url}{sep}options=-csearch_path%3D{schema}"),
+        );
         _db = Some(db);
     } else {
         _db = None;
     }
-    let mut child = Running(cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start cyltrace"));
+    let mut child = Running(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start cyltrace"),
+    );
     let stdout = child.0.stdout.take().unwrap();
     // The first line names the URL; the following lines list the demo logins.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -43,13 +56,22 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
             }
         }
     });
-    let first = rx.recv_timeout(Duration::from_secs(300)).expect("the binary prints its URL");
-    let base = first.split_whitespace().find(|w| w.starts_with("http://")).expect("URL in first line").to_owned();
+    let first = rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the binary prints its URL");
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("URL in first line")
+        .to_owned();
     let mut printed = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
         printed.push(line);
     }
-    assert!(printed.iter().any(|l| l.contains("ax_admin")), "demo logins are printed: {printed:?}");
+    assert!(
+        printed.iter().any(|l| l.contains("ax_admin")),
+        "demo logins are printed: {printed:?}"
+    );
 
     let client = reqwest::Client::new();
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
@@ -64,9 +86,14 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
         .json()
         .await
         .unwrap();
-    let token = token["token"].as_str().expect("demo login works").to_owned();
+    let token = token["token"]
+        .as_str()
+        .expect("demo login works")
+        .to_owned();
     let get = |code: &str| {
-        let req = client.get(format!("{base}/api/v1/cylinders/{code}")).bearer_auth(&token);
+        let req = client
+            .get(format!("{base}/api/v1/cylinders/{code}"))
+            .bearer_auth(&token);
         async move {
             let r = req.send().await.unwrap();
             assert_eq!(r.status(), 200);
@@ -84,12 +111,23 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
     assert_eq!(s["status"]["label"], "void");
     // Some are overdue for inspection.
     let o = get("1110000010").await;
-    let today = cyltrace_domain::time::china_date(chrono::Utc::now()).format("%Y-%m-%d").to_string();
-    assert!(o["next_check_date"].as_str().unwrap() < today.as_str(), "{o}");
+    let today = cyltrace_domain::time::china_date(chrono::Utc::now())
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        o["next_check_date"].as_str().unwrap() < today.as_str(),
+        "{o}"
+    );
 
     // Graceful shutdown on SIGTERM.
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut status = None;
     for _ in 0..100 {
         if let Some(s) = child.0.try_wait().unwrap() {

@@ -33,6 +33,16 @@ impl OrgKind {
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
     }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Regulator => "监管机构",
+            Self::FillingEnterprise => "充装单位",
+            Self::InspectionStation => "检验机构",
+            Self::Carrier => "运输单位",
+            Self::Dealer => "经销商",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,7 +190,23 @@ impl NewOrg {
                 ),
             );
         }
-        if self.kind == OrgKind::Regulator && parent_kind != OrgKind::Regulator {
+        // Regulators hold any kind of organisation; a filling enterprise only its dealers and carriers;
+        // other organisations none (an enterprise cannot create an inspection station of its own).
+        let allowed = match parent_kind {
+            OrgKind::Regulator => true,
+            OrgKind::FillingEnterprise => matches!(self.kind, OrgKind::Dealer | OrgKind::Carrier),
+            _ => false,
+        };
+        if !allowed {
+            errs.push(
+                "kind",
+                format!(
+                    "{}下不能设立{}",
+                    parent_kind.label_zh(),
+                    self.kind.label_zh()
+                ),
+            );
+        } else if self.kind == OrgKind::Regulator && parent_kind != OrgKind::Regulator {
             errs.push("parent_id", "监管机构的上级只能是监管机构");
         }
         errs.into_result(())
@@ -360,6 +386,46 @@ mod tests {
             .check_parent(OrgKind::Regulator, RegionCode::parse("530200").unwrap())
             .unwrap_err();
         assert_eq!(e.0[0].field, "region_code");
+    }
+
+    #[test]
+    fn which_organisations_may_hold_which() {
+        let km = RegionCode::parse("530100").unwrap();
+        let new = |kind: &str| -> NewOrg {
+            serde_json::from_value(
+                serde_json::json!({"kind": kind, "name": "x", "region_code": "530102"}),
+            )
+            .unwrap()
+        };
+        for kind in [
+            "regulator",
+            "filling_enterprise",
+            "inspection_station",
+            "carrier",
+            "dealer",
+        ] {
+            assert!(
+                new(kind).check_parent(OrgKind::Regulator, km).is_ok(),
+                "{kind} under a regulator"
+            );
+        }
+        assert!(
+            new("dealer")
+                .check_parent(OrgKind::FillingEnterprise, km)
+                .is_ok()
+        );
+        assert!(
+            new("carrier")
+                .check_parent(OrgKind::FillingEnterprise, km)
+                .is_ok()
+        );
+        for kind in ["regulator", "filling_enterprise", "inspection_station"] {
+            let e = new(kind)
+                .check_parent(OrgKind::FillingEnterprise, km)
+                .unwrap_err();
+            assert_eq!(e.0[0].field, "kind", "{kind} under an enterprise");
+        }
+        assert!(new("dealer").check_parent(OrgKind::Dealer, km).is_err());
     }
 
     #[test]

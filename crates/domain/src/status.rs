@@ -100,6 +100,9 @@ pub struct CylinderStatus {
     pub label: LabelStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_uid: Option<Text>,
+    /// The inspection station the cylinder was sent to and has not yet answered for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspection_station: Option<Uuid>,
     /// Time of the latest event applied (a late event older than this causes a refold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<DateTime<Utc>>,
@@ -134,6 +137,7 @@ impl CylinderStatus {
                 LabelStatus::Active
             },
             tag_uid: None,
+            inspection_station: None,
             last_event_at: None,
             event_count: 0,
         }
@@ -243,7 +247,10 @@ impl CylinderStatus {
                 came_back(self);
                 self.place(LocationKind::EmptyStore, e.site_id);
             }
-            D::InspectionSend(_) => self.place(LocationKind::InInspection, None),
+            D::InspectionSend(s) => {
+                self.inspection_station = Some(s.station_org_id);
+                self.place(LocationKind::InInspection, None);
+            }
             D::InspectionResult(r) => match r.conclusion {
                 Conclusion::Pass => {
                     self.last_check_date = Some(r.check_date);
@@ -254,6 +261,9 @@ impl CylinderStatus {
                 Conclusion::Scrap => self.scrap(),
             },
             D::Scrap(_) => self.scrap(),
+        }
+        if matches!(e.data, D::InspectionResult(_)) {
+            self.inspection_station = None;
         }
         // A scrapped cylinder stays where the scrapping left it, whatever is recorded later.
         if scrapped || self.state == CylinderState::Scrapped {

@@ -520,7 +520,9 @@ fn history(
         for (kind, minutes, site, data) in steps {
             let t = m(minutes);
             // The last cycle is still under way: cylinders are out with customers now.
-            if t >= now - Duration::hours(1) || (cycle == 2 && i.is_multiple_of(2) && kind == "recycle") {
+            if t >= now - Duration::hours(1)
+                || (cycle == 2 && i.is_multiple_of(2) && kind == "recycle")
+            {
                 return Ok(());
             }
             out.push(event(kind, a, t, site, data)?);

@@ -22,6 +22,8 @@ pub enum ApiError {
     Invalid(ValidationErrors),
     #[error("payload too large")]
     PayloadTooLarge,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,6 +42,7 @@ impl ApiError {
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::Conflict(..) => "数据冲突",
             ApiError::Invalid(_) => "数据校验未通过",
             ApiError::PayloadTooLarge => "请求体过大",
+            ApiError::MethodNotAllowed => "请求方法不受支持",
             ApiError::Internal(_) => "服务器内部错误",
         }
     }
@@ -97,6 +101,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Conflict(d, errs) => (d.clone(), errs.clone()),
             ApiError::PayloadTooLarge => ("请求体超过服务器允许的大小".to_owned(), vec![]),
+            ApiError::MethodNotAllowed => ("该接口不支持此请求方法".to_owned(), vec![]),
             ApiError::Internal(msg) => {
                 // The cause goes to the log, not to the client.
                 tracing::error!(error = %msg, "internal error");
@@ -115,6 +120,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(..) => "conflict",
             ApiError::Invalid(_) => "validation",
             ApiError::PayloadTooLarge => "too-large",
+            ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Internal(_) => "internal",
         };
         let body = Problem {

@@ -9,7 +9,7 @@ use cyltrace_domain::access::{Action, may_grant};
 use cyltrace_domain::error::join_path;
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::{
-    Archive, CylinderCode, Event, EventKind, NewOrg, NewSite, OrgKind, Role, ValidationErrors,
+    Archive, CylinderCode, Event, EventData, NewOrg, NewSite, OrgKind, Role, ValidationErrors,
 };
 use cyltrace_store::{
     AppendContext, Appended, AuditFilter, AuditRecord, CylinderRecord, NewCylinder, OrgRecord,
@@ -432,34 +432,36 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         if e.time > now + MAX_FUTURE_SKEW {
             errs.push(at("time"), "事件时间晚于服务器当前时间");
         }
-        // An inspection station records results for other owners' cylinders sent to it.
-        let station_in_scope = match e.data.referenced_org() {
-            Some(org_id) => {
-                if let Entry::Vacant(v) = orgs.entry(org_id) {
-                    v.insert(st.store.get_org(org_id).await?);
-                }
-                match &orgs[&org_id] {
-                    Some(o) if o.kind == OrgKind::InspectionStation => p.sees(&o.path),
-                    Some(_) => {
-                        errs.push(at("data.station_org_id"), "该机构不是检验机构");
-                        false
-                    }
-                    None => {
-                        errs.push(at("data.station_org_id"), "检验机构不存在");
-                        false
-                    }
-                }
+        if let Some(org_id) = e.data.referenced_org() {
+            if let Entry::Vacant(v) = orgs.entry(org_id) {
+                v.insert(st.store.get_org(org_id).await?);
             }
-            None => false,
+            match &orgs[&org_id] {
+                Some(o) if o.kind == OrgKind::InspectionStation => {}
+                Some(_) => errs.push(at("data.station_org_id"), "该机构不是检验机构"),
+                None => errs.push(at("data.station_org_id"), "检验机构不存在"),
+            }
+        }
+        // An inspector of a station records results for other owners' cylinders sent to that station.
+        let acting_station = match &e.data {
+            EventData::InspectionResult(r)
+                if r.station_org_id == p.org_id && p.roles.contains(&Role::Inspector) =>
+            {
+                Some(p.org_id)
+            }
+            _ => None,
         };
-        let crosses_owner = station_in_scope && e.kind() == EventKind::InspectionResult;
         for (j, code) in e.codes.iter().enumerate() {
             if let Entry::Vacant(v) = cylinders.entry(code.clone()) {
                 v.insert(st.store.get_cylinder(code).await?);
             }
             match &cylinders[code] {
                 None => errs.push(at(&format!("codes[{j}]")), format!("气瓶 {code} 不存在")),
-                Some(c) if !crosses_owner && !p.sees(&c.org_path) => {
+                Some(c)
+                    if !p.sees(&c.org_path)
+                        && (acting_station.is_none()
+                            || c.status.inspection_station != acting_station) =>
+                {
                     return Err(ApiError::Forbidden(format!(
                         "events[{i}].codes[{j}]: 气瓶 {code} 不在您的数据权限范围内"
                     )));
@@ -488,7 +490,27 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         org_id: p.org_id,
         recorded_at: now,
     };
-    let appended = st.store.append_events(&events, &ctx).await?;
+    let appended = st
+        .store
+        .append_events(&events, &ctx)
+        .await
+        .map_err(|e| match e {
+            cyltrace_store::StoreError::Conflict(id) => {
+                let i = events
+                    .iter()
+                    .position(|e| e.id.to_string() == id)
+                    .unwrap_or(0);
+                let msg = format!("事件 id {id} 已被另一条不同的事件使用");
+                ApiError::Conflict(
+                    msg.clone(),
+                    vec![cyltrace_domain::FieldError::new(
+                        format!("events[{i}].id"),
+                        msg,
+                    )],
+                )
+            }
+            other => other.into(),
+        })?;
     let fresh = appended.iter().filter(|a| a.new).count() as u64;
     st.metrics.events_appended.inc_by(fresh);
     st.metrics

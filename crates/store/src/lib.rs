@@ -93,7 +93,8 @@ pub trait Store: Send + Sync + 'static {
     async fn count_cylinders(&self) -> Result<i64>;
 
     /// Appends a batch of events in one transaction with the status projections of their cylinders.
-    /// Ids stored before are answered with their original index and not stored again.
+    /// Ids stored before are answered with their original index and not stored again; an id stored
+    /// before for a different kind, codes or organisation is `Conflict(id)` and nothing is stored.
     async fn append_events(
         &self,
         events: &[cyltrace_domain::Event],

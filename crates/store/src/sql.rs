@@ -553,11 +553,20 @@ macro_rules! impl_store {
                 // Projections touched by this batch.
                 let mut touched: HashMap<String, Touched> = HashMap::new();
                 for e in events {
-                    let seen = sqlx::query("select ledger_index from events where event_id = $1")
+                    let seen = sqlx::query("select ledger_index, kind, codes, org_id from events where event_id = $1")
                         .bind(e.id.to_string())
                         .fetch_optional(&mut *tx)
                         .await?;
                     if let Some(row) = seen {
+                        // A retry is the same event from the same organisation; anything else reusing
+                        // the id is refused rather than silently dropped.
+                        let codes: Vec<CylinderCode> = json("event codes", &row.try_get::<String, _>("codes")?)?;
+                        if row.try_get::<String, _>("kind")? != e.kind().as_str()
+                            || codes != e.codes
+                            || row.try_get::<String, _>("org_id")? != ctx.org_id.to_string()
+                        {
+                            return Err(StoreError::Conflict(e.id.to_string()));
+                        }
                         out.push(Appended { id: e.id, ledger_index: row.try_get("ledger_index")?, new: false });
                         continue;
                     }

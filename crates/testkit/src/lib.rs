@@ -35,13 +35,21 @@ impl TestDb {
                 let store = cyltrace_store::PgStore::connect(&url, Some(&schema))
                     .await
                     .expect("PostgreSQL test schema");
-                TestDb { store: Arc::new(store), dir, schema: Some(schema) }
+                TestDb {
+                    store: Arc::new(store),
+                    dir,
+                    schema: Some(schema),
+                }
             }
             _ => {
                 let store = cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"))
                     .await
                     .expect("SQLite test database");
-                TestDb { store: Arc::new(store), dir, schema: None }
+                TestDb {
+                    store: Arc::new(store),
+                    dir,
+                    schema: None,
+                }
             }
         }
     }

@@ -77,6 +77,18 @@ async fn token(State(st): State<AppState>, JsonBody(body): JsonBody) -> Response
         .and_then(|u| u.as_str())
         .map(|u| u.chars().take(64).collect::<String>());
     let result = services::login(&st, &body).await;
+    // The audit row names the account (and so its organisation, for regulators) when it exists.
+    let account = match (&result, &attempted) {
+        (Ok((_, _, user)), _) => Some(Principal::from(user)),
+        (Err(_), Some(name)) => match st.store.user_by_username(name.trim()).await {
+            Ok(user) => user.as_ref().map(Principal::from),
+            Err(e) => {
+                tracing::error!(error = %e, "looking up the account of a failed login");
+                None
+            }
+        },
+        (Err(_), None) => None,
+    };
     let mut resp = match result {
         Ok((token, expires_at, _)) => Json(TokenView {
             token,
@@ -87,6 +99,9 @@ async fn token(State(st): State<AppState>, JsonBody(body): JsonBody) -> Response
     };
     if let Some(u) = attempted {
         resp.extensions_mut().insert(LoginAttempt(u));
+    }
+    if let Some(p) = account {
+        resp.extensions_mut().insert(p);
     }
     resp
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, MatchedPath, OriginalUri, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,7 @@ pub fn router(st: AppState) -> Router {
         .merge(api::public())
         .merge(protected)
         .fallback(|| async { ApiError::NotFound("接口不存在".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(from_fn_with_state(st.clone(), audit));
     Router::new()
         .nest("/api/v1", v1)
@@ -106,7 +107,11 @@ async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response
         return next.run(req).await;
     }
     let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
+    // Nesting strips `/api/v1` from `uri()`; the audit keeps the path the caller used.
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path().to_owned(), |u| u.0.path().to_owned());
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
