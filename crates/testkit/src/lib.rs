@@ -270,6 +270,12 @@ impl TestApp {
             .await;
         let prefecture =
             self.create_org(&self.admin, json!({"kind": "regulator", "name": format!("{tag}市局"), "region_code": "530100", "parent_id": province})).await;
+        self.enterprise_under(tag, province, prefecture).await
+    }
+
+    /// A filling enterprise with a filling station and a warehouse, its admin and filler, under an
+    /// existing prefecture regulator (so that one regulator sees several enterprises).
+    pub async fn enterprise_under(&self, tag: &str, province: Uuid, prefecture: Uuid) -> World {
         let org = self
             .create_org(
                 &self.admin,

@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use cyltrace_store::AuditRecord;
 use serde_json::Value;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -40,7 +41,13 @@ pub fn router(st: AppState) -> Router {
             st.config.max_body_bytes,
         ))
         .layer(from_fn_with_state(st.clone(), record_metrics))
-        .layer(TraceLayer::new_for_http())
+        // One structured log line per request (method, path, status, latency); headers, and so tokens,
+        // are not logged.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .with_state(st)
 }
 

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
-use cyltrace_testkit::{Resp, TestApp, World, enterprise_body};
+use cyltrace_testkit::{Resp, TestApp, World};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -89,39 +89,9 @@ pub fn problem(r: Resp, status: u16, field: Option<&str>) -> Resp {
     r
 }
 
-/// A filling enterprise with a filling station and a warehouse, its admin and filler, under an
-/// existing prefecture regulator (so that one regulator sees several enterprises).
+/// See [`TestApp::enterprise_under`].
 pub async fn enterprise_under(app: &TestApp, tag: &str, province: Uuid, prefecture: Uuid) -> World {
-    let org = app
-        .create_org(
-            &app.admin,
-            enterprise_body(&format!("{tag}燃气"), prefecture),
-        )
-        .await;
-    let station = app
-        .create_site(&app.admin, org, "filling_station", "充装站")
-        .await;
-    let warehouse = app.create_site(&app.admin, org, "warehouse", "仓库").await;
-    let admin = app
-        .user_token(
-            &app.admin,
-            org,
-            &format!("{tag}_admin"),
-            &["enterprise_admin"],
-        )
-        .await;
-    let filler = app
-        .user_token(&app.admin, org, &format!("{tag}_filler"), &["filler"])
-        .await;
-    World {
-        province,
-        prefecture,
-        org,
-        station,
-        warehouse,
-        admin,
-        filler,
-    }
+    app.enterprise_under(tag, province, prefecture).await
 }
 
 /// An inspection station under `parent` (created by the node admin).
