@@ -11,6 +11,7 @@ pub mod archive;
 pub mod codes;
 pub mod error;
 pub mod event;
+pub mod filling;
 pub mod org;
 pub mod parse;
 pub mod status;

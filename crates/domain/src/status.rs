@@ -79,7 +79,7 @@ pub struct CylinderStatus {
     /// End of the last fill (B1.8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fill_at: Option<DateTime<Utc>>,
-    /// A post-fill check was recorded after the last fill (B1.12).
+    /// A passing post-fill check (复检) was recorded after the last fill (B1.12).
     pub post_fill_checked: bool,
     /// Since the last fill it went out (deliver, load, full store_out) … (B1.9)
     pub out_since_fill: bool,
@@ -88,7 +88,7 @@ pub struct CylinderStatus {
     /// Time of the last passed pre-fill check (B1.10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_pre_fill_pass_at: Option<DateTime<Utc>>,
-    /// A failed check that takes the cylinder out of circulation until a passing re-check.
+    /// The kind of a failed check that took the cylinder out of circulation, until a passing re-check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_check: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,11 +169,20 @@ impl CylinderStatus {
                 }
             }
             D::Register(r) => self.registration = Some(r.clone()),
+            // A failed check takes the cylinder out of circulation until a passing re-check: a failed
+            // pre- or in-fill check voids the last passed pre-fill check (rule B1.10 then refuses),
+            // a failed post-fill check is no re-check record (B1.12 refuses) until one passes.
             D::PreFillCheck(c) => {
                 if c.passed() {
                     self.last_pre_fill_pass_at = Some(e.time);
-                    self.failed_check = None;
+                    if matches!(
+                        self.failed_check.as_deref(),
+                        Some("pre_fill_check" | "in_fill_check")
+                    ) {
+                        self.failed_check = None;
+                    }
                 } else {
+                    self.last_pre_fill_pass_at = None;
                     self.failed_check = Some("pre_fill_check".to_owned());
                 }
                 self.place(LocationKind::EmptyStore, e.site_id);
@@ -188,13 +197,12 @@ impl CylinderStatus {
             }
             D::InFillCheck(c) => {
                 if !c.passed() {
+                    self.last_pre_fill_pass_at = None;
                     self.failed_check = Some("in_fill_check".to_owned());
                 }
             }
             D::PostFillCheck(c) => {
-                if self.last_fill_at.is_some() {
-                    self.post_fill_checked = true;
-                }
+                self.post_fill_checked = self.last_fill_at.is_some() && c.passed();
                 if c.passed() {
                     if self.failed_check.as_deref() == Some("post_fill_check") {
                         self.failed_check = None;
@@ -422,6 +430,79 @@ mod tests {
                 LocationKind::Scrapped
             )
         );
+    }
+
+    fn failed(kind: EventKind, minutes: i64) -> Event {
+        let mut e = ev(kind, minutes);
+        e.data = match e.data {
+            EventData::PreFillCheck(mut c) => {
+                c.no_cracks = false;
+                EventData::PreFillCheck(c)
+            }
+            EventData::InFillCheck(mut c) => {
+                c.no_seal_leak = false;
+                EventData::InFillCheck(c)
+            }
+            EventData::PostFillCheck(mut c) => {
+                c.no_valve_neck_leak = false;
+                EventData::PostFillCheck(c)
+            }
+            other => other,
+        };
+        e
+    }
+
+    #[test]
+    fn a_failed_check_takes_the_cylinder_out_until_a_passing_recheck() {
+        use EventKind as K;
+        let a = archive();
+        // A failed pre-fill check voids an earlier pass; a passing re-check restores it.
+        let s = CylinderStatus::fold(&a, &[ev(K::PreFillCheck, 0), failed(K::PreFillCheck, 10)]);
+        assert_eq!(
+            (s.last_pre_fill_pass_at, s.failed_check.as_deref()),
+            (None, Some("pre_fill_check"))
+        );
+        let s = CylinderStatus::fold(&a, &[failed(K::PreFillCheck, 0), ev(K::PreFillCheck, 10)]);
+        assert!(s.last_pre_fill_pass_at.is_some() && s.failed_check.is_none());
+        // An abnormal in-fill check needs a new pre-fill check.
+        let s = CylinderStatus::fold(
+            &a,
+            &[
+                ev(K::PreFillCheck, 0),
+                ev(K::Fill, 5),
+                failed(K::InFillCheck, 6),
+            ],
+        );
+        assert_eq!(
+            (s.last_pre_fill_pass_at, s.failed_check.as_deref()),
+            (None, Some("in_fill_check"))
+        );
+        // A failed post-fill check is no re-check record until a passing one.
+        let s = CylinderStatus::fold(&a, &[ev(K::Fill, 0), failed(K::PostFillCheck, 5)]);
+        assert!(!s.post_fill_checked);
+        assert_eq!(s.failed_check.as_deref(), Some("post_fill_check"));
+        let s = CylinderStatus::fold(
+            &a,
+            &[
+                ev(K::Fill, 0),
+                failed(K::PostFillCheck, 5),
+                ev(K::PreFillCheck, 6),
+            ],
+        );
+        assert_eq!(
+            s.failed_check.as_deref(),
+            Some("post_fill_check"),
+            "a pre-fill pass does not clear a post-fill failure"
+        );
+        let s = CylinderStatus::fold(
+            &a,
+            &[
+                ev(K::Fill, 0),
+                failed(K::PostFillCheck, 5),
+                ev(K::PostFillCheck, 9),
+            ],
+        );
+        assert!(s.post_fill_checked && s.failed_check.is_none());
     }
 
     #[test]
