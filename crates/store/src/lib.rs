@@ -104,6 +104,24 @@ pub trait Store: Send + Sync + 'static {
     /// A cylinder's events in time order (ties in record order).
     async fn events_of(&self, code: &CylinderCode) -> Result<Vec<StoredEvent>>;
 
+    /// Events matching `filter` (fill and check records), newest first, and how many match.
+    async fn list_events(&self, filter: &EventFilter) -> Result<(Vec<StoredEvent>, i64)>;
+    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<(Vec<AlarmRecord>, i64)>;
+
+    /// Records a filling-control decision with one row per failing rule.
+    async fn insert_decision(&self, d: &DecisionRecord) -> Result<()>;
+    /// Matching decisions, newest first, and how many match.
+    async fn list_decisions(&self, filter: &DecisionFilter) -> Result<(Vec<DecisionRecord>, i64)>;
+    /// How often each rule refused, among the decisions matching `filter` (`rule` is ignored).
+    async fn refusal_counts(&self, filter: &DecisionFilter) -> Result<Vec<(String, i64)>>;
+    /// Illegal-label attempts per filling station, among the decisions matching `filter`.
+    async fn illegal_label_counts(&self, filter: &DecisionFilter) -> Result<Vec<(Uuid, i64)>>;
+
+    /// Inserts a batch; a number the enterprise already used is `Conflict(number)`.
+    async fn insert_batch(&self, b: &BatchRecord) -> Result<()>;
+    async fn get_batch(&self, org_id: Uuid, number: &str) -> Result<Option<BatchRecord>>;
+    async fn list_batches(&self, scope: &Scope, page: Page) -> Result<Vec<BatchRecord>>;
+
     async fn insert_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Matching audit records, newest first, and the total number matching.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)>;

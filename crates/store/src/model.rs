@@ -146,3 +146,99 @@ pub struct Page {
     pub limit: i64,
     pub offset: i64,
 }
+
+/// One recorded filling-control decision (who, which station, which cylinder, allow/refuse, rules).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub user_id: Option<Uuid>,
+    /// The filling station's organisation (the filling enterprise).
+    pub org_id: Uuid,
+    pub site_id: Uuid,
+    /// The code as scanned (10 digits; may belong to no archive: an illegal label).
+    pub code: String,
+    pub medium: String,
+    pub allow: bool,
+    pub refusals: Vec<RefusalRecord>,
+    /// Refused under A8: the code has no archive or its label is void.
+    pub illegal_label: bool,
+    pub fill_limit_kg: Option<f64>,
+    pub target_gross_kg: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefusalRecord {
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    pub scope: Option<Scope>,
+    pub site_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub allow: Option<bool>,
+    pub illegal_label: Option<bool>,
+    /// Only decisions that failed this rule.
+    pub rule: Option<String>,
+    /// From, inclusive; to, exclusive.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Events of some kinds, filtered; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only events recorded by organisations inside this scope (`None` = all).
+    pub scope: Option<Scope>,
+    /// Up to three kinds (none = all kinds).
+    pub kinds: Vec<&'static str>,
+    pub site_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub operator: Option<String>,
+    pub recorded_by: Option<Uuid>,
+    /// From, inclusive; to, exclusive (event time).
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmRecord {
+    pub id: i64,
+    pub kind: String,
+    pub code: String,
+    pub event_id: Uuid,
+    /// The cylinder owner's organisation.
+    pub org_id: Uuid,
+    pub site_id: Option<Uuid>,
+    pub message: String,
+    /// When the event that raised it happened.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlarmFilter {
+    pub scope: Option<Scope>,
+    pub kind: Option<String>,
+    pub code: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A filling batch (充装批次, B5) defined by an enterprise; fills name it by `number`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub number: String,
+    pub name: Option<String>,
+    pub site_id: Option<Uuid>,
+    pub medium: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}

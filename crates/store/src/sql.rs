@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cyltrace_domain::event::Position;
+use cyltrace_domain::filling::alarms_for;
 use cyltrace_domain::units::Text;
 use cyltrace_domain::{
     Archive, CylinderCode, CylinderStatus, Event, EventData, NewSite, OrgKind, RegionCode, Role,
@@ -20,7 +21,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::Mutex;
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::model::*;
@@ -29,7 +32,8 @@ use crate::{NewCylinder, Result, Store, StoreError};
 /// SQLite in one file, WAL, `synchronous = FULL` so that a commit is durable before we answer.
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: Mutex<()>,
+    writer: Arc<Mutex<()>>,
+    records: RecordSender,
 }
 
 impl SqliteStore {
@@ -51,17 +55,18 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self {
-            pool,
-            writer: Mutex::new(()),
-        })
+        let writer = Arc::new(Mutex::new(()));
+        let (records, rx) = mpsc::channel(RECORD_QUEUE);
+        tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx));
+        Ok(Self { pool, writer, records })
     }
 }
 
 /// PostgreSQL. `schema` (tests) puts every table in a schema of its own, created when missing.
 pub struct PgStore {
     pool: PgPool,
-    writer: Mutex<()>,
+    writer: Arc<Mutex<()>>,
+    records: RecordSender,
 }
 
 impl PgStore {
@@ -86,11 +91,31 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self {
-            pool,
-            writer: Mutex::new(()),
-        })
+        let writer = Arc::new(Mutex::new(()));
+        let (records, rx) = mpsc::channel(RECORD_QUEUE);
+        tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx));
+        Ok(Self { pool, writer, records })
     }
+}
+
+/// Append-only records written by group commit: whatever queued while one transaction committed
+/// goes into the next, so that the fsync is shared; each caller is answered after its commit.
+enum Record {
+    Audit(AuditRecord),
+    Decision(DecisionRecord),
+}
+
+type RecordSender = mpsc::Sender<(Record, oneshot::Sender<Result<()>>)>;
+
+/// Records waiting for the committer, and the most one transaction takes.
+const RECORD_QUEUE: usize = 4096;
+const RECORD_BATCH: usize = 256;
+
+/// Hands a record to the committer and waits until it is committed.
+async fn commit_record(records: &RecordSender, r: Record) -> Result<()> {
+    let (reply, answer) = oneshot::channel();
+    records.send((r, reply)).await.map_err(|_| StoreError::Corrupt("the record committer has stopped".to_owned()))?;
+    answer.await.map_err(|_| StoreError::Corrupt("the record committer dropped a record".to_owned()))?
 }
 
 fn us(t: DateTime<Utc>) -> i64 {
@@ -190,8 +215,110 @@ const CYLINDER_COLUMNS: &str =
     "c.cylinder_id, c.archive, c.status, c.org_id, c.created_at, c.updated_at, o.path";
 
 macro_rules! impl_store {
-    ($store:ty, $row:ty, $backend:literal) => {
+    ($store:ty, $db:ty, $row:ty, $backend:literal, $begin:literal) => {
         impl $store {
+            /// A write transaction. SQLite's `BEGIN IMMEDIATE` takes the write lock at once, so a
+            /// transaction that reads before it writes waits for other writers instead of failing.
+            async fn begin(pool: &sqlx::Pool<$db>) -> Result<sqlx::Transaction<'static, $db>> {
+                Ok(pool.begin_with($begin).await?)
+            }
+
+            /// The group-commit loop behind `insert_audit` and `insert_decision`.
+            async fn commit_records(pool: sqlx::Pool<$db>, writer: Arc<Mutex<()>>, mut rx: mpsc::Receiver<(Record, oneshot::Sender<Result<()>>)>) {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < RECORD_BATCH {
+                        match rx.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    let _w = writer.lock().await;
+                    let together = async {
+                        let mut tx = Self::begin(&pool).await?;
+                        for (r, _) in &batch {
+                            Self::write_record(&mut tx, r).await?;
+                        }
+                        Ok::<_, StoreError>(tx.commit().await?)
+                    }
+                    .await;
+                    if together.is_ok() {
+                        for (_, reply) in batch {
+                            // A caller that gave up waiting needs no answer.
+                            let _ = reply.send(Ok(()));
+                        }
+                        continue;
+                    }
+                    // One bad record must not fail the others: retry each alone.
+                    for (r, reply) in batch {
+                        let alone = async {
+                            let mut tx = Self::begin(&pool).await?;
+                            Self::write_record(&mut tx, &r).await?;
+                            Ok(tx.commit().await?)
+                        }
+                        .await;
+                        let _ = reply.send(alone);
+                    }
+                }
+            }
+
+            async fn write_record(tx: &mut sqlx::Transaction<'static, $db>, r: &Record) -> Result<()> {
+                match r {
+                    Record::Audit(a) => {
+                        sqlx::query(
+                            "insert into audit (at, user_id, username, org_id, org_path, method, path, status, ip, detail, created_at)
+                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $1)",
+                        )
+                        .bind(us(a.at))
+                        .bind(a.user_id.map(|u| u.to_string()))
+                        .bind(&a.username)
+                        .bind(a.org_id.map(|u| u.to_string()))
+                        .bind(&a.org_path)
+                        .bind(&a.method)
+                        .bind(&a.path)
+                        .bind(a.status)
+                        .bind(&a.ip)
+                        .bind(&a.detail)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Record::Decision(d) => {
+                        sqlx::query(
+                            "insert into fill_decisions (decision_id, at, user_id, org_id, site_id, code, medium, allow, refusals, illegal_label,
+                                                         fill_limit_kg, target_gross_kg, created_at)
+                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $2)",
+                        )
+                        .bind(d.id.to_string())
+                        .bind(us(d.at))
+                        .bind(d.user_id.map(|u| u.to_string()))
+                        .bind(d.org_id.to_string())
+                        .bind(d.site_id.to_string())
+                        .bind(&d.code)
+                        .bind(&d.medium)
+                        .bind(d.allow)
+                        .bind(to_json(&d.refusals))
+                        .bind(d.illegal_label)
+                        .bind(d.fill_limit_kg)
+                        .bind(d.target_gross_kg)
+                        .execute(&mut **tx)
+                        .await?;
+                        for rf in &d.refusals {
+                            sqlx::query(
+                                "insert into fill_decision_rules (decision_id, rule, org_id, site_id, at, created_at) values ($1, $2, $3, $4, $5, $5)",
+                            )
+                            .bind(d.id.to_string())
+                            .bind(&rf.rule)
+                            .bind(d.org_id.to_string())
+                            .bind(d.site_id.to_string())
+                            .bind(us(d.at))
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
             fn org(r: &$row) -> Result<OrgRecord> {
                 let kind: String = r.try_get("kind")?;
                 let region: String = r.try_get("region_code")?;
@@ -272,6 +399,49 @@ macro_rules! impl_store {
                     r.try_get("recorded_by")?,
                     r.try_get("created_at")?,
                 )
+            }
+
+            fn decision(r: &$row) -> Result<DecisionRecord> {
+                Ok(DecisionRecord {
+                    id: uuid(&r.try_get::<String, _>("decision_id")?)?,
+                    at: from_us(r.try_get("at")?)?,
+                    user_id: opt_uuid(r.try_get("user_id")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    site_id: uuid(&r.try_get::<String, _>("site_id")?)?,
+                    code: r.try_get("code")?,
+                    medium: r.try_get("medium")?,
+                    allow: r.try_get("allow")?,
+                    refusals: json("refusals", &r.try_get::<String, _>("refusals")?)?,
+                    illegal_label: r.try_get("illegal_label")?,
+                    fill_limit_kg: r.try_get("fill_limit_kg")?,
+                    target_gross_kg: r.try_get("target_gross_kg")?,
+                })
+            }
+
+            fn alarm(r: &$row) -> Result<AlarmRecord> {
+                Ok(AlarmRecord {
+                    id: r.try_get("alarm_id")?,
+                    kind: r.try_get("kind")?,
+                    code: r.try_get("code")?,
+                    event_id: uuid(&r.try_get::<String, _>("event_id")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    site_id: opt_uuid(r.try_get("site_id")?)?,
+                    message: r.try_get("message")?,
+                    at: from_us(r.try_get("at")?)?,
+                })
+            }
+
+            fn batch(r: &$row) -> Result<BatchRecord> {
+                Ok(BatchRecord {
+                    id: uuid(&r.try_get::<String, _>("batch_id")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    number: r.try_get("number")?,
+                    name: r.try_get("name")?,
+                    site_id: opt_uuid(r.try_get("site_id")?)?,
+                    medium: r.try_get("medium")?,
+                    created_by: opt_uuid(r.try_get("created_by")?)?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                })
             }
 
             fn audit(r: &$row) -> Result<AuditRecord> {
@@ -490,7 +660,7 @@ macro_rules! impl_store {
 
             async fn insert_cylinders(&self, cylinders: &[NewCylinder], at: DateTime<Utc>) -> Result<usize> {
                 let _w = self.writer.lock().await;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = Self::begin(&self.pool).await?;
                 for c in cylinders {
                     let status = CylinderStatus::initial(&c.archive);
                     sqlx::query(
@@ -544,7 +714,7 @@ macro_rules! impl_store {
 
             async fn append_events(&self, events: &[Event], ctx: &AppendContext) -> Result<Vec<Appended>> {
                 let _w = self.writer.lock().await;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = Self::begin(&self.pool).await?;
                 let mut next: i64 = sqlx::query("select coalesce(max(ledger_index) + 1, 0) as n from events")
                     .fetch_one(&mut *tx)
                     .await?
@@ -617,6 +787,22 @@ macro_rules! impl_store {
                             .bind(us(ctx.recorded_at))
                             .execute(&mut *tx)
                             .await?;
+                        for alarm in alarms_for(&e.data, &entry.archive) {
+                            sqlx::query(
+                                "insert into alarms (kind, code, event_id, org_id, site_id, message, at, created_at)
+                                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            )
+                            .bind(alarm.kind.as_str())
+                            .bind(code.as_str())
+                            .bind(e.id.to_string())
+                            .bind(&entry.owner)
+                            .bind(e.site_id.map(|s| s.to_string()))
+                            .bind(&alarm.message)
+                            .bind(us(e.time))
+                            .bind(us(ctx.recorded_at))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
                         if entry.refold || entry.status.needs_refold(e.time) {
                             // A late event: the projection is refolded from all events below.
                             entry.refold = true;
@@ -676,24 +862,194 @@ macro_rules! impl_store {
                 .collect()
             }
 
-            async fn insert_audit(&self, a: &AuditRecord) -> Result<()> {
-                sqlx::query(
-                    "insert into audit (at, user_id, username, org_id, org_path, method, path, status, ip, detail, created_at)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $1)",
-                )
-                .bind(us(a.at))
-                .bind(a.user_id.map(|u| u.to_string()))
-                .bind(&a.username)
-                .bind(a.org_id.map(|u| u.to_string()))
-                .bind(&a.org_path)
-                .bind(&a.method)
-                .bind(&a.path)
-                .bind(a.status)
-                .bind(&a.ip)
-                .bind(&a.detail)
-                .execute(&self.pool)
+            async fn list_events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, i64)> {
+                const WHERE: &str = "where ($1 is null or o.path like $1)
+                      and ($2 is null or e.kind in ($2, $3, $4))
+                      and ($5 is null or e.site_id = $5)
+                      and ($6 is null or exists (select 1 from event_codes x where x.ledger_index = e.ledger_index and x.code = $6))
+                      and ($7 is null or e.operator = $7)
+                      and ($8 is null or e.recorded_by = $8)
+                      and ($9 is null or e.time_us >= $9)
+                      and ($10 is null or e.time_us < $10)";
+                let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
+                let kind = |i: usize| f.kinds.get(i).copied();
+                macro_rules! bound {
+                    ($q:expr) => {
+                        $q.bind(&scope)
+                            .bind(kind(0))
+                            .bind(kind(1))
+                            .bind(kind(2))
+                            .bind(f.site_id.map(|s| s.to_string()))
+                            .bind(&f.code)
+                            .bind(&f.operator)
+                            .bind(f.recorded_by.map(|u| u.to_string()))
+                            .bind(f.from.map(us))
+                            .bind(f.to.map(us))
+                    };
+                }
+                let total: i64 = bound!(sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select count(*) as n from events e join orgs o on o.org_id = e.org_id {WHERE}"
+                ))))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+                let rows = bound!(sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select {EVENT_COLUMNS} from events e join orgs o on o.org_id = e.org_id {WHERE}
+                     order by e.time_us desc, e.ledger_index desc limit $11 offset $12"
+                ))))
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
                 .await?;
+                Ok((rows.iter().map(Self::event).collect::<Result<Vec<_>>>()?, total))
+            }
+
+            async fn list_alarms(&self, f: &AlarmFilter) -> Result<(Vec<AlarmRecord>, i64)> {
+                const WHERE: &str = "where ($1 is null or o.path like $1) and ($2 is null or a.kind = $2) and ($3 is null or a.code = $3)";
+                let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
+                let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("select count(*) as n from alarms a join orgs o on o.org_id = a.org_id {WHERE}")))
+                    .bind(&scope)
+                    .bind(&f.kind)
+                    .bind(&f.code)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select a.* from alarms a join orgs o on o.org_id = a.org_id {WHERE} order by a.at desc, a.alarm_id desc limit $4 offset $5"
+                )))
+                .bind(&scope)
+                .bind(&f.kind)
+                .bind(&f.code)
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok((rows.iter().map(Self::alarm).collect::<Result<Vec<_>>>()?, total))
+            }
+
+            async fn insert_decision(&self, d: &DecisionRecord) -> Result<()> {
+                commit_record(&self.records, Record::Decision(d.clone())).await
+            }
+
+            async fn list_decisions(&self, f: &DecisionFilter) -> Result<(Vec<DecisionRecord>, i64)> {
+                const WHERE: &str = "where ($1 is null or o.path like $1)
+                      and ($2 is null or d.site_id = $2)
+                      and ($3 is null or d.code = $3)
+                      and ($4 is null or d.allow = $4)
+                      and ($5 is null or d.illegal_label = $5)
+                      and ($6 is null or exists (select 1 from fill_decision_rules r where r.decision_id = d.decision_id and r.rule = $6))
+                      and ($7 is null or d.at >= $7)
+                      and ($8 is null or d.at < $8)";
+                let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
+                macro_rules! bound {
+                    ($q:expr) => {
+                        $q.bind(&scope)
+                            .bind(f.site_id.map(|s| s.to_string()))
+                            .bind(&f.code)
+                            .bind(f.allow)
+                            .bind(f.illegal_label)
+                            .bind(&f.rule)
+                            .bind(f.from.map(us))
+                            .bind(f.to.map(us))
+                    };
+                }
+                let total: i64 = bound!(sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select count(*) as n from fill_decisions d join orgs o on o.org_id = d.org_id {WHERE}"
+                ))))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+                let rows = bound!(sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select d.* from fill_decisions d join orgs o on o.org_id = d.org_id {WHERE}
+                     order by d.at desc, d.decision_id limit $9 offset $10"
+                ))))
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok((rows.iter().map(Self::decision).collect::<Result<Vec<_>>>()?, total))
+            }
+
+            async fn refusal_counts(&self, f: &DecisionFilter) -> Result<Vec<(String, i64)>> {
+                let rows = sqlx::query(
+                    "select r.rule, count(*) as n from fill_decision_rules r join orgs o on o.org_id = r.org_id
+                     where ($1 is null or o.path like $1) and ($2 is null or r.site_id = $2)
+                       and ($3 is null or r.at >= $3) and ($4 is null or r.at < $4)
+                     group by r.rule",
+                )
+                .bind(f.scope.as_ref().map(|s| format!("{}%", s.0)))
+                .bind(f.site_id.map(|s| s.to_string()))
+                .bind(f.from.map(us))
+                .bind(f.to.map(us))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok((r.try_get("rule")?, r.try_get("n")?))).collect()
+            }
+
+            async fn illegal_label_counts(&self, f: &DecisionFilter) -> Result<Vec<(Uuid, i64)>> {
+                let rows = sqlx::query(
+                    "select d.site_id, count(*) as n from fill_decisions d join orgs o on o.org_id = d.org_id
+                     where d.illegal_label = $1 and ($2 is null or o.path like $2) and ($3 is null or d.site_id = $3)
+                       and ($4 is null or d.at >= $4) and ($5 is null or d.at < $5)
+                     group by d.site_id order by d.site_id",
+                )
+                .bind(true)
+                .bind(f.scope.as_ref().map(|s| format!("{}%", s.0)))
+                .bind(f.site_id.map(|s| s.to_string()))
+                .bind(f.from.map(us))
+                .bind(f.to.map(us))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok((uuid(&r.try_get::<String, _>("site_id")?)?, r.try_get("n")?))).collect()
+            }
+
+            async fn insert_batch(&self, b: &BatchRecord) -> Result<()> {
+                sqlx::query(
+                    "insert into batches (batch_id, org_id, number, name, site_id, medium, created_by, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(b.id.to_string())
+                .bind(b.org_id.to_string())
+                .bind(&b.number)
+                .bind(&b.name)
+                .bind(b.site_id.map(|s| s.to_string()))
+                .bind(&b.medium)
+                .bind(b.created_by.map(|u| u.to_string()))
+                .bind(us(b.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| if unique_violation(&e) { StoreError::Conflict(b.number.clone()) } else { e.into() })?;
                 Ok(())
+            }
+
+            async fn get_batch(&self, org_id: Uuid, number: &str) -> Result<Option<BatchRecord>> {
+                sqlx::query("select * from batches where org_id = $1 and number = $2")
+                    .bind(org_id.to_string())
+                    .bind(number)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::batch)
+                    .transpose()
+            }
+
+            async fn list_batches(&self, scope: &Scope, page: Page) -> Result<Vec<BatchRecord>> {
+                sqlx::query(
+                    "select b.* from batches b join orgs o on o.org_id = b.org_id where o.path like $1
+                     order by b.created_at desc, b.number limit $2 offset $3",
+                )
+                .bind(format!("{}%", scope.0))
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::batch)
+                .collect()
+            }
+
+            async fn insert_audit(&self, a: &AuditRecord) -> Result<()> {
+                commit_record(&self.records, Record::Audit(a.clone())).await
             }
 
             async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)> {
@@ -732,5 +1088,5 @@ macro_rules! impl_store {
     };
 }
 
-impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
-impl_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+impl_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite", "BEGIN IMMEDIATE");
+impl_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres", "BEGIN");
