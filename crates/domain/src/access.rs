@@ -13,6 +13,10 @@ pub enum Action {
     WriteCylinders,
     RecordEvent(EventKind),
     ReadAudit,
+    /// Ask whether a cylinder may be filled (`POST /fill-control`).
+    FillControl,
+    /// Define filling batches.
+    ManageBatches,
     /// Read cylinders, sites, users and events inside the data scope.
     Read,
 }
@@ -41,6 +45,8 @@ fn role_allows(role: Role, action: Action) -> bool {
             Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders,
         ) => true,
         (R::EnterpriseAdmin, Action::RecordEvent(_)) => true,
+        (R::EnterpriseAdmin, Action::ManageBatches) => true,
+        (R::Filler, Action::FillControl | Action::ManageBatches) => true,
         (
             R::Filler,
             Action::RecordEvent(
@@ -94,6 +100,16 @@ mod tests {
         assert!(allowed(
             &[Role::Filler, Role::Courier],
             Action::RecordEvent(EventKind::Deliver)
+        ));
+    }
+
+    #[test]
+    fn only_fillers_ask_for_fill_control() {
+        assert!(allowed(&[Role::Filler], Action::FillControl));
+        assert!(!allowed(&[Role::EnterpriseAdmin], Action::FillControl));
+        assert!(!allowed(
+            &[Role::Checker, Role::Courier],
+            Action::FillControl
         ));
     }
 

@@ -8,7 +8,7 @@ use cyltrace_domain::org::CreditCode;
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::time::china_date;
 use cyltrace_domain::{Archive, Event, OrgKind, Role};
-use cyltrace_store::{AppendContext, NewCylinder, OrgRecord, UserRecord};
+use cyltrace_store::{AppendContext, BatchRecord, NewCylinder, OrgRecord, UserRecord};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -243,6 +243,24 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         });
     }
 
+    for ent in &enterprises {
+        // B5: one filling batch per day, as the demo fills name them.
+        for d in -30..=1 {
+            let day = today + Duration::days(d);
+            st.store
+                .insert_batch(&BatchRecord {
+                    id: Uuid::new_v4(),
+                    org_id: ent.org.id,
+                    number: format!("B{}", day.format("%Y%m%d")),
+                    name: Some(format!("{} 液化石油气充装批次", day.format("%Y-%m-%d"))),
+                    site_id: Some(ent.filling_station),
+                    medium: Some("液化石油气".to_owned()),
+                    created_by: Some(ent.recorder),
+                    created_at: now,
+                })
+                .await?;
+        }
+    }
     for (n, ent) in enterprises.iter().enumerate() {
         let archives: Vec<NewCylinder> = (0..CYLINDERS_PER_ENTERPRISE)
             .map(|i| {
@@ -472,7 +490,7 @@ fn history(
         let m = |minutes: i64| t0 + Duration::minutes(minutes);
         let gross = tare + fill * (0.97 + (i % 3) as f64 * 0.01);
         let fill_data = json!({"scale_no": format!("CZ-{:02}", 1 + i % 6), "begin": m(5).to_rfc3339(), "end": m(8).to_rfc3339(),
-            "tare_kg": tare, "gross_kg": (gross * 100.0).round() / 100.0, "medium": "液化石油气", "batch": format!("B{}", m(0).format("%Y%m%d"))});
+            "tare_kg": tare, "gross_kg": (gross * 100.0).round() / 100.0, "medium": "液化石油气", "batch": format!("B{}", china_date(m(0)).format("%Y%m%d"))});
         let steps: Vec<(&str, i64, Option<Uuid>, Value)> = vec![
             (
                 "pre_fill_check",

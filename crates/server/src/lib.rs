@@ -42,6 +42,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> AppState {
         store,
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::new()),
+        clock: state::Clock::default(),
     }
 }
 

@@ -18,6 +18,11 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub allow: bool,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -26,6 +31,8 @@ pub struct Metrics {
     pub events_duplicate: Counter,
     pub logins_failed: Counter,
     pub audit_failures: Counter,
+    pub fill_decisions: Family<DecisionLabels, Counter>,
+    pub illegal_labels: Counter,
 }
 
 impl Metrics {
@@ -39,6 +46,8 @@ impl Metrics {
         let events_duplicate = Counter::default();
         let logins_failed = Counter::default();
         let audit_failures = Counter::default();
+        let fill_decisions = Family::<DecisionLabels, Counter>::default();
+        let illegal_labels = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -77,6 +86,8 @@ impl Metrics {
             events_duplicate,
             logins_failed,
             audit_failures,
+            fill_decisions,
+            illegal_labels,
         }
     }
 

@@ -1,8 +1,9 @@
-//! Shared state of a running node.
+//! Shared state of a running node, and its clock.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use cyltrace_store::Store;
 
 use crate::config::Config;
@@ -13,11 +14,33 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    pub clock: Clock,
 }
 
 impl AppState {
     /// The server's clock; the domain never reads one.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
+    }
+}
+
+/// The system clock, shifted by an offset that tests set to stand at a chosen instant (time keeps
+/// running from there). In production the offset stays zero.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_us: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Now, to the microsecond: the precision the stores keep, so what is answered is what is kept.
+    pub fn now(&self) -> DateTime<Utc> {
+        let t = Utc::now() + Duration::microseconds(self.offset_us.load(Ordering::Relaxed));
+        DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+    }
+
+    /// From now on, `now()` reads `t` plus the time that passes.
+    pub fn shift_to(&self, t: DateTime<Utc>) {
+        let offset = (t - Utc::now()).num_microseconds().unwrap_or(0);
+        self.offset_us.store(offset, Ordering::Relaxed);
     }
 }

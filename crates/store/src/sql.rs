@@ -58,7 +58,11 @@ impl SqliteStore {
         let writer = Arc::new(Mutex::new(()));
         let (records, rx) = mpsc::channel(RECORD_QUEUE);
         tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx));
-        Ok(Self { pool, writer, records })
+        Ok(Self {
+            pool,
+            writer,
+            records,
+        })
     }
 }
 
@@ -94,7 +98,11 @@ impl PgStore {
         let writer = Arc::new(Mutex::new(()));
         let (records, rx) = mpsc::channel(RECORD_QUEUE);
         tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx));
-        Ok(Self { pool, writer, records })
+        Ok(Self {
+            pool,
+            writer,
+            records,
+        })
     }
 }
 
@@ -114,8 +122,13 @@ const RECORD_BATCH: usize = 256;
 /// Hands a record to the committer and waits until it is committed.
 async fn commit_record(records: &RecordSender, r: Record) -> Result<()> {
     let (reply, answer) = oneshot::channel();
-    records.send((r, reply)).await.map_err(|_| StoreError::Corrupt("the record committer has stopped".to_owned()))?;
-    answer.await.map_err(|_| StoreError::Corrupt("the record committer dropped a record".to_owned()))?
+    records
+        .send((r, reply))
+        .await
+        .map_err(|_| StoreError::Corrupt("the record committer has stopped".to_owned()))?;
+    answer
+        .await
+        .map_err(|_| StoreError::Corrupt("the record committer dropped a record".to_owned()))?
 }
 
 fn us(t: DateTime<Utc>) -> i64 {
@@ -1088,5 +1101,17 @@ macro_rules! impl_store {
     };
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite", "BEGIN IMMEDIATE");
-impl_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres", "BEGIN");
+impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    "sqlite",
+    "BEGIN IMMEDIATE"
+);
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    "postgres",
+    "BEGIN"
+);

@@ -143,6 +143,11 @@ impl TestApp {
         app
     }
 
+    /// Moves the server's clock to `t` (time keeps running from there).
+    pub fn set_now(&self, t: chrono::DateTime<chrono::Utc>) {
+        self.state.clock.shift_to(t);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

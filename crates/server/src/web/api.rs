@@ -38,10 +38,11 @@ pub fn protected() -> Router<AppState> {
         .route("/events", post(post_events))
         .route("/events/{id}", get(get_event))
         .route("/audit", get(audit))
+        .merge(super::filling::router())
 }
 
 /// A response carrying a note for the audit record.
-fn noted(resp: impl IntoResponse, note: String) -> Response {
+pub(super) fn noted(resp: impl IntoResponse, note: String) -> Response {
     let mut r = resp.into_response();
     r.extensions_mut().insert(AuditNote(note));
     r
@@ -51,7 +52,7 @@ fn parse_id(s: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(s).map_err(|_| ApiError::NotFound(format!("{what}不存在")))
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(v)| v)
         .map_err(|e| ApiError::invalid("query", format!("查询参数无效：{}", e.body_text())))
 }
@@ -121,7 +122,7 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    fn page(self) -> ApiResult<cyltrace_store::Page> {
+    pub(super) fn page(self) -> ApiResult<cyltrace_store::Page> {
         let mut errs = ValidationErrors::default();
         let p = services::page(self.limit, self.offset, &mut errs);
         errs.into_result(p).map_err(ApiError::from)
@@ -135,7 +136,7 @@ pub struct ListView<T> {
     pub offset: i64,
 }
 
-fn list<R, V: From<R>>(items: Vec<R>, page: cyltrace_store::Page) -> Json<ListView<V>> {
+pub(super) fn list<R, V: From<R>>(items: Vec<R>, page: cyltrace_store::Page) -> Json<ListView<V>> {
     Json(ListView {
         items: items.into_iter().map(V::from).collect(),
         limit: page.limit,
@@ -450,9 +451,12 @@ async fn audit(
 #[openapi(
     info(title = "cyltrace API", version = "1", description = "The public v1 contract of cyltrace, the gas-cylinder traceability platform."),
     paths(token, me, create_org, list_orgs, get_org, create_site, list_sites, get_site, create_user, list_users, get_user,
-          create_cylinders, list_cylinders, get_cylinder, cylinder_events, post_events, get_event, audit),
+          create_cylinders, list_cylinders, get_cylinder, cylinder_events, post_events, get_event, audit,
+          super::filling::fill_control, super::filling::decisions, super::filling::refusal_counts, super::filling::illegal_labels,
+          super::filling::create_batch, super::filling::list_batches, super::filling::fills, super::filling::checks,
+          super::filling::alarms),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "orgs"), (name = "cylinders"), (name = "events"), (name = "audit"))
+    tags((name = "auth"), (name = "orgs"), (name = "cylinders"), (name = "events"), (name = "audit"), (name = "filling"))
 )]
 pub struct ApiDoc;
 

@@ -1,6 +1,7 @@
 //! The web layer: routing, middleware (auth, audit, metrics), body parsing and response views.
 
 pub mod api;
+pub mod filling;
 pub mod ops;
 pub mod views;
 
@@ -13,7 +14,6 @@ use axum::extract::{ConnectInfo, FromRequest, MatchedPath, OriginalUri, Request,
 use axum::http::{Method, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use cyltrace_store::AuditRecord;
 use serde_json::Value;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -137,7 +137,7 @@ async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response
     let attempt = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
     let record = AuditRecord {
         id: 0,
-        at: Utc::now(),
+        at: st.now(),
         user_id: principal.map(|p| p.user_id),
         username: principal.map(|p| p.username.clone()).or(attempt),
         org_id: principal.map(|p| p.org_id),

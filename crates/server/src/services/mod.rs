@@ -29,6 +29,8 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
 /// How far in the future an event's time may lie (clock skew of handhelds).
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 
+pub mod filling;
+
 // ---------------------------------------------------------------------------------------------
 // Auth
 
@@ -482,6 +484,26 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
                 }
                 Some(_) => {}
             }
+        }
+        // B5: a fill names a batch its enterprise defined.
+        if let (EventData::Fill(f), Some(site_id)) = (&e.data, e.site_id)
+            && let (Some(batch), Some(Some(site))) = (&f.batch, sites.get(&site_id))
+            && st
+                .store
+                .get_batch(site.org_id, batch.as_str())
+                .await?
+                .is_none()
+        {
+            errs.push(
+                at("data.batch"),
+                format!("充装批次“{batch}”不存在，请先建立批次"),
+            );
+        }
+        if let EventData::Fill(f) = &e.data
+            && let Some(m) = &f.medium
+            && cyltrace_domain::filling::canonical_medium(m.as_str()).is_none()
+        {
+            errs.push(at("data.medium"), format!("平台不支持的充装介质“{m}”"));
         }
     }
     errs.into_result(())?;

@@ -1,0 +1,468 @@
+//! Filling control and its records (issue 3): the decision before each fill (B1, A8, B4), batches
+//! (B5), fill and check records (B2, B3), refusal counts, illegal-label attempts and alarms.
+
+use chrono::{DateTime, Duration, Utc};
+use cyltrace_domain::access::Action;
+use cyltrace_domain::filling::{self, FillFacts, Refusal, canonical_medium, known_media};
+use cyltrace_domain::parse::from_value;
+use cyltrace_domain::status::LabelStatus;
+use cyltrace_domain::time::cst;
+use cyltrace_domain::{CylinderCode, Date, OrgKind, SiteKind, Text, Timestamp, ValidationErrors};
+use cyltrace_store::{
+    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter, Page,
+    RefusalRecord, SiteRecord, StoredEvent,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::page;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FillControlInput {
+    /// The 10-digit label number as scanned.
+    pub code: String,
+    pub site_id: Uuid,
+    /// The medium about to be filled, e.g. 液化石油气.
+    pub medium: String,
+}
+
+/// `POST /fill-control`: decides, records the decision (durably, before answering), and answers it.
+pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResult<DecisionRecord> {
+    let input: FillControlInput = from_value(body, "")?;
+    let mut errs = ValidationErrors::default();
+    let medium = canonical_medium(&input.medium);
+    if medium.is_none() {
+        errs.push(
+            "medium",
+            format!(
+                "平台不支持的充装介质“{}”，允许：{}",
+                input.medium.trim(),
+                known_media().join("、")
+            ),
+        );
+    }
+    let code = CylinderCode::parse(&input.code)
+        .map_err(|m| errs.push("code", m))
+        .ok();
+    let site = st.store.get_site(input.site_id).await?;
+    match &site {
+        None => errs.push("site_id", "站点不存在"),
+        Some(s) if s.kind != SiteKind::FillingStation => {
+            errs.push("site_id", "该站点不是充装站，不能进行充装控制")
+        }
+        Some(_) => {}
+    }
+    errs.into_result(())?;
+    let (site, medium, code) = (
+        site.expect("checked"),
+        medium.expect("checked"),
+        code.expect("checked"),
+    );
+    p.require(Action::FillControl)?;
+    p.require_scope(&site.org_path, "该充装站")?;
+    let enterprise = st
+        .store
+        .get_org(site.org_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("site {} without org", site.id)))?;
+    let now = st.now();
+    let cylinder = st.store.get_cylinder(&code).await?;
+    let (decision, illegal) = match &cylinder {
+        None => (
+            filling::Decision {
+                allow: false,
+                refusals: vec![filling::illegal_label(None)],
+                fill_limit_kg: None,
+                target_gross_kg: None,
+            },
+            true,
+        ),
+        Some(c) => {
+            let facts = FillFacts {
+                archive: &c.archive,
+                status: &c.status,
+                enterprise_id: enterprise.id,
+                licences: &enterprise.licences,
+                medium,
+            };
+            let mut d = filling::decide(&facts, now);
+            let void = c.status.label == LabelStatus::Void;
+            if void {
+                d.refusals
+                    .insert(0, filling::illegal_label(Some(&c.status)));
+                d.allow = false;
+            }
+            (d, void)
+        }
+    };
+    let record = DecisionRecord {
+        id: Uuid::new_v4(),
+        at: now,
+        user_id: Some(p.user_id),
+        org_id: enterprise.id,
+        site_id: site.id,
+        code: code.to_string(),
+        medium: medium.to_owned(),
+        allow: decision.allow,
+        refusals: decision.refusals.iter().map(refusal_record).collect(),
+        illegal_label: illegal,
+        fill_limit_kg: decision.fill_limit_kg,
+        target_gross_kg: decision.target_gross_kg,
+    };
+    st.store.insert_decision(&record).await?;
+    st.metrics
+        .fill_decisions
+        .get_or_create(&crate::metrics::DecisionLabels {
+            allow: record.allow,
+        })
+        .inc();
+    if illegal {
+        st.metrics.illegal_labels.inc();
+        tracing::warn!(code = %record.code, site = %site.id, "illegal label attempt");
+    }
+    Ok(record)
+}
+
+fn refusal_record(r: &Refusal) -> RefusalRecord {
+    RefusalRecord {
+        rule: r.rule.id().to_owned(),
+        reason: r.reason.clone(),
+    }
+}
+
+/// Query parameters shared by the record lists: a China calendar `date`, or `from`/`to`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    pub site_id: Option<Uuid>,
+    pub code: Option<String>,
+    /// A day on the China calendar (YYYY-MM-DD); or use `from`/`to`.
+    pub date: Option<String>,
+    /// RFC 3339, inclusive.
+    pub from: Option<String>,
+    /// RFC 3339, exclusive.
+    pub to: Option<String>,
+    /// The operator (staff name or number) recorded on the event.
+    pub operator: Option<String>,
+    /// The user who recorded it.
+    pub user_id: Option<Uuid>,
+    /// For `/checks`: `pre_fill_check`, `in_fill_check` or `post_fill_check` (default all three).
+    pub kind: Option<String>,
+    /// For decisions: only allowed (`true`) or refused (`false`).
+    pub allow: Option<bool>,
+    /// For decisions: only illegal-label attempts.
+    pub illegal_label: Option<bool>,
+    /// For decisions: only those that failed this rule (e.g. `B1.4`).
+    pub rule: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// The time window of a query: `date` (a whole China day) or `from`/`to`.
+fn window(
+    q: &RecordQuery,
+    errs: &mut ValidationErrors,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let mut time = |name: &str, v: &Option<String>| {
+        v.as_ref().and_then(|s| {
+            Timestamp::parse(s)
+                .map(Timestamp::utc)
+                .map_err(|m| errs.push(name, m))
+                .ok()
+        })
+    };
+    let (from, to) = (time("from", &q.from), time("to", &q.to));
+    match &q.date {
+        None => (from, to),
+        Some(d) => match Date::parse(d) {
+            Ok(day) => {
+                let start = day
+                    .naive()
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_local_timezone(cst())
+                    .single()
+                    .expect("fixed offset");
+                let start = start.with_timezone(&Utc);
+                (Some(start), Some(start + Duration::days(1)))
+            }
+            Err(m) => {
+                errs.push("date", m);
+                (None, None)
+            }
+        },
+    }
+}
+
+fn code_filter(q: &RecordQuery, errs: &mut ValidationErrors) -> Option<String> {
+    q.code.as_ref().and_then(|c| {
+        CylinderCode::parse(c)
+            .map(|c| c.to_string())
+            .map_err(|m| errs.push("code", m))
+            .ok()
+    })
+}
+
+fn decision_filter(p: &Principal, q: &RecordQuery) -> ApiResult<DecisionFilter> {
+    let mut errs = ValidationErrors::default();
+    let (from, to) = window(q, &mut errs);
+    let code = code_filter(q, &mut errs);
+    if let Some(r) = &q.rule
+        && filling::Rule::parse(r).is_none()
+    {
+        errs.push("rule", format!("未知规则“{r}”"));
+    }
+    let pg = page(q.limit, q.offset, &mut errs);
+    errs.into_result(())?;
+    Ok(DecisionFilter {
+        scope: (!p.is_node_admin()).then(|| p.scope()),
+        site_id: q.site_id,
+        code,
+        allow: q.allow,
+        illegal_label: q.illegal_label,
+        rule: q.rule.clone(),
+        from,
+        to,
+        limit: pg.limit,
+        offset: pg.offset,
+    })
+}
+
+pub async fn decisions(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<(Vec<DecisionRecord>, i64, Page)> {
+    p.require(Action::Read)?;
+    let f = decision_filter(p, q)?;
+    let (items, total) = st.store.list_decisions(&f).await?;
+    Ok((
+        items,
+        total,
+        Page {
+            limit: f.limit,
+            offset: f.offset,
+        },
+    ))
+}
+
+/// Refusals per rule, every rule listed (zero when it never refused), in rule order.
+pub async fn refusal_counts(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<Vec<(filling::Rule, i64)>> {
+    p.require(Action::Read)?;
+    let f = decision_filter(p, q)?;
+    let counts = st.store.refusal_counts(&f).await?;
+    Ok(std::iter::once(filling::Rule::A8)
+        .chain(filling::Rule::TABLE_B1)
+        .map(|r| {
+            (
+                r,
+                counts
+                    .iter()
+                    .find(|(id, _)| id == r.id())
+                    .map_or(0, |(_, n)| *n),
+            )
+        })
+        .collect())
+}
+
+/// Illegal-label attempts counted per filling station, with the sites' names.
+pub async fn illegal_label_counts(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<Vec<(SiteRecord, i64)>> {
+    p.require(Action::Read)?;
+    let f = decision_filter(p, q)?;
+    let mut out = Vec::new();
+    for (site_id, n) in st.store.illegal_label_counts(&f).await? {
+        if let Some(site) = st.store.get_site(site_id).await? {
+            out.push((site, n));
+        }
+    }
+    Ok(out)
+}
+
+fn event_filter(
+    p: &Principal,
+    q: &RecordQuery,
+    kinds: Vec<&'static str>,
+) -> ApiResult<EventFilter> {
+    let mut errs = ValidationErrors::default();
+    let (from, to) = window(q, &mut errs);
+    let code = code_filter(q, &mut errs);
+    let pg = page(q.limit, q.offset, &mut errs);
+    errs.into_result(())?;
+    Ok(EventFilter {
+        scope: (!p.is_node_admin()).then(|| p.scope()),
+        kinds,
+        site_id: q.site_id,
+        code,
+        operator: q.operator.clone(),
+        recorded_by: q.user_id,
+        from,
+        to,
+        limit: pg.limit,
+        offset: pg.offset,
+    })
+}
+
+/// Fill records (table C.1), newest first.
+pub async fn fills(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<(Vec<StoredEvent>, i64, Page)> {
+    p.require(Action::Read)?;
+    let f = event_filter(p, q, vec!["fill"])?;
+    let (items, total) = st.store.list_events(&f).await?;
+    Ok((
+        items,
+        total,
+        Page {
+            limit: f.limit,
+            offset: f.offset,
+        },
+    ))
+}
+
+const CHECK_KINDS: [&str; 3] = ["pre_fill_check", "in_fill_check", "post_fill_check"];
+
+/// Check records (table C.2), newest first.
+pub async fn checks(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<(Vec<StoredEvent>, i64, Page)> {
+    p.require(Action::Read)?;
+    let kinds = match q.kind.as_deref() {
+        None => CHECK_KINDS.to_vec(),
+        Some(k) => match CHECK_KINDS.iter().find(|c| **c == k) {
+            Some(c) => vec![*c],
+            None => {
+                return Err(ApiError::invalid(
+                    "kind",
+                    format!("检查类型应为 {} 之一", CHECK_KINDS.join("、")),
+                ));
+            }
+        },
+    };
+    let f = event_filter(p, q, kinds)?;
+    let (items, total) = st.store.list_events(&f).await?;
+    Ok((
+        items,
+        total,
+        Page {
+            limit: f.limit,
+            offset: f.offset,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmQuery {
+    /// e.g. `overfill`.
+    pub kind: Option<String>,
+    pub code: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub async fn alarms(
+    st: &AppState,
+    p: &Principal,
+    q: AlarmQuery,
+) -> ApiResult<(Vec<AlarmRecord>, i64, Page)> {
+    p.require(Action::Read)?;
+    let mut errs = ValidationErrors::default();
+    let pg = page(q.limit, q.offset, &mut errs);
+    errs.into_result(())?;
+    let f = AlarmFilter {
+        scope: (!p.is_node_admin()).then(|| p.scope()),
+        kind: q.kind,
+        code: q.code,
+        limit: pg.limit,
+        offset: pg.offset,
+    };
+    let (items, total) = st.store.list_alarms(&f).await?;
+    Ok((items, total, pg))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBatchInput {
+    /// The batch number fills carry in `data.batch`, unique within the enterprise.
+    pub number: Text,
+    #[serde(default)]
+    pub name: Option<Text>,
+    /// The filling enterprise (default: the caller's organisation).
+    #[serde(default)]
+    pub org_id: Option<Uuid>,
+    #[serde(default)]
+    pub site_id: Option<Uuid>,
+    #[serde(default)]
+    pub medium: Option<String>,
+}
+
+/// B5: an enterprise defines a filling batch.
+pub async fn create_batch(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BatchRecord> {
+    p.require(Action::ManageBatches)?;
+    let input: NewBatchInput = from_value(body, "")?;
+    let mut errs = ValidationErrors::default();
+    let org_id = input.org_id.unwrap_or(p.org_id);
+    let org = st.store.get_org(org_id).await?;
+    match &org {
+        None => errs.push("org_id", "机构不存在"),
+        Some(o) if o.kind != OrgKind::FillingEnterprise => {
+            errs.push("org_id", "只有充装单位可以建立充装批次")
+        }
+        Some(_) => {}
+    }
+    let medium = match &input.medium {
+        None => None,
+        Some(m) => canonical_medium(m).map(str::to_owned).or_else(|| {
+            errs.push("medium", format!("平台不支持的充装介质“{m}”"));
+            None
+        }),
+    };
+    if let Some(site_id) = input.site_id {
+        match st.store.get_site(site_id).await? {
+            Some(s) if s.org_id == org_id && s.kind == SiteKind::FillingStation => {}
+            Some(_) => errs.push("site_id", "该站点不是本单位的充装站"),
+            None => errs.push("site_id", "站点不存在"),
+        }
+    }
+    errs.into_result(())?;
+    let org = org.expect("checked");
+    p.require_scope(&org.path, "该充装单位")?;
+    let batch = BatchRecord {
+        id: Uuid::new_v4(),
+        org_id,
+        number: input.number.to_string(),
+        name: input.name.map(|n| n.to_string()),
+        site_id: input.site_id,
+        medium,
+        created_by: Some(p.user_id),
+        created_at: st.now(),
+    };
+    st.store.insert_batch(&batch).await.map_err(|e| match e {
+        cyltrace_store::StoreError::Conflict(n) => {
+            let msg = format!("批次号 {n} 已存在");
+            ApiError::Conflict(
+                msg.clone(),
+                vec![cyltrace_domain::FieldError::new("number", msg)],
+            )
+        }
+        other => other.into(),
+    })?;
+    Ok(batch)
+}
