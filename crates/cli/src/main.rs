@@ -89,5 +89,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             ),
         }
     }
-    server.serve(cyltrace_server::shutdown_signal()).await
+    server.serve(cyltrace_server::shutdown_signal()).await?;
+    // Records written behind their answers are committed before the process ends.
+    st.store.flush().await?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! seeding and start-up with graceful shutdown.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -43,6 +44,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> AppState {
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::new()),
         clock: state::Clock::default(),
+        caches: Arc::new(state::Caches::default()),
     }
 }
 

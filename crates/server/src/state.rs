@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use cyltrace_store::Store;
+use cyltrace_store::{OrgRecord, SiteRecord, Store};
+
+use crate::auth::Principal;
+use crate::cache::TtlCache;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -15,6 +18,24 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    pub caches: Arc<Caches>,
+}
+
+/// Hot lookups kept for a few seconds (see [`crate::cache`]).
+pub struct Caches {
+    /// Token hash → the principal and the token's expiry.
+    pub principals: TtlCache<String, (Principal, DateTime<Utc>)>,
+    /// Filling station → the station and its enterprise (with licences).
+    pub stations: TtlCache<uuid::Uuid, (SiteRecord, OrgRecord)>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            principals: TtlCache::new(std::time::Duration::from_secs(30), 100_000),
+            stations: TtlCache::new(std::time::Duration::from_secs(10), 10_000),
+        }
+    }
 }
 
 impl AppState {

@@ -36,6 +36,17 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Whether writing an append-only record (an audit row, a filling decision) waits for its commit.
+///
+/// Events are always committed before their 2xx. These records are group-committed either way;
+/// `Queued` answers without waiting for the fsync, so that a filling-control answer costs no disk
+/// wait: what a power failure can lose is the batch in flight (milliseconds), never an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Committed,
+    Queued,
+}
+
 /// A new cylinder archive and the organisation that owns its data.
 #[derive(Debug, Clone)]
 pub struct NewCylinder {
@@ -78,12 +89,12 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<()>;
-    /// The user holding an unexpired token.
+    /// The user holding an unexpired token, and when the token expires.
     async fn user_by_token(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserRecord>>;
+    ) -> Result<Option<(UserRecord, DateTime<Utc>)>>;
 
     /// Inserts archives, all or none; a taken code is `Conflict(code)`.
     async fn insert_cylinders(&self, cylinders: &[NewCylinder], at: DateTime<Utc>)
@@ -109,7 +120,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_alarms(&self, filter: &AlarmFilter) -> Result<(Vec<AlarmRecord>, i64)>;
 
     /// Records a filling-control decision with one row per failing rule.
-    async fn insert_decision(&self, d: &DecisionRecord) -> Result<()>;
+    async fn insert_decision(&self, d: &DecisionRecord, durability: Durability) -> Result<()>;
     /// Matching decisions, newest first, and how many match.
     async fn list_decisions(&self, filter: &DecisionFilter) -> Result<(Vec<DecisionRecord>, i64)>;
     /// How often each rule refused, among the decisions matching `filter` (`rule` is ignored).
@@ -122,7 +133,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_batch(&self, org_id: Uuid, number: &str) -> Result<Option<BatchRecord>>;
     async fn list_batches(&self, scope: &Scope, page: Page) -> Result<Vec<BatchRecord>>;
 
-    async fn insert_audit(&self, record: &AuditRecord) -> Result<()>;
+    async fn insert_audit(&self, record: &AuditRecord, durability: Durability) -> Result<()>;
+    /// Returns once every record queued before the call is committed (graceful shutdown, tests).
+    async fn flush(&self) -> Result<()>;
     /// Matching audit records, newest first, and the total number matching.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)>;
 }

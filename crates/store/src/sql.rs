@@ -27,7 +27,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::model::*;
-use crate::{NewCylinder, Result, Store, StoreError};
+use crate::{Durability, NewCylinder, Result, Store, StoreError};
 
 /// SQLite in one file, WAL, `synchronous = FULL` so that a commit is durable before we answer.
 pub struct SqliteStore {
@@ -111,24 +111,45 @@ impl PgStore {
 enum Record {
     Audit(AuditRecord),
     Decision(DecisionRecord),
+    /// Writes nothing; answered once everything queued before it is committed.
+    Flush,
 }
 
-type RecordSender = mpsc::Sender<(Record, oneshot::Sender<Result<()>>)>;
+/// `None`: queued (write-behind); the committer logs a failure instead of answering it.
+type Reply = Option<oneshot::Sender<Result<()>>>;
+type RecordSender = mpsc::Sender<(Record, Reply)>;
 
 /// Records waiting for the committer, and the most one transaction takes.
 const RECORD_QUEUE: usize = 4096;
 const RECORD_BATCH: usize = 256;
 
-/// Hands a record to the committer and waits until it is committed.
-async fn commit_record(records: &RecordSender, r: Record) -> Result<()> {
-    let (reply, answer) = oneshot::channel();
-    records
-        .send((r, reply))
-        .await
-        .map_err(|_| StoreError::Corrupt("the record committer has stopped".to_owned()))?;
-    answer
-        .await
-        .map_err(|_| StoreError::Corrupt("the record committer dropped a record".to_owned()))?
+/// Hands a record to the committer; with `Durability::Committed`, waits until it is committed.
+async fn commit_record(records: &RecordSender, r: Record, durability: Durability) -> Result<()> {
+    let stopped = || StoreError::Corrupt("the record committer has stopped".to_owned());
+    match durability {
+        Durability::Queued => records.send((r, None)).await.map_err(|_| stopped()),
+        Durability::Committed => {
+            let (reply, answer) = oneshot::channel();
+            records
+                .send((r, Some(reply)))
+                .await
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        }
+    }
+}
+
+/// Answers a waiting caller; a queued record's failure is logged, as nobody waits for it.
+fn answer(reply: Reply, result: Result<()>) {
+    match reply {
+        // A caller that gave up waiting needs no answer.
+        Some(reply) => drop(reply.send(result)),
+        None => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "a queued record could not be written");
+            }
+        }
+    }
 }
 
 fn us(t: DateTime<Utc>) -> i64 {
@@ -237,7 +258,7 @@ macro_rules! impl_store {
             }
 
             /// The group-commit loop behind `insert_audit` and `insert_decision`.
-            async fn commit_records(pool: sqlx::Pool<$db>, writer: Arc<Mutex<()>>, mut rx: mpsc::Receiver<(Record, oneshot::Sender<Result<()>>)>) {
+            async fn commit_records(pool: sqlx::Pool<$db>, writer: Arc<Mutex<()>>, mut rx: mpsc::Receiver<(Record, Reply)>) {
                 while let Some(first) = rx.recv().await {
                     let mut batch = vec![first];
                     while batch.len() < RECORD_BATCH {
@@ -249,16 +270,13 @@ macro_rules! impl_store {
                     let _w = writer.lock().await;
                     let together = async {
                         let mut tx = Self::begin(&pool).await?;
-                        for (r, _) in &batch {
-                            Self::write_record(&mut tx, r).await?;
-                        }
+                        Self::write_records(&mut tx, batch.iter().map(|(r, _)| r)).await?;
                         Ok::<_, StoreError>(tx.commit().await?)
                     }
                     .await;
                     if together.is_ok() {
                         for (_, reply) in batch {
-                            // A caller that gave up waiting needs no answer.
-                            let _ = reply.send(Ok(()));
+                            answer(reply, Ok(()));
                         }
                         continue;
                     }
@@ -266,67 +284,85 @@ macro_rules! impl_store {
                     for (r, reply) in batch {
                         let alone = async {
                             let mut tx = Self::begin(&pool).await?;
-                            Self::write_record(&mut tx, &r).await?;
+                            Self::write_records(&mut tx, std::iter::once(&r)).await?;
                             Ok(tx.commit().await?)
                         }
                         .await;
-                        let _ = reply.send(alone);
+                        answer(reply, alone);
                     }
                 }
             }
 
-            async fn write_record(tx: &mut sqlx::Transaction<'static, $db>, r: &Record) -> Result<()> {
-                match r {
-                    Record::Audit(a) => {
-                        sqlx::query(
-                            "insert into audit (at, user_id, username, org_id, org_path, method, path, status, ip, detail, created_at)
-                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $1)",
-                        )
-                        .bind(us(a.at))
-                        .bind(a.user_id.map(|u| u.to_string()))
-                        .bind(&a.username)
-                        .bind(a.org_id.map(|u| u.to_string()))
-                        .bind(&a.org_path)
-                        .bind(&a.method)
-                        .bind(&a.path)
-                        .bind(a.status)
-                        .bind(&a.ip)
-                        .bind(&a.detail)
-                        .execute(&mut **tx)
-                        .await?;
+            /// One multi-row insert per table for a whole batch: the per-statement cost is paid
+            /// once, not once per record.
+            async fn write_records<'r>(tx: &mut sqlx::Transaction<'static, $db>, records: impl Iterator<Item = &'r Record>) -> Result<()> {
+                let mut audits = Vec::new();
+                let mut decisions = Vec::new();
+                for r in records {
+                    match r {
+                        Record::Audit(a) => audits.push(a),
+                        Record::Decision(d) => decisions.push(d),
+                        Record::Flush => {}
                     }
-                    Record::Decision(d) => {
-                        sqlx::query(
-                            "insert into fill_decisions (decision_id, at, user_id, org_id, site_id, code, medium, allow, refusals, illegal_label,
-                                                         fill_limit_kg, target_gross_kg, created_at)
-                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $2)",
-                        )
-                        .bind(d.id.to_string())
-                        .bind(us(d.at))
-                        .bind(d.user_id.map(|u| u.to_string()))
-                        .bind(d.org_id.to_string())
-                        .bind(d.site_id.to_string())
-                        .bind(&d.code)
-                        .bind(&d.medium)
-                        .bind(d.allow)
-                        .bind(to_json(&d.refusals))
-                        .bind(d.illegal_label)
-                        .bind(d.fill_limit_kg)
-                        .bind(d.target_gross_kg)
-                        .execute(&mut **tx)
-                        .await?;
-                        for rf in &d.refusals {
-                            sqlx::query(
-                                "insert into fill_decision_rules (decision_id, rule, org_id, site_id, at, created_at) values ($1, $2, $3, $4, $5, $5)",
-                            )
-                            .bind(d.id.to_string())
-                            .bind(&rf.rule)
-                            .bind(d.org_id.to_string())
-                            .bind(d.site_id.to_string())
-                            .bind(us(d.at))
+                }
+                if !audits.is_empty() {
+                    sqlx::QueryBuilder::<$db>::new(
+                        "insert into audit (at, user_id, username, org_id, org_path, method, path, status, ip, detail, created_at) ",
+                    )
+                    .push_values(&audits, |mut b, a| {
+                        b.push_bind(us(a.at))
+                            .push_bind(a.user_id.map(|u| u.to_string()))
+                            .push_bind(a.username.clone())
+                            .push_bind(a.org_id.map(|u| u.to_string()))
+                            .push_bind(a.org_path.clone())
+                            .push_bind(a.method.clone())
+                            .push_bind(a.path.clone())
+                            .push_bind(a.status)
+                            .push_bind(a.ip.clone())
+                            .push_bind(a.detail.clone())
+                            .push_bind(us(a.at));
+                    })
+                    .build()
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                if !decisions.is_empty() {
+                    sqlx::QueryBuilder::<$db>::new(
+                        "insert into fill_decisions (decision_id, at, user_id, org_id, site_id, code, medium, allow, refusals, illegal_label,
+                                                     fill_limit_kg, target_gross_kg, created_at) ",
+                    )
+                    .push_values(&decisions, |mut b, d| {
+                        b.push_bind(d.id.to_string())
+                            .push_bind(us(d.at))
+                            .push_bind(d.user_id.map(|u| u.to_string()))
+                            .push_bind(d.org_id.to_string())
+                            .push_bind(d.site_id.to_string())
+                            .push_bind(d.code.clone())
+                            .push_bind(d.medium.clone())
+                            .push_bind(d.allow)
+                            .push_bind(to_json(&d.refusals))
+                            .push_bind(d.illegal_label)
+                            .push_bind(d.fill_limit_kg)
+                            .push_bind(d.target_gross_kg)
+                            .push_bind(us(d.at));
+                    })
+                    .build()
+                    .execute(&mut **tx)
+                    .await?;
+                    let rules: Vec<(&DecisionRecord, &RefusalRecord)> = decisions.iter().flat_map(|d| d.refusals.iter().map(move |r| (*d, r))).collect();
+                    if !rules.is_empty() {
+                        sqlx::QueryBuilder::<$db>::new("insert into fill_decision_rules (decision_id, rule, org_id, site_id, at, created_at) ")
+                            .push_values(&rules, |mut b, (d, r)| {
+                                b.push_bind(d.id.to_string())
+                                    .push_bind(r.rule.clone())
+                                    .push_bind(d.org_id.to_string())
+                                    .push_bind(d.site_id.to_string())
+                                    .push_bind(us(d.at))
+                                    .push_bind(us(d.at));
+                            })
+                            .build()
                             .execute(&mut **tx)
                             .await?;
-                        }
                     }
                 }
                 Ok(())
@@ -657,9 +693,9 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRecord>> {
+            async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(UserRecord, DateTime<Utc>)>> {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "select {USER_COLUMNS} from tokens t join users u on u.user_id = t.user_id join orgs o on o.org_id = u.org_id
+                    "select {USER_COLUMNS}, t.expires_at from tokens t join users u on u.user_id = t.user_id join orgs o on o.org_id = u.org_id
                      where t.token_hash = $1 and t.expires_at > $2"
                 )))
                 .bind(token_hash)
@@ -667,7 +703,7 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await?
                 .as_ref()
-                .map(Self::user)
+                .map(|r| Ok((Self::user(r)?, from_us(r.try_get("expires_at")?)?)))
                 .transpose()
             }
 
@@ -940,8 +976,12 @@ macro_rules! impl_store {
                 Ok((rows.iter().map(Self::alarm).collect::<Result<Vec<_>>>()?, total))
             }
 
-            async fn insert_decision(&self, d: &DecisionRecord) -> Result<()> {
-                commit_record(&self.records, Record::Decision(d.clone())).await
+            async fn insert_decision(&self, d: &DecisionRecord, durability: Durability) -> Result<()> {
+                commit_record(&self.records, Record::Decision(d.clone()), durability).await
+            }
+
+            async fn flush(&self) -> Result<()> {
+                commit_record(&self.records, Record::Flush, Durability::Committed).await
             }
 
             async fn list_decisions(&self, f: &DecisionFilter) -> Result<(Vec<DecisionRecord>, i64)> {
@@ -1061,8 +1101,8 @@ macro_rules! impl_store {
                 .collect()
             }
 
-            async fn insert_audit(&self, a: &AuditRecord) -> Result<()> {
-                commit_record(&self.records, Record::Audit(a.clone())).await
+            async fn insert_audit(&self, a: &AuditRecord, durability: Durability) -> Result<()> {
+                commit_record(&self.records, Record::Audit(a.clone()), durability).await
             }
 
             async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)> {

@@ -10,8 +10,8 @@ use cyltrace_domain::{
     NewSite, Role,
 };
 use cyltrace_store::{
-    AppendContext, Appended, AuditFilter, AuditRecord, NewCylinder, OrgRecord, Page, Scope,
-    SiteRecord, Store, StoreError, UserRecord, refold,
+    AppendContext, Appended, AuditFilter, AuditRecord, Durability, NewCylinder, OrgRecord, Page,
+    Scope, SiteRecord, Store, StoreError, UserRecord, refold,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -419,13 +419,13 @@ async fn tokens_are_honoured_until_they_expire() {
 
     assert_eq!(
         s.user_by_token("hash-1", issued).await.unwrap(),
-        Some(u.clone())
+        Some((u.clone(), expires))
     );
     assert_eq!(
         s.user_by_token("hash-1", expires - Duration::microseconds(1))
             .await
             .unwrap(),
-        Some(u)
+        Some((u, expires))
     );
     assert_eq!(s.user_by_token("hash-1", expires).await.unwrap(), None);
     assert_eq!(
@@ -875,19 +875,22 @@ async fn events_their_index_and_the_audit_log_cannot_be_changed_or_removed() {
     let w = world(&[c]).await;
     w.append(&[event("scrap", c, t0(), w.site)]).await;
     w.store
-        .insert_audit(&AuditRecord {
-            id: 0,
-            at: t0(),
-            user_id: None,
-            username: Some("filler1".to_owned()),
-            org_id: Some(w.ent.id),
-            org_path: Some(w.ent.path.clone()),
-            method: "POST".to_owned(),
-            path: "/api/v1/events".to_owned(),
-            status: 201,
-            ip: Some("127.0.0.1".to_owned()),
-            detail: None,
-        })
+        .insert_audit(
+            &AuditRecord {
+                id: 0,
+                at: t0(),
+                user_id: None,
+                username: Some("filler1".to_owned()),
+                org_id: Some(w.ent.id),
+                org_path: Some(w.ent.path.clone()),
+                method: "POST".to_owned(),
+                path: "/api/v1/events".to_owned(),
+                status: 201,
+                ip: Some("127.0.0.1".to_owned()),
+                detail: None,
+            },
+            Durability::Committed,
+        )
         .await
         .expect("audit");
     for sql in [
@@ -980,7 +983,7 @@ async fn audit_is_filtered_paged_and_newest_first() {
         200,
     );
     for r in [&r1, &r2, &r3] {
-        s.insert_audit(r).await.unwrap();
+        s.insert_audit(r, Durability::Committed).await.unwrap();
     }
     let filter = AuditFilter {
         limit: 100,

@@ -9,8 +9,8 @@ use cyltrace_domain::status::LabelStatus;
 use cyltrace_domain::time::cst;
 use cyltrace_domain::{CylinderCode, Date, OrgKind, SiteKind, Text, Timestamp, ValidationErrors};
 use cyltrace_store::{
-    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter, Page,
-    RefusalRecord, SiteRecord, StoredEvent,
+    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, Durability, EventFilter,
+    Page, RefusalRecord, SiteRecord, StoredEvent,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -49,27 +49,22 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
     let code = CylinderCode::parse(&input.code)
         .map_err(|m| errs.push("code", m))
         .ok();
-    let site = st.store.get_site(input.site_id).await?;
-    match &site {
+    let station = station(st, input.site_id).await?;
+    match &station {
         None => errs.push("site_id", "站点不存在"),
-        Some(s) if s.kind != SiteKind::FillingStation => {
+        Some((s, _)) if s.kind != SiteKind::FillingStation => {
             errs.push("site_id", "该站点不是充装站，不能进行充装控制")
         }
         Some(_) => {}
     }
     errs.into_result(())?;
-    let (site, medium, code) = (
-        site.expect("checked"),
+    let ((site, enterprise), medium, code) = (
+        station.expect("checked"),
         medium.expect("checked"),
         code.expect("checked"),
     );
     p.require(Action::FillControl)?;
     p.require_scope(&site.org_path, "该充装站")?;
-    let enterprise = st
-        .store
-        .get_org(site.org_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("site {} without org", site.id)))?;
     let now = st.now();
     let cylinder = st.store.get_cylinder(&code).await?;
     let (decision, illegal) = match &cylinder {
@@ -114,7 +109,10 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
         fill_limit_kg: decision.fill_limit_kg,
         target_gross_kg: decision.target_gross_kg,
     };
-    st.store.insert_decision(&record).await?;
+    // Written behind the answer (group commit, no fsync wait): see `Durability::Queued`.
+    st.store
+        .insert_decision(&record, Durability::Queued)
+        .await?;
     st.metrics
         .fill_decisions
         .get_or_create(&crate::metrics::DecisionLabels {
@@ -126,6 +124,28 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
         tracing::warn!(code = %record.code, site = %site.id, "illegal label attempt");
     }
     Ok(record)
+}
+
+/// A site and its organisation (licences), cached for a few seconds: every fill asks.
+async fn station(
+    st: &AppState,
+    site_id: Uuid,
+) -> ApiResult<Option<(SiteRecord, cyltrace_store::OrgRecord)>> {
+    if let Some(hit) = st.caches.stations.get(&site_id) {
+        return Ok(Some(hit));
+    }
+    let Some(site) = st.store.get_site(site_id).await? else {
+        return Ok(None);
+    };
+    let org = st
+        .store
+        .get_org(site.org_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("site {site_id} without org")))?;
+    st.caches
+        .stations
+        .put(site_id, (site.clone(), org.clone()), None);
+    Ok(Some((site, org)))
 }
 
 fn refusal_record(r: &Refusal) -> RefusalRecord {
@@ -208,7 +228,14 @@ fn code_filter(q: &RecordQuery, errs: &mut ValidationErrors) -> Option<String> {
     })
 }
 
-fn decision_filter(p: &Principal, q: &RecordQuery) -> ApiResult<DecisionFilter> {
+/// A decision is written behind its answer; a query first waits for what is queued, so that a client
+/// reads its own decisions.
+async fn decision_filter(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<DecisionFilter> {
+    st.store.flush().await?;
     let mut errs = ValidationErrors::default();
     let (from, to) = window(q, &mut errs);
     let code = code_filter(q, &mut errs);
@@ -239,7 +266,7 @@ pub async fn decisions(
     q: &RecordQuery,
 ) -> ApiResult<(Vec<DecisionRecord>, i64, Page)> {
     p.require(Action::Read)?;
-    let f = decision_filter(p, q)?;
+    let f = decision_filter(st, p, q).await?;
     let (items, total) = st.store.list_decisions(&f).await?;
     Ok((
         items,
@@ -258,7 +285,7 @@ pub async fn refusal_counts(
     q: &RecordQuery,
 ) -> ApiResult<Vec<(filling::Rule, i64)>> {
     p.require(Action::Read)?;
-    let f = decision_filter(p, q)?;
+    let f = decision_filter(st, p, q).await?;
     let counts = st.store.refusal_counts(&f).await?;
     Ok(std::iter::once(filling::Rule::A8)
         .chain(filling::Rule::TABLE_B1)
@@ -281,7 +308,7 @@ pub async fn illegal_label_counts(
     q: &RecordQuery,
 ) -> ApiResult<Vec<(SiteRecord, i64)>> {
     p.require(Action::Read)?;
-    let f = decision_filter(p, q)?;
+    let f = decision_filter(st, p, q).await?;
     let mut out = Vec::new();
     for (site_id, n) in st.store.illegal_label_counts(&f).await? {
         if let Some(site) = st.store.get_site(site_id).await? {

@@ -79,14 +79,24 @@ pub async fn login(st: &AppState, body: &Value) -> ApiResult<(String, DateTime<U
     Ok((token, expires, user))
 }
 
-/// The principal holding `token`, if it is valid and unexpired.
+/// The principal holding `token`, if it is valid and unexpired. Cached for a few seconds (never
+/// past the token's expiry), as every API call asks.
 pub async fn authenticate(st: &AppState, token: &str) -> ApiResult<Principal> {
-    let user = st
+    let hash = crate::auth::token_hash(token);
+    let now = st.now();
+    if let Some((p, expires)) = st.caches.principals.get(&hash)
+        && expires > now
+    {
+        return Ok(p);
+    }
+    let (user, expires) = st
         .store
-        .user_by_token(&crate::auth::token_hash(token), st.now())
+        .user_by_token(&hash, now)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("访问令牌无效或已过期，请重新登录".to_owned()))?;
-    Ok(Principal::from(&user))
+    let p = Principal::from(&user);
+    st.caches.principals.put(hash, (p.clone(), expires), None);
+    Ok(p)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,6 +630,8 @@ pub async fn list_audit(
         limit: page.limit,
         offset: page.offset,
     };
+    // Some audit rows are written behind their answers: read them too.
+    st.store.flush().await?;
     let (items, total) = st.store.list_audit(&filter).await?;
     Ok((items, total, page))
 }

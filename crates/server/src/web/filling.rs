@@ -108,7 +108,9 @@ async fn fill_control(
         d.allow,
         rules.join(",")
     );
-    Ok(noted(Json(DecisionView::from(d)), note))
+    let mut resp = noted(Json(DecisionView::from(d)), note);
+    resp.extensions_mut().insert(super::AuditWriteBehind);
+    Ok(resp)
 }
 
 #[derive(Serialize, ToSchema)]
