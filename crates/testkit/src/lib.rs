@@ -123,7 +123,8 @@ impl TestApp {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let stop = async {
-                let _ = rx.await;
+                // A dropped sender stops the server just as a sent signal does.
+                rx.await.unwrap_or(());
             };
             if let Err(e) = server.serve(stop).await {
                 eprintln!("test server stopped: {e}");

@@ -46,9 +46,13 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
             ),
         );
     }
-    let code = CylinderCode::parse(&input.code)
-        .map_err(|m| errs.push("code", m))
-        .ok();
+    let code = match CylinderCode::parse(&input.code) {
+        Ok(c) => Some(c),
+        Err(m) => {
+            errs.push("code", m);
+            None
+        }
+    };
     let station = station(st, input.site_id).await?;
     match &station {
         None => errs.push("site_id", "站点不存在"),

@@ -50,7 +50,10 @@ pub async fn login(st: &AppState, body: &Value) -> ApiResult<(String, DateTime<U
     let Some(user) = st.store.user_by_username(input.username.trim()).await? else {
         st.metrics.logins_failed.inc();
         // Spend the same time as a real check so that timing does not reveal unknown usernames.
-        let _ = tokio::task::spawn_blocking(|| hash_password("timing-equaliser-0")).await;
+        // The hash itself is thrown away: only the time it takes matters.
+        if let Err(e) = tokio::task::spawn_blocking(|| hash_password("timing-equaliser-0")).await {
+            tracing::warn!(error = %e, "login timing equaliser did not run");
+        }
         return Err(bad());
     };
     if user.locked_until.is_some_and(|t| t > now) {
