@@ -282,12 +282,17 @@ impl TestApp {
     /// A filling enterprise with a filling station and a warehouse, its admin and filler, under an
     /// existing prefecture regulator (so that one regulator sees several enterprises).
     pub async fn enterprise_under(&self, tag: &str, province: Uuid, prefecture: Uuid) -> World {
-        let org = self
-            .create_org(
-                &self.admin,
-                enterprise_body(&format!("{tag}燃气"), prefecture),
-            )
-            .await;
+        let body = enterprise_body(&format!("{tag}燃气"), prefecture);
+        self.enterprise_from(tag, province, body).await
+    }
+
+    /// Like [`TestApp::enterprise_under`], the enterprise created from `body` (e.g. other licences).
+    pub async fn enterprise_from(&self, tag: &str, province: Uuid, body: Value) -> World {
+        let prefecture = body["parent_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("body names its parent_id");
+        let org = self.create_org(&self.admin, body).await;
         let station = self
             .create_site(&self.admin, org, "filling_station", "充装站")
             .await;

@@ -254,37 +254,9 @@ async fn enterprise_with_licences(
     (province, prefecture): (Uuid, Uuid),
     licences: Value,
 ) -> World {
-    let org = app
-        .create_org(
-            &app.admin,
-            json!({"kind": "filling_enterprise", "name": format!("{tag}燃气"), "region_code": "530102",
-                   "parent_id": prefecture, "licences": licences}),
-        )
-        .await;
-    let station = app
-        .create_site(&app.admin, org, "filling_station", "充装站")
-        .await;
-    let warehouse = app.create_site(&app.admin, org, "warehouse", "仓库").await;
-    let admin = app
-        .user_token(
-            &app.admin,
-            org,
-            &format!("{tag}_admin"),
-            &["enterprise_admin"],
-        )
-        .await;
-    let filler = app
-        .user_token(&app.admin, org, &format!("{tag}_filler"), &["filler"])
-        .await;
-    World {
-        province,
-        prefecture,
-        org,
-        station,
-        warehouse,
-        admin,
-        filler,
-    }
+    let body = json!({"kind": "filling_enterprise", "name": format!("{tag}燃气"), "region_code": "530102",
+                      "parent_id": prefecture, "licences": licences});
+    app.enterprise_from(tag, province, body).await
 }
 
 fn filling_licence(valid_until: &str) -> Value {
