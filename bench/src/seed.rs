@@ -41,7 +41,7 @@ const PASSWORD: &str = "Bench2026ok";
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let url = std::env::var("CYLTRACE_DATABASE_URL").ok();
-    let store = cyltrace_store::open(url.as_deref(), &args.data_dir).await?;
+    let store = cyltrace_store::open(url.as_deref(), &args.data_dir, &Default::default()).await?;
     anyhow::ensure!(store.is_empty().await?, "the database is not empty");
     let now = Utc::now();
     let started = Instant::now();

@@ -34,6 +34,17 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Verify the ledger: recompute every leaf from the stored events and the tree from the leaves,
+    /// check every signed checkpoint. Exits non-zero naming the first record that does not match.
+    Verify {
+        /// Data directory (SQLite database, keys).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A checkpoint saved earlier (the JSON of GET /api/v1/ledger/checkpoint): check that the
+        /// current log is an extension of it.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -54,6 +65,72 @@ async fn main() -> anyhow::Result<()> {
             }
             cyltrace_server::init_logging(&config.log, &config.log_format);
             serve(config, demo).await
+        }
+        Command::Verify {
+            data_dir,
+            checkpoint,
+        } => {
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            cyltrace_server::init_logging("warn", &config.log_format);
+            let ok = verify(config, checkpoint).await?;
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+    }
+}
+
+/// Runs `cyltrace verify`; true when everything matches.
+async fn verify(config: Config, checkpoint: Option<PathBuf>) -> anyhow::Result<bool> {
+    use cyltrace_server::services::ledger;
+    let extra = match &checkpoint {
+        Some(f) => Some(
+            ledger::checkpoint_from_json(
+                &std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            )
+            .with_context(|| format!("{} is not a saved checkpoint", f.display()))?,
+        ),
+        None => None,
+    };
+    if config.database_url.is_none() {
+        let db = config.data_dir.join("cyltrace.db");
+        anyhow::ensure!(db.exists(), "no database at {}", db.display());
+    }
+    let params = config.ledger_params()?;
+    let store = cyltrace_store::open(config.database_url.as_deref(), &config.data_dir, &params)
+        .await
+        .context("opening the database")?;
+    // The node's key, when this machine holds it; otherwise each checkpoint's own key.
+    let key_path = config.ledger_key_path();
+    let node_key = if key_path.exists() {
+        Some(ledger::load_key(&key_path, false)?.public_key_sec1())
+    } else {
+        println!(
+            "注意: 未找到本节点密钥 {}，按检查点自带的公钥验证签名",
+            key_path.display()
+        );
+        None
+    };
+    match ledger::verify(store.as_ref(), node_key.as_deref(), extra.as_ref()).await? {
+        Ok(r) => {
+            println!(
+                "账本校验通过: 日志 {}，{} 条记录，根 {} ({})，{} 个签名检查点一致{}",
+                r.origin,
+                r.size,
+                r.root,
+                r.hash,
+                r.checkpoints,
+                if extra.is_some() {
+                    "（含给定的检查点）"
+                } else {
+                    ""
+                }
+            );
+            Ok(true)
+        }
+        Err(m) => {
+            eprintln!("账本校验失败: {m}");
+            Ok(false)
         }
     }
 }

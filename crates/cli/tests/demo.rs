@@ -25,6 +25,7 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
     cmd.env_remove("CYLTRACE_DATABASE_URL")
         .env("CYLTRACE_LOG", "warn");
     let _db; // keeps a PostgreSQL schema's store open while the binary runs
+    let mut database_url = None;
     if let Ok(url) = std::env::var("CYLTRACE_TEST_DATABASE_URL") {
         let db = cyltrace_testkit::TestDb::new().await;
         let schema = db
@@ -32,10 +33,9 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
             .clone()
             .expect("a PostgreSQL test database has a schema");
         let sep = if url.contains('?') { '&' } else { '?' };
-        cmd.env(
-            "CYLTRACE_DATABASE_URL",
-            format!("{url}{sep}options=-csearch_path%3D{schema}"),
-        );
+        let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        cmd.env("CYLTRACE_DATABASE_URL", &url);
+        database_url = Some(url);
         _db = Some(db);
     } else {
         _db = None;
@@ -119,6 +119,25 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
         "{o}"
     );
 
+    // G3: the demo history is in the ledger; a verifier saves the signed checkpoint.
+    let mut checkpoint = Value::Null;
+    for _ in 0..100 {
+        let r = client
+            .get(format!("{base}/api/v1/ledger/checkpoint"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            checkpoint = r.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(checkpoint["size"].as_u64().unwrap() > 1000, "{checkpoint}");
+    let saved = dir.path().join("checkpoint.json");
+    std::fs::write(&saved, checkpoint.to_string()).unwrap();
+
     // Graceful shutdown on SIGTERM.
     let pid = child.0.id().to_string();
     assert!(
@@ -137,4 +156,45 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(status.expect("exits after SIGTERM").success());
+
+    // `cyltrace verify`: the whole log, and that it extends the saved checkpoint.
+    let verify = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyltrace"));
+        cmd.args(["verify", "--data-dir"])
+            .arg(dir.path())
+            .arg("--checkpoint")
+            .arg(&saved)
+            .env_remove("CYLTRACE_DATABASE_URL");
+        if let Some(url) = &database_url {
+            cmd.env("CYLTRACE_DATABASE_URL", url);
+        }
+        cmd.output().expect("run cyltrace verify")
+    };
+    let ok = verify();
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        out.contains("账本校验通过") && out.contains("含给定的检查点"),
+        "{out}"
+    );
+
+    // One changed byte of a stored event (the first whose data holds `true`): non-zero exit
+    // naming an event.
+    let tamper = "update events set data = replace(data, 'true', 'false')
+                  where ledger_index = (select min(ledger_index) from events where data like '%true%')";
+    match &_db {
+        Some(db) => db.as_db_admin(tamper).await,
+        None => cyltrace_testkit::sqlite_as_db_admin(&dir.path().join("cyltrace.db"), tamper).await,
+    }
+    let bad = verify();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("账本校验失败") && err.contains("的事件"),
+        "{err}"
+    );
 }

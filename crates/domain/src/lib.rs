@@ -23,6 +23,6 @@ pub use codes::{CylinderCode, QrId, RegionCode};
 pub use error::{FieldError, ValidationErrors};
 pub use event::{Event, EventData, EventKind};
 pub use org::{CreditCode, Licence, LicenceKind, NewOrg, NewSite, OrgKind, Role, SiteKind};
-pub use status::{CylinderStatus, LabelStatus, LocationKind};
+pub use status::{CylinderStatus, LabelStatus, LocationKind, Verdict};
 pub use time::{Date, Timestamp};
 pub use units::{Kg, Litres, Mm, Mpa, Text};

@@ -554,3 +554,57 @@ mod tests {
         }
     }
 }
+
+/// What the public page behind a label says about a cylinder (F2), worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The code is not a cylinder of this node, or its label was voided: the label is not genuine.
+    InvalidLabel,
+    Scrapped,
+    /// Past its design service life.
+    Expired,
+    /// Past its next periodic inspection date.
+    Overdue,
+    Ok,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::InvalidLabel => "invalid_label",
+            Verdict::Scrapped => "scrapped",
+            Verdict::Expired => "expired",
+            Verdict::Overdue => "overdue",
+            Verdict::Ok => "ok",
+        }
+    }
+
+    /// The words on the phone page (UI.md).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Verdict::InvalidLabel => "标签非正品",
+            Verdict::Scrapped => "已报废",
+            Verdict::Expired => "已超过使用年限",
+            Verdict::Overdue => "已超期未检",
+            Verdict::Ok => "可以使用",
+        }
+    }
+
+    /// The verdict for a known cylinder on the China calendar day `today`. A scrapped cylinder
+    /// says so even though its label is void; a void label on a cylinder that is not scrapped is
+    /// not genuine.
+    pub fn of(archive: &Archive, status: &CylinderStatus, today: Date) -> Verdict {
+        if status.state == CylinderState::Scrapped || archive.state == CylinderState::Scrapped {
+            Verdict::Scrapped
+        } else if status.label == LabelStatus::Void {
+            Verdict::InvalidLabel
+        } else if archive.effective_discard_date().is_some_and(|d| d < today) {
+            Verdict::Expired
+        } else if status.next_check_date.is_none_or(|d| d < today) {
+            Verdict::Overdue
+        } else {
+            Verdict::Ok
+        }
+    }
+}

@@ -13,7 +13,9 @@
 //! [`append_tiles`] and upsert the returned tiles. To answer a request, build the plan
 //! ([`root_plan`], [`inclusion_plan`], [`consistency_plan`]), fetch the rows of
 //! [`ProofPlan::tiles`], put them in a [`TileHashReader`] and call [`root`], [`inclusion_proof`]
-//! or [`consistency_proof`] with it. (A store that keeps one row per node hash instead can fetch
+//! or [`consistency_proof`] with it. A long-lived [`TileCache`], given to each request's reader
+//! with [`TileHashReader::with_cache`], spares recomputing the insides of tiles that earlier
+//! requests already hashed. (A store that keeps one row per node hash instead can fetch
 //! [`ProofPlan::nodes`] and call [`ProofPlan::assemble`].) Nothing here does IO, so the async
 //! store needs no async trait.
 //! [`MemoryLog`] keeps every hash in memory for tests, benchmarks and full recomputation.
@@ -26,8 +28,8 @@ pub mod tree;
 pub use checkpoint::{Checkpoint, SM2_USER_ID, SigningKey, sign_checkpoint, verify_checkpoint};
 pub use hash::{Hash, HashAlg, LogHash, Sha256Hash, Sm3Hash};
 pub use tiles::{
-    Tile, TileData, TileHashReader, TileKind, append_tiles, changed_tiles, partial_tiles,
-    tiles_for_size,
+    Tile, TileCache, TileData, TileHashReader, TileKind, append_tiles, changed_tiles,
+    partial_tiles, tiles_for_size,
 };
 pub use tree::{
     HashReader, MemoryLog, NodeId, ProofPlan, consistency_plan, consistency_proof, inclusion_plan,

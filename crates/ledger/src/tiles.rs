@@ -6,7 +6,9 @@
 //! Any other node hash is computed from the tile below it: a node at level 8·L + r is the
 //! perfect-subtree hash of 2^r consecutive hashes in a level-L tile.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::LedgerError;
 use crate::hash::{Hash, LogHash};
@@ -296,11 +298,12 @@ pub fn append_tiles<H: LogHash>(
 
 /// A [`HashReader`] over tiles held in memory — typically the rows a store fetched for a
 /// [`crate::ProofPlan::tiles`] request. Node hashes above the bottom of a tile are recomputed
-/// from it.
+/// from it, or taken from a [`TileCache`] when the reader was made with one.
 #[derive(Clone, Debug)]
 pub struct TileHashReader<H: LogHash> {
     hasher: H,
     tiles: HashMap<(u8, u64), Vec<Hash>>,
+    cache: Option<Arc<TileCache>>,
 }
 
 impl<H: LogHash> TileHashReader<H> {
@@ -308,6 +311,17 @@ impl<H: LogHash> TileHashReader<H> {
         TileHashReader {
             hasher,
             tiles: HashMap::new(),
+            cache: None,
+        }
+    }
+
+    /// A reader that takes tile interiors from `cache` (computing and adding the missing ones)
+    /// instead of recomputing the nodes it is asked for. The answers are the same as
+    /// [`Self::new`]'s; only the work differs.
+    pub fn with_cache(hasher: H, cache: Arc<TileCache>) -> Self {
+        TileHashReader {
+            cache: Some(cache),
+            ..Self::new(hasher)
         }
     }
 
@@ -326,10 +340,10 @@ impl<H: LogHash> TileHashReader<H> {
         }
         Ok(())
     }
-}
 
-impl<H: LogHash> HashReader for TileHashReader<H> {
-    fn read_hashes(&self, nodes: &[NodeId]) -> Result<Vec<Hash>, LedgerError> {
+    /// Without a cache: each node is the perfect-subtree hash of its span of the tile, computed
+    /// on the spot (2^r − 1 hash operations for a node r levels above the tile's bottom).
+    fn read_computed(&self, nodes: &[NodeId]) -> Result<Vec<Hash>, LedgerError> {
         nodes
             .iter()
             .map(|&node| {
@@ -344,11 +358,224 @@ impl<H: LogHash> HashReader for TileHashReader<H> {
             })
             .collect()
     }
+
+    /// With a cache: look each tile up (or compute its interior) once per call, then index it.
+    fn read_cached(&self, cache: &TileCache, nodes: &[NodeId]) -> Result<Vec<Hash>, LedgerError> {
+        // A proof touches a handful of tiles, so a list beats a map here.
+        let mut interiors: Vec<((u8, u64), Arc<TileInterior>)> = Vec::new();
+        nodes
+            .iter()
+            .map(|&node| {
+                let (level, first) = base_of(node);
+                let key = (level, first / TILE_WIDTH);
+                let bottom = self.tiles.get(&key).ok_or(LedgerError::MissingHash(node))?;
+                let interior = match interiors.iter().find(|(k, _)| *k == key) {
+                    Some((_, interior)) => Arc::clone(interior),
+                    None => {
+                        let interior = cache.interior(self.hasher, key, bottom);
+                        interiors.push((key, Arc::clone(&interior)));
+                        interior
+                    }
+                };
+                // The cached interior may belong to a wider version of the tile: only nodes
+                // within this reader's version exist for it, as without a cache.
+                let r = node.level % TILE_HEIGHT;
+                let offset = ((first % TILE_WIDTH) >> r) as usize;
+                if offset >= bottom.len() >> r {
+                    return Err(LedgerError::MissingHash(node));
+                }
+                interior
+                    .node(r, offset)
+                    .ok_or(LedgerError::MissingHash(node))
+            })
+            .collect()
+    }
+}
+
+impl<H: LogHash> HashReader for TileHashReader<H> {
+    fn read_hashes(&self, nodes: &[NodeId]) -> Result<Vec<Hash>, LedgerError> {
+        match &self.cache {
+            Some(cache) => self.read_cached(cache, nodes),
+            None => self.read_computed(nodes),
+        }
+    }
+}
+
+/// Every node hash inside one version of a tile: `levels[r][j]` is the node `r` levels above the
+/// tile's bottom covering bottom hashes `j·2^r .. (j+1)·2^r` (`levels[0]` is the tile itself).
+/// The tile's own root (r = 8) is left out: it is read from the bottom of the tile above.
+#[derive(Debug)]
+struct TileInterior {
+    /// [`LogHash::name`] of the function the levels were computed with.
+    hash: &'static str,
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TileInterior {
+    /// Compute all levels: one hash operation per interior node (254 for a full tile, about as
+    /// many as the 247 of a single inclusion proof through it).
+    fn compute<H: LogHash>(h: H, bottom: &[Hash]) -> Self {
+        let mut levels = vec![bottom.to_vec()];
+        while let Some(row) = levels
+            .last()
+            .filter(|row| row.len() >= 2 && levels.len() < usize::from(TILE_HEIGHT))
+        {
+            let up = row
+                .chunks_exact(2)
+                .map(|pair| h.node(&pair[0], &pair[1]))
+                .collect();
+            levels.push(up);
+        }
+        TileInterior {
+            hash: h.name(),
+            levels,
+        }
+    }
+
+    /// Whether this interior answers for `bottom` under `h`: same function, and `bottom` is this
+    /// version of the tile or a narrower one (a prefix of it).
+    fn serves<H: LogHash>(&self, h: H, bottom: &[Hash]) -> bool {
+        self.hash == h.name() && self.levels[0].get(..bottom.len()) == Some(bottom)
+    }
+
+    fn node(&self, r: u8, offset: usize) -> Option<Hash> {
+        self.levels.get(usize::from(r))?.get(offset).copied()
+    }
+}
+
+/// Tile interiors computed by [`TileHashReader`]s, kept for later requests.
+///
+/// Without it every request recomputes the nodes it needs from the tiles' bottom hashes: an
+/// inclusion proof costs up to 247 hash operations per tile on its path, whatever was asked
+/// before. A store that keeps one `TileCache` (shared by its requests, e.g. in an [`Arc`]) and
+/// makes its readers with [`TileHashReader::with_cache`] computes each tile's interior once, for
+/// about the price of one proof through it; the few tiles above level 0, which nearly every
+/// request crosses, then cost only a lookup.
+///
+/// Entries are keyed by tile coordinates but never trusted on that alone: an entry serves a reader
+/// only if it was computed with the same hash function from the same hashes as the reader's tile
+/// (or from a wider version of it), and is recomputed otherwise. So a stale or foreign entry costs
+/// time, never a wrong hash. At most `capacity` tiles are kept (about 16 KiB each), the least
+/// recently used one is evicted first.
+pub struct TileCache {
+    capacity: usize,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    entries: HashMap<(u8, u64), CacheEntry>,
+    /// Entry keys by last use (a strictly increasing tick), oldest first.
+    by_use: BTreeMap<u64, (u8, u64)>,
+    tick: u64,
+}
+
+struct CacheEntry {
+    interior: Arc<TileInterior>,
+    used: u64,
+}
+
+impl CacheState {
+    /// Mark `key`'s entry as just used.
+    fn touch(&mut self, key: (u8, u64)) {
+        self.tick += 1;
+        if let Some(entry) = self.entries.get_mut(&key) {
+            self.by_use.remove(&entry.used);
+            entry.used = self.tick;
+            self.by_use.insert(self.tick, key);
+        }
+    }
+}
+
+impl TileCache {
+    /// An empty cache holding at most `capacity` tiles (0 caches nothing).
+    pub fn new(capacity: usize) -> Self {
+        TileCache {
+            capacity,
+            state: Mutex::new(CacheState::default()),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Number of tiles held.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drop every entry.
+    pub fn clear(&self) {
+        *self.lock() = CacheState::default();
+    }
+
+    /// The state is consistent between statements, so a panic elsewhere while it was locked
+    /// leaves nothing to repair.
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The interior of the tile at `key` whose bottom hashes are `bottom`: the cached one if it
+    /// serves them, else a freshly computed one, which is then cached.
+    fn interior<H: LogHash>(&self, h: H, key: (u8, u64), bottom: &[Hash]) -> Arc<TileInterior> {
+        {
+            let mut state = self.lock();
+            let hit = state
+                .entries
+                .get(&key)
+                .filter(|entry| entry.interior.serves(h, bottom))
+                .map(|entry| Arc::clone(&entry.interior));
+            if let Some(interior) = hit {
+                state.touch(key);
+                return interior;
+            }
+        }
+        // Hash outside the lock, so that concurrent requests do not wait on each other. Two of
+        // them may compute the same tile; the later one simply replaces the earlier.
+        let interior = Arc::new(TileInterior::compute(h, bottom));
+        if self.capacity == 0 {
+            return interior;
+        }
+        let mut state = self.lock();
+        state.tick += 1;
+        let used = state.tick;
+        let entry = CacheEntry {
+            interior: Arc::clone(&interior),
+            used,
+        };
+        if let Some(old) = state.entries.insert(key, entry) {
+            state.by_use.remove(&old.used);
+        }
+        state.by_use.insert(used, key);
+        while state.entries.len() > self.capacity {
+            let Some((_, oldest)) = state.by_use.pop_first() else {
+                break;
+            };
+            state.entries.remove(&oldest);
+        }
+        interior
+    }
+}
+
+impl fmt::Debug for TileCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TileCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::{Sha256Hash, Sm3Hash};
+    use crate::tree::{HashReader, MemoryLog};
 
     fn tile(level: u8, index: u64, width: u16) -> Tile {
         Tile {
@@ -446,5 +673,159 @@ mod tests {
             changed_tiles(255, 257),
             [tile(0, 0, 256), tile(0, 1, 1), tile(1, 0, 1)]
         );
+    }
+
+    /// A log of `size` leaves whose entries are `salt ‖ i`.
+    fn log_of<H: LogHash>(h: H, size: u64, salt: u8) -> MemoryLog<H> {
+        let mut log = MemoryLog::new(h);
+        for i in 0..size {
+            log.append(&[&[salt][..], &i.to_be_bytes()].concat());
+        }
+        log
+    }
+
+    /// A reader holding the given versions of tiles of `log`, sharing `cache`.
+    fn cached<H: LogHash>(
+        log: &MemoryLog<H>,
+        tiles: &[Tile],
+        cache: &Arc<TileCache>,
+    ) -> TileHashReader<H> {
+        let mut reader = TileHashReader::with_cache(log.hasher(), Arc::clone(cache));
+        for &tile in tiles {
+            let hashes = log.tile_hashes(tile).expect("tile within the log");
+            reader
+                .insert(TileData { tile, hashes })
+                .expect("consistent tile");
+        }
+        reader
+    }
+
+    /// Every node read from tile (0, 0) at width 256, and the first one past the end of each of
+    /// its levels. (Its root, node (8, 0), is read from tile (1, 0).)
+    fn tile_nodes() -> Vec<NodeId> {
+        (0..TILE_HEIGHT)
+            .flat_map(|r| (0..=(TILE_WIDTH >> r)).map(move |i| NodeId::new(r, i)))
+            .collect()
+    }
+
+    /// Reads `nodes` one by one (a batch stops at its first missing node).
+    fn each<R: HashReader>(reader: &R, nodes: &[NodeId]) -> Vec<Option<Hash>> {
+        nodes
+            .iter()
+            .map(|&n| reader.read_hashes(&[n]).ok().map(|h| h[0]))
+            .collect()
+    }
+
+    /// What `log` holds for `nodes`.
+    fn expected<H: LogHash>(log: &MemoryLog<H>, nodes: &[NodeId]) -> Vec<Option<Hash>> {
+        nodes.iter().map(|&n| log.hash(n)).collect()
+    }
+
+    #[test]
+    fn cache_entries_only_serve_the_tile_they_were_computed_from() {
+        let cache = Arc::new(TileCache::new(8));
+        let full = [tile(0, 0, 256)];
+        let nodes = tile_nodes();
+        // The same tile coordinates with other contents (b), and a's very hashes taken as a
+        // SHA-256 tile (other interior from the same bottom), read in turns through one entry.
+        let a = log_of(Sm3Hash, 256, 0);
+        let b = log_of(Sm3Hash, 256, 1);
+        let a_as_sha256 = |cache: Option<&Arc<TileCache>>| {
+            let mut reader = match cache {
+                Some(cache) => TileHashReader::with_cache(Sha256Hash, Arc::clone(cache)),
+                None => TileHashReader::new(Sha256Hash),
+            };
+            let hashes = a.tile_hashes(full[0]).expect("tile within the log");
+            reader
+                .insert(TileData {
+                    tile: full[0],
+                    hashes,
+                })
+                .expect("consistent tile");
+            each(&reader, &nodes)
+        };
+        let sha256 = a_as_sha256(None);
+        assert_ne!(sha256, expected(&a, &nodes));
+        assert_eq!(expected(&a, &nodes).iter().flatten().count(), 510);
+        for _ in 0..2 {
+            assert_eq!(
+                each(&cached(&a, &full, &cache), &nodes),
+                expected(&a, &nodes)
+            );
+            assert_eq!(
+                each(&cached(&b, &full, &cache), &nodes),
+                expected(&b, &nodes)
+            );
+            assert_eq!(a_as_sha256(Some(&cache)), sha256);
+        }
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_cached_wider_version_answers_only_within_the_readers_version() {
+        let log = log_of(Sm3Hash, 256, 0);
+        let nodes = tile_nodes();
+        let cache = Arc::new(TileCache::new(8));
+        let wide = cached(&log, &[tile(0, 0, 256)], &cache);
+        assert_eq!(each(&wide, &nodes), expected(&log, &nodes));
+        for width in [1, 5, 128, 200] {
+            let narrow = [tile(0, 0, width)];
+            let mut uncached = TileHashReader::new(Sm3Hash);
+            let hashes = log.tile_hashes(narrow[0]).expect("tile within the log");
+            uncached
+                .insert(TileData {
+                    tile: narrow[0],
+                    hashes,
+                })
+                .expect("consistent tile");
+            assert_eq!(
+                each(&cached(&log, &narrow, &cache), &nodes),
+                each(&uncached, &nodes)
+            );
+        }
+        // The narrower versions were served by the wider entry, not recomputed over it.
+        assert_eq!(cache.lock().entries[&(0, 0)].interior.levels[0].len(), 256);
+        // A store shares one cache between tasks and threads.
+        fn shareable<T: Send + Sync>(_: &T) {}
+        shareable(&cache);
+    }
+
+    #[test]
+    fn the_least_recently_used_tile_is_evicted() {
+        let log = log_of(Sm3Hash, 1024, 0);
+        let cache = Arc::new(TileCache::new(2));
+        let read = |index: u64| {
+            let reader = cached(&log, &[tile(0, index, 256)], &cache);
+            // The left half of the tile: its top node inside the tile.
+            let node = NodeId::new(7, 2 * index);
+            assert_eq!(
+                reader.read_hashes(&[node]).ok(),
+                log.hash(node).map(|h| vec![h])
+            );
+        };
+        let held = || {
+            let state = cache.lock();
+            let mut keys: Vec<u64> = state.entries.keys().map(|&(_, i)| i).collect();
+            keys.sort_unstable();
+            keys
+        };
+        read(0);
+        read(1);
+        read(0);
+        read(2);
+        assert_eq!(held(), [0, 2]);
+        read(3);
+        assert_eq!(held(), [2, 3]);
+        cache.clear();
+        assert!(cache.is_empty());
+
+        let none = Arc::new(TileCache::new(0));
+        let reader = cached(&log, &[tile(0, 0, 256)], &none);
+        let node = NodeId::new(7, 1);
+        assert_eq!(
+            reader.read_hashes(&[node]).ok(),
+            log.hash(node).map(|h| vec![h])
+        );
+        assert!(none.is_empty());
     }
 }

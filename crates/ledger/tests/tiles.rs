@@ -3,7 +3,7 @@
 //! in-memory log.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use cyltrace_ledger::*;
 use proptest::prelude::*;
@@ -38,6 +38,22 @@ fn contents(log: &MemoryLog<Sm3Hash>, tiles: &[Tile]) -> Vec<TileData> {
 
 fn reader_for(log: &MemoryLog<Sm3Hash>, tiles: &[Tile]) -> TileHashReader<Sm3Hash> {
     let mut reader = TileHashReader::new(Sm3Hash);
+    for data in contents(log, tiles) {
+        reader.insert(data).expect("consistent tile");
+    }
+    reader
+}
+
+/// One cache shared by every case, as a store shares one between requests; small, so that
+/// entries are evicted, and fed tiles of every size, so that entries meet narrower and wider
+/// versions of their tiles.
+fn shared_cache() -> Arc<TileCache> {
+    static CACHE: OnceLock<Arc<TileCache>> = OnceLock::new();
+    Arc::clone(CACHE.get_or_init(|| Arc::new(TileCache::new(24))))
+}
+
+fn cached_reader_for(log: &MemoryLog<Sm3Hash>, tiles: &[Tile]) -> TileHashReader<Sm3Hash> {
+    let mut reader = TileHashReader::with_cache(Sm3Hash, shared_cache());
     for data in contents(log, tiles) {
         reader.insert(data).expect("consistent tile");
     }
@@ -95,6 +111,29 @@ proptest! {
             consistency_proof(Sm3Hash, &reader, old, size).ok(),
             log.consistency_proof(old, size).ok()
         );
+    }
+
+    /// The same through readers sharing one cache across all cases (and so across sizes).
+    #[test]
+    fn cached_proofs_from_tiles_match_the_memory_log(size in 1u64..=BIG, a: u64, b: u64) {
+        let log = big_log();
+        let index = a % size;
+        let old = b % (size + 1);
+        let reader = cached_reader_for(log, &root_plan(size).tiles());
+        prop_assert_eq!(root(Sm3Hash, &reader, size).ok(), log.root(size).ok());
+        let plan = inclusion_plan(index, size).expect("index < size");
+        let reader = cached_reader_for(log, &plan.tiles());
+        prop_assert_eq!(
+            inclusion_proof(Sm3Hash, &reader, index, size).ok(),
+            log.inclusion_proof(index, size).ok()
+        );
+        let plan = consistency_plan(old, size).expect("old <= size");
+        let reader = cached_reader_for(log, &plan.tiles());
+        prop_assert_eq!(
+            consistency_proof(Sm3Hash, &reader, old, size).ok(),
+            log.consistency_proof(old, size).ok()
+        );
+        prop_assert!(shared_cache().len() <= shared_cache().capacity());
     }
 }
 

@@ -28,6 +28,14 @@ pub struct Config {
     pub log: String,
     /// `json` or `text`.
     pub log_format: String,
+    /// The ledger's origin (the node's log name, one line), e.g. `cyltrace.example.cn/530100`. Fixed
+    /// when the log is created; unset: the stored one (a new log gets `cyltrace/` + a random id).
+    pub ledger_origin: Option<String>,
+    /// The ledger's hash, `sm3` (default for a new log) or `sha256`. Fixed when the log is created.
+    pub ledger_hash: Option<String>,
+    /// PKCS#8 PEM file of the node's SM2 checkpoint key. Unset: `<data_dir>/ledger-sm2.pem`,
+    /// generated on first start with mode 0600.
+    pub ledger_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -44,12 +52,15 @@ impl Default for Config {
             lockout_secs: 15 * 60,
             log: "info".to_owned(),
             log_format: "text".to_owned(),
+            ledger_origin: None,
+            ledger_hash: None,
+            ledger_key_file: None,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 11] = [
+    const KEYS: [&'static str; 14] = [
         "data_dir",
         "listen",
         "database_url",
@@ -61,6 +72,9 @@ impl Config {
         "lockout_secs",
         "log",
         "log_format",
+        "ledger_origin",
+        "ledger_hash",
+        "ledger_key_file",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -76,6 +90,26 @@ impl Config {
         // tests set their own) are not configuration.
         let env = Env::prefixed("CYLTRACE_").only(&Config::KEYS);
         Ok(fig.merge(env).extract()?)
+    }
+
+    /// The ledger settings the store is opened with.
+    pub fn ledger_params(&self) -> anyhow::Result<cyltrace_store::LedgerParams> {
+        let hash = match &self.ledger_hash {
+            None => None,
+            Some(h) => Some(h.parse().map_err(|e| anyhow::anyhow!("ledger_hash: {e}"))?),
+        };
+        Ok(cyltrace_store::LedgerParams {
+            origin: self.ledger_origin.clone(),
+            hash,
+            write: true,
+        })
+    }
+
+    /// Where the node's SM2 checkpoint key lives.
+    pub fn ledger_key_path(&self) -> PathBuf {
+        self.ledger_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("ledger-sm2.pem"))
     }
 
     /// The bootstrap admin as (username, password).

@@ -23,7 +23,8 @@ pub use state::AppState;
 
 /// Opens the store of `config` and builds the shared state (migrations run here).
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let store = cyltrace_store::open(config.database_url.as_deref(), &config.data_dir)
+    let params = config.ledger_params()?;
+    let store = cyltrace_store::open(config.database_url.as_deref(), &config.data_dir, &params)
         .await
         .with_context(|| {
             format!(
@@ -35,17 +36,20 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
                 }
             )
         })?;
-    Ok(state_with_store(config, store))
+    state_with_store(config, store)
 }
 
-pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> AppState {
-    AppState {
+/// The shared state over an opened store; loads (or, on first start, creates) the ledger key.
+pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    let key = services::ledger::load_key(&config.ledger_key_path(), true)?;
+    Ok(AppState {
         store,
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::new()),
         clock: state::Clock::default(),
         caches: Arc::new(state::Caches::default()),
-    }
+        ledger_key: Arc::new(key),
+    })
 }
 
 /// Creates the bootstrap admin when configured and the database is empty.
@@ -81,11 +85,18 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let signer = tokio::spawn(services::ledger::run_signer(self.state.clone()));
+        let st = self.state.clone();
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
-        Ok(())
+            .await;
+        signer.abort();
+        // The last entries are covered by a checkpoint before the process ends.
+        if let Err(e) = services::ledger::sign_if_due(&st, &mut None).await {
+            tracing::error!(error = %e, "signing the final checkpoint");
+        }
+        Ok(served?)
     }
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub caches: Arc<Caches>,
+    /// The node's SM2 key for signing ledger checkpoints.
+    pub ledger_key: Arc<cyltrace_ledger::SigningKey>,
 }
 
 /// Hot lookups kept for a few seconds (see [`crate::cache`]).
@@ -27,6 +29,9 @@ pub struct Caches {
     pub principals: TtlCache<String, (Principal, DateTime<Utc>)>,
     /// Filling station → the station and its enterprise (with licences).
     pub stations: TtlCache<uuid::Uuid, (SiteRecord, OrgRecord)>,
+    /// Ledger tile interiors (hashes above a tile's bottom row), shared by proofs: 4,096 tiles,
+    /// about 64 MiB. An entry is reused only for the same stored hashes.
+    pub tiles: Arc<cyltrace_ledger::TileCache>,
 }
 
 impl Default for Caches {
@@ -34,6 +39,7 @@ impl Default for Caches {
         Caches {
             principals: TtlCache::new(std::time::Duration::from_secs(30), 100_000),
             stations: TtlCache::new(std::time::Duration::from_secs(10), 10_000),
+            tiles: Arc::new(cyltrace_ledger::TileCache::new(4096)),
         }
     }
 }

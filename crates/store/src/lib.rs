@@ -7,6 +7,7 @@
 //! not stored again. Writes go through one writer at a time (SQLite allows one writer; the log index
 //! must be dense), so concurrency queues instead of contending.
 
+pub mod leaf;
 mod model;
 mod sql;
 
@@ -138,6 +139,24 @@ pub trait Store: Send + Sync + 'static {
     async fn flush(&self) -> Result<()>;
     /// Matching audit records, newest first, and the total number matching.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)>;
+
+    /// The origin and hash of this node's log.
+    fn ledger(&self) -> &LedgerInfo;
+    /// Number of leaves in the log (= events stored).
+    async fn ledger_size(&self) -> Result<u64>;
+    /// The stored tiles named (cut to the width asked for; a stored tile may have grown since).
+    /// A tile not stored, or narrower than asked, is left out.
+    async fn get_tiles(
+        &self,
+        tiles: &[cyltrace_ledger::Tile],
+    ) -> Result<Vec<cyltrace_ledger::TileData>>;
+    /// Events with `ledger_index >= from`, in log order, at most `limit`.
+    async fn events_from(&self, from: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// Records a signed checkpoint as the latest; with `keep`, also in the kept history.
+    async fn insert_checkpoint(&self, c: &CheckpointRecord, keep: bool) -> Result<()>;
+    async fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>>;
+    /// The kept history of checkpoints, oldest first.
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRecord>>;
 }
 
 /// Recomputes a cylinder's status from its archive and events (used on late events and by checks).
@@ -150,17 +169,18 @@ pub fn refold(archive: &Archive, events: &[StoredEvent]) -> CylinderStatus {
 pub async fn open(
     database_url: Option<&str>,
     data_dir: &std::path::Path,
+    ledger: &LedgerParams,
 ) -> Result<std::sync::Arc<dyn Store>> {
     match database_url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(std::sync::Arc::new(PgStore::connect(url, None).await?))
-        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
+            std::sync::Arc::new(PgStore::connect(url, None, ledger).await?),
+        ),
         Some(url) => Err(StoreError::Corrupt(format!(
             "unsupported database URL scheme: {}",
             url.split(':').next().unwrap_or("")
         ))),
         None => Ok(std::sync::Arc::new(
-            SqliteStore::open(&data_dir.join("cyltrace.db")).await?,
+            SqliteStore::open(&data_dir.join("cyltrace.db"), ledger).await?,
         )),
     }
 }

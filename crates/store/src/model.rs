@@ -242,3 +242,48 @@ pub struct BatchRecord {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
+
+/// How this node's ledger is set up. The hash and origin a log is created with are kept in the
+/// database and never change; a configured value that differs from the stored one is refused.
+#[derive(Debug, Clone)]
+pub struct LedgerParams {
+    /// The log's origin (node id), e.g. `cyltrace.example.cn/530100`. `None`: the stored one, or,
+    /// for a new log, `cyltrace/` and a random suffix.
+    pub origin: Option<String>,
+    /// `None`: the stored one, or SM3 for a new log.
+    pub hash: Option<cyltrace_ledger::HashAlg>,
+    /// Whether appends write leaves and tiles. Only benchmarks turn this off (to measure what the
+    /// ledger costs); a node that ran without it no longer verifies.
+    pub write: bool,
+}
+
+impl Default for LedgerParams {
+    fn default() -> Self {
+        LedgerParams {
+            origin: None,
+            hash: None,
+            write: true,
+        }
+    }
+}
+
+/// The ledger parameters in force: what the log was created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerInfo {
+    pub origin: String,
+    pub hash: cyltrace_ledger::HashAlg,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    pub size: u64,
+    pub root: cyltrace_ledger::Hash,
+    pub time: DateTime<Utc>,
+    /// The signed C2SP checkpoint text.
+    pub text: String,
+    /// SM2 signature over `text`, ASN.1 DER.
+    pub signature: Vec<u8>,
+    /// The signer's public key, uncompressed SEC1.
+    pub public_key: Vec<u8>,
+}

@@ -16,6 +16,7 @@ use cyltrace_domain::{
     Archive, CylinderCode, CylinderStatus, Event, EventData, NewSite, OrgKind, RegionCode, Role,
     SiteKind,
 };
+use cyltrace_ledger::{Hash, HashAlg, LogHash, Tile, TileData, append_tiles, partial_tiles};
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -34,10 +35,11 @@ pub struct SqliteStore {
     pool: SqlitePool,
     writer: Arc<Mutex<()>>,
     records: RecordSender,
+    ledger: LedgerInfo,
 }
 
 impl SqliteStore {
-    pub async fn open(path: &Path) -> Result<Self> {
+    pub async fn open(path: &Path, params: &LedgerParams) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
@@ -58,13 +60,19 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let ledger = Self::init_ledger(&pool, params).await?;
         let writer = Arc::new(Mutex::new(()));
         let (records, rx) = mpsc::channel(RECORD_QUEUE);
-        tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx));
+        let log = LogWriter {
+            info: ledger.clone(),
+            write: params.write,
+        };
+        tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx, log));
         Ok(Self {
             pool,
             writer,
             records,
+            ledger,
         })
     }
 }
@@ -74,10 +82,11 @@ pub struct PgStore {
     pool: PgPool,
     writer: Arc<Mutex<()>>,
     records: RecordSender,
+    ledger: LedgerInfo,
 }
 
 impl PgStore {
-    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self> {
+    pub async fn connect(url: &str, schema: Option<&str>, params: &LedgerParams) -> Result<Self> {
         let mut opts = PgConnectOptions::from_str(url)?;
         if let Some(s) = schema {
             let admin = PgPoolOptions::new()
@@ -98,13 +107,19 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let ledger = Self::init_ledger(&pool, params).await?;
         let writer = Arc::new(Mutex::new(()));
         let (records, rx) = mpsc::channel(RECORD_QUEUE);
-        tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx));
+        let log = LogWriter {
+            info: ledger.clone(),
+            write: params.write,
+        };
+        tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx, log));
         Ok(Self {
             pool,
             writer,
             records,
+            ledger,
         })
     }
 }
@@ -114,17 +129,45 @@ impl PgStore {
 enum Record {
     Audit(AuditRecord),
     Decision(DecisionRecord),
+    /// A batch of events (all or nothing), answered through its own channel.
+    Append(Box<AppendJob>),
     /// Writes nothing; answered once everything queued before it is committed.
     Flush,
+}
+
+struct AppendJob {
+    events: Vec<Event>,
+    ctx: AppendContext,
+    reply: oneshot::Sender<Result<Vec<Appended>>>,
+}
+
+impl Record {
+    /// How much of a transaction's budget the record takes.
+    fn weight(&self) -> usize {
+        match self {
+            Record::Append(job) => job.events.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// What the committer needs to extend the log.
+#[derive(Clone)]
+struct LogWriter {
+    info: LedgerInfo,
+    write: bool,
 }
 
 /// `None`: queued (write-behind); the committer logs a failure instead of answering it.
 type Reply = Option<oneshot::Sender<Result<()>>>;
 type RecordSender = mpsc::Sender<(Record, Reply)>;
 
-/// Records waiting for the committer, and the most one transaction takes.
+/// Records waiting for the committer, and the most one transaction takes (in events or records;
+/// a single larger batch of events still goes alone).
 const RECORD_QUEUE: usize = 4096;
 const RECORD_BATCH: usize = 256;
+/// Events read per query when the whole log is walked.
+const PAGE: i64 = 10_000;
 
 /// Hands a record to the committer; with `Durability::Committed`, waits until it is committed.
 async fn commit_record(records: &RecordSender, r: Record, durability: Durability) -> Result<()> {
@@ -260,40 +303,211 @@ macro_rules! impl_store {
                 Ok(pool.begin_with($begin).await?)
             }
 
-            /// The group-commit loop behind `insert_audit` and `insert_decision`.
-            async fn commit_records(pool: sqlx::Pool<$db>, writer: Arc<Mutex<()>>, mut rx: mpsc::Receiver<(Record, Reply)>) {
+            /// The one writer: group commit behind `append_events`, `insert_audit` and
+            /// `insert_decision`. Whatever queued while one transaction committed goes into the
+            /// next (up to `RECORD_BATCH` events or records), so that the fsync and the tree update
+            /// are shared; each caller is answered after its commit.
+            async fn commit_records(pool: sqlx::Pool<$db>, writer: Arc<Mutex<()>>, mut rx: mpsc::Receiver<(Record, Reply)>, log: LogWriter) {
                 while let Some(first) = rx.recv().await {
+                    let mut weight = first.0.weight();
                     let mut batch = vec![first];
-                    while batch.len() < RECORD_BATCH {
+                    while weight < RECORD_BATCH {
                         match rx.try_recv() {
-                            Ok(next) => batch.push(next),
+                            Ok(next) => {
+                                weight += next.0.weight();
+                                batch.push(next);
+                            }
                             Err(_) => break,
                         }
                     }
                     let _w = writer.lock().await;
-                    let together = async {
-                        let mut tx = Self::begin(&pool).await?;
-                        Self::write_records(&mut tx, batch.iter().map(|(r, _)| r)).await?;
-                        Ok::<_, StoreError>(tx.commit().await?)
-                    }
-                    .await;
-                    if together.is_ok() {
-                        for (_, reply) in batch {
-                            answer(reply, Ok(()));
+                    match Self::commit_batch(&pool, &log, &batch).await {
+                        Ok(appended) => Self::answer_batch(batch, appended),
+                        Err(e) => {
+                            tracing::warn!(error = %e, records = batch.len(), "group commit failed; committing one by one");
+                            // One bad record must not fail the others: retry each alone.
+                            for item in batch {
+                                let alone = Self::commit_batch(&pool, &log, std::slice::from_ref(&item)).await;
+                                match alone {
+                                    Ok(appended) => Self::answer_batch(vec![item], appended),
+                                    Err(e) => match item.0 {
+                                        Record::Append(job) => drop(job.reply.send(Err(e))),
+                                        _ => answer(item.1, Err(e)),
+                                    },
+                                }
+                            }
                         }
-                        continue;
-                    }
-                    // One bad record must not fail the others: retry each alone.
-                    for (r, reply) in batch {
-                        let alone = async {
-                            let mut tx = Self::begin(&pool).await?;
-                            Self::write_records(&mut tx, std::iter::once(&r)).await?;
-                            Ok(tx.commit().await?)
-                        }
-                        .await;
-                        answer(reply, alone);
                     }
                 }
+            }
+
+            /// Answers every caller of a committed batch; `appended` has one result per `Append`.
+            fn answer_batch(batch: Vec<(Record, Reply)>, appended: Vec<Result<Vec<Appended>>>) {
+                let mut appended = appended.into_iter();
+                for (r, reply) in batch {
+                    match r {
+                        Record::Append(job) => {
+                            let result = appended.next().unwrap_or_else(|| Err(StoreError::Corrupt("no answer for an append".to_owned())));
+                            // A caller that gave up waiting needs no answer.
+                            drop(job.reply.send(result));
+                        }
+                        _ => answer(reply, Ok(())),
+                    }
+                }
+            }
+
+            /// One transaction for a batch: each append inside a savepoint (a refused batch of
+            /// events is rolled back alone and answered with its error), then the other records,
+            /// then the new leaves into the tree's tiles, then one commit.
+            async fn commit_batch(pool: &sqlx::Pool<$db>, log: &LogWriter, batch: &[(Record, Reply)]) -> Result<Vec<Result<Vec<Appended>>>> {
+                let mut tx = Self::begin(pool).await?;
+                let old_size = Self::log_size(&mut *tx).await?;
+                let mut leaves = Vec::new();
+                let mut appended = Vec::new();
+                for (r, _) in batch {
+                    let Record::Append(job) = r else { continue };
+                    sqlx::query("savepoint append_job").execute(&mut *tx).await?;
+                    match Self::append_in(&mut tx, &log.info, &job.events, &job.ctx).await {
+                        Ok((out, mut new_leaves)) => {
+                            sqlx::query("release savepoint append_job").execute(&mut *tx).await?;
+                            leaves.append(&mut new_leaves);
+                            appended.push(Ok(out));
+                        }
+                        Err(e) => {
+                            sqlx::query("rollback to savepoint append_job").execute(&mut *tx).await?;
+                            sqlx::query("release savepoint append_job").execute(&mut *tx).await?;
+                            appended.push(Err(e));
+                        }
+                    }
+                }
+                Self::write_records(&mut tx, batch.iter().map(|(r, _)| r)).await?;
+                if log.write && !leaves.is_empty() {
+                    Self::append_leaves(&mut tx, log.info.hash, old_size, &leaves).await?;
+                }
+                tx.commit().await?;
+                Ok(appended)
+            }
+
+            /// The number of events stored, i.e. the next ledger index.
+            async fn log_size<'e, E: sqlx::Executor<'e, Database = $db>>(ex: E) -> Result<u64> {
+                let n: i64 = sqlx::query("select coalesce(max(ledger_index) + 1, 0) as n from events")
+                    .fetch_one(ex)
+                    .await?
+                    .try_get("n")?;
+                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("ledger size {n}")))
+            }
+
+            /// Extends the tree of `old_size` leaves by `leaves`: reads its right edge (the partial
+            /// tiles), and writes every tile that changed.
+            async fn append_leaves(tx: &mut sqlx::Transaction<'static, $db>, hash: HashAlg, old_size: u64, leaves: &[Hash]) -> Result<()> {
+                let wanted = partial_tiles(old_size);
+                let partials = Self::read_tiles(&mut **tx, &wanted).await?;
+                let changed = append_tiles(hash, old_size, &partials, leaves).map_err(|e| StoreError::Corrupt(format!("ledger tiles: {e}")))?;
+                for chunk in changed.chunks(256) {
+                    sqlx::QueryBuilder::<$db>::new("insert into ledger_tiles (level, idx, width, hashes) ")
+                        .push_values(chunk, |mut b, t| {
+                            b.push_bind(i32::from(t.tile.level))
+                                .push_bind(i64::try_from(t.tile.index).unwrap_or(i64::MAX))
+                                .push_bind(i32::from(t.tile.width))
+                                .push_bind(t.hashes.iter().flat_map(|h| h.0).collect::<Vec<u8>>());
+                        })
+                        .push(" on conflict (level, idx) do update set width = excluded.width, hashes = excluded.hashes")
+                        .build()
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// The stored tiles named, cut to the width asked for; missing or narrower ones are
+            /// left out.
+            async fn read_tiles(conn: &mut <$db as sqlx::Database>::Connection, tiles: &[Tile]) -> Result<Vec<TileData>> {
+                let mut out = Vec::with_capacity(tiles.len());
+                for t in tiles {
+                    let row = sqlx::query("select width, hashes from ledger_tiles where level = $1 and idx = $2")
+                        .bind(i32::from(t.level))
+                        .bind(i64::try_from(t.index).unwrap_or(i64::MAX))
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    let Some(row) = row else { continue };
+                    let bytes: Vec<u8> = row.try_get("hashes")?;
+                    let width: i32 = row.try_get("width")?;
+                    if bytes.len() != 32 * usize::try_from(width).unwrap_or(0) {
+                        return Err(StoreError::Corrupt(format!("ledger tile {}: {} bytes for width {width}", t.path(), bytes.len())));
+                    }
+                    if width < i32::from(t.width) {
+                        continue;
+                    }
+                    let hashes = bytes
+                        .chunks_exact(32)
+                        .take(usize::from(t.width))
+                        .map(|c| Hash::from_slice(c).map_err(|e| StoreError::Corrupt(e.to_string())))
+                        .collect::<Result<Vec<_>>>()?;
+                    out.push(TileData { tile: *t, hashes });
+                }
+                Ok(out)
+            }
+
+            /// Reads (or, for a new database, records) the log's origin and hash; a log whose
+            /// events predate the ledger gets its tree built now.
+            async fn init_ledger(pool: &sqlx::Pool<$db>, params: &LedgerParams) -> Result<LedgerInfo> {
+                let rows = sqlx::query("select key, value from ledger_meta").fetch_all(pool).await?;
+                let get = |k: &str| -> Result<Option<String>> {
+                    for r in &rows {
+                        if r.try_get::<String, _>("key")? == k {
+                            return Ok(Some(r.try_get("value")?));
+                        }
+                    }
+                    Ok(None)
+                };
+                if let (Some(origin), Some(hash)) = (get("origin")?, get("hash")?) {
+                    let hash: HashAlg = hash.parse().map_err(|e| StoreError::Corrupt(format!("ledger hash: {e}")))?;
+                    if let Some(o) = &params.origin && *o != origin {
+                        return Err(StoreError::Corrupt(format!("the ledger was created with origin {origin:?}, not {o:?}; the origin of a log never changes")));
+                    }
+                    if let Some(h) = params.hash && h != hash {
+                        return Err(StoreError::Corrupt(format!("the ledger was created with hash {hash}, not {h}; the hash of a log never changes")));
+                    }
+                    return Ok(LedgerInfo { origin, hash });
+                }
+                let info = LedgerInfo {
+                    origin: params.origin.clone().unwrap_or_else(|| format!("cyltrace/{}", &Uuid::new_v4().simple().to_string()[..12])),
+                    hash: params.hash.unwrap_or_default(),
+                };
+                if info.origin.is_empty() || info.origin.contains('\n') {
+                    return Err(StoreError::Corrupt("the ledger origin must be one non-empty line".to_owned()));
+                }
+                let mut tx = Self::begin(pool).await?;
+                sqlx::query("insert into ledger_meta (key, value) values ('origin', $1), ('hash', $2)")
+                    .bind(&info.origin)
+                    .bind(info.hash.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                // Events stored before the ledger existed become its first leaves.
+                let size = Self::log_size(&mut *tx).await?;
+                let mut done = 0u64;
+                while done < size {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select {EVENT_COLUMNS} from events e where e.ledger_index >= $1 order by e.ledger_index limit $2")))
+                        .bind(i64::try_from(done).unwrap_or(i64::MAX))
+                        .bind(PAGE)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let mut leaves = Vec::with_capacity(rows.len());
+                    for (i, r) in rows.iter().enumerate() {
+                        let e = Self::event(r)?;
+                        if u64::try_from(e.ledger_index).ok() != Some(done + i as u64) {
+                            return Err(StoreError::Corrupt(format!("ledger index {} missing", done + i as u64)));
+                        }
+                        leaves.push(crate::leaf::leaf_hash(info.hash, &info.origin, &e));
+                    }
+                    if leaves.is_empty() {
+                        break;
+                    }
+                    Self::append_leaves(&mut tx, info.hash, done, &leaves).await?;
+                    done += leaves.len() as u64;
+                }
+                tx.commit().await?;
+                Ok(info)
             }
 
             /// One multi-row insert per table for a whole batch: the per-statement cost is paid
@@ -305,7 +519,7 @@ macro_rules! impl_store {
                     match r {
                         Record::Audit(a) => audits.push(a),
                         Record::Decision(d) => decisions.push(d),
-                        Record::Flush => {}
+                        Record::Flush | Record::Append(_) => {}
                     }
                 }
                 if !audits.is_empty() {
@@ -369,6 +583,137 @@ macro_rules! impl_store {
                     }
                 }
                 Ok(())
+            }
+
+            /// Appends one batch of events inside the writer's transaction; returns the answers
+            /// and the leaf hashes of the events stored now, in index order.
+            async fn append_in(tx: &mut sqlx::Transaction<'static, $db>, log: &LedgerInfo, events: &[Event], ctx: &AppendContext) -> Result<(Vec<Appended>, Vec<Hash>)> {
+                // Recording facts as the log keeps them (microseconds), so that the leaf hashed now
+                // is the leaf recomputed from the stored row.
+                let recorded_at = from_us(us(ctx.recorded_at))?;
+                let mut leaves = Vec::with_capacity(events.len());
+                let mut next: i64 = sqlx::query("select coalesce(max(ledger_index) + 1, 0) as n from events")
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get("n")?;
+                let mut out = Vec::with_capacity(events.len());
+                // Projections touched by this batch.
+                let mut touched: HashMap<String, Touched> = HashMap::new();
+                for e in events {
+                    let seen = sqlx::query("select ledger_index, kind, codes, org_id from events where event_id = $1")
+                        .bind(e.id.to_string())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    if let Some(row) = seen {
+                        // A retry is the same event from the same organisation; anything else reusing
+                        // the id is refused rather than silently dropped.
+                        let codes: Vec<CylinderCode> = json("event codes", &row.try_get::<String, _>("codes")?)?;
+                        if row.try_get::<String, _>("kind")? != e.kind().as_str()
+                            || codes != e.codes
+                            || row.try_get::<String, _>("org_id")? != ctx.org_id.to_string()
+                        {
+                            return Err(StoreError::Conflict(e.id.to_string()));
+                        }
+                        out.push(Appended { id: e.id, ledger_index: row.try_get("ledger_index")?, new: false });
+                        continue;
+                    }
+                    // The log keeps times to the microsecond: the projection must see the event as stored, or
+                    // it would differ from a refold of the stored events (`Utc::now()` has nanoseconds).
+                    let e = &as_stored(e)?;
+                    let codes: Vec<&str> = e.codes.iter().map(|c| c.as_str()).collect();
+                    sqlx::query(
+                        "insert into events (ledger_index, event_id, kind, codes, time_us, site_id, operator, device, lat, lon, data, org_id, recorded_by, created_at)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(next)
+                    .bind(e.id.to_string())
+                    .bind(e.kind().as_str())
+                    .bind(to_json(&codes))
+                    .bind(us(e.time))
+                    .bind(e.site_id.map(|s| s.to_string()))
+                    .bind(e.operator.as_ref().map(|s| s.as_str().to_owned()))
+                    .bind(e.device.as_ref().map(|s| s.as_str().to_owned()))
+                    .bind(e.position.map(|p| p.lat))
+                    .bind(e.position.map(|p| p.lon))
+                    .bind(to_json(&e.data.data_json()))
+                    .bind(ctx.org_id.to_string())
+                    .bind(ctx.recorded_by.map(|u| u.to_string()))
+                    .bind(us(ctx.recorded_at))
+                    .execute(&mut **tx)
+                    .await?;
+                    for code in &e.codes {
+                        if !touched.contains_key(code.as_str()) {
+                            let row = sqlx::query("select archive, status, org_id from cylinders where code = $1")
+                                .bind(code.as_str())
+                                .fetch_optional(&mut **tx)
+                                .await?
+                                .ok_or_else(|| StoreError::NotFound(format!("cylinder {code}")))?;
+                            touched.insert(code.as_str().to_owned(), Touched {
+                                archive: json("archive", &row.try_get::<String, _>("archive")?)?,
+                                status: json("status", &row.try_get::<String, _>("status")?)?,
+                                owner: row.try_get("org_id")?,
+                                refold: false,
+                            });
+                        }
+                        let entry = touched.get_mut(code.as_str()).expect("inserted above");
+                        sqlx::query("insert into event_codes (code, ledger_index, time_us, org_id, created_at) values ($1, $2, $3, $4, $5)")
+                            .bind(code.as_str())
+                            .bind(next)
+                            .bind(us(e.time))
+                            .bind(&entry.owner)
+                            .bind(us(ctx.recorded_at))
+                            .execute(&mut **tx)
+                            .await?;
+                        for alarm in alarms_for(&e.data, &entry.archive) {
+                            sqlx::query(
+                                "insert into alarms (kind, code, event_id, org_id, site_id, message, at, created_at)
+                                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            )
+                            .bind(alarm.kind.as_str())
+                            .bind(code.as_str())
+                            .bind(e.id.to_string())
+                            .bind(&entry.owner)
+                            .bind(e.site_id.map(|s| s.to_string()))
+                            .bind(&alarm.message)
+                            .bind(us(e.time))
+                            .bind(us(ctx.recorded_at))
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                        if entry.refold || entry.status.needs_refold(e.time) {
+                            // A late event: the projection is refolded from all events below.
+                            entry.refold = true;
+                        } else {
+                            entry.status.apply(e);
+                        }
+                    }
+                    leaves.push(log.hash.leaf(&crate::leaf::encode(&log.origin, e, ctx.org_id, ctx.recorded_by, recorded_at)));
+                    out.push(Appended { id: e.id, ledger_index: next, new: true });
+                    next += 1;
+                }
+                for (code, Touched { archive, mut status, refold, .. }) in touched {
+                    if refold {
+                        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "select {EVENT_COLUMNS} from event_codes x join events e on e.ledger_index = x.ledger_index
+                             where x.code = $1 order by x.time_us, x.ledger_index"
+                        )))
+                        .bind(&code)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                        let evs = rows.iter().map(Self::event).collect::<Result<Vec<_>>>()?;
+                        status = crate::refold(&archive, &evs);
+                    }
+                    sqlx::query("update cylinders set status = $1, state = $2, location_kind = $3, next_check_date = $4, updated_at = $5 where code = $6")
+                        .bind(to_json(&status))
+                        .bind(status.state.as_str())
+                        .bind(status.location_kind.as_str())
+                        .bind(status.next_check_date.map(|d| d.to_string()))
+                        .bind(us(ctx.recorded_at))
+                        .bind(&code)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok((out, leaves))
             }
 
             fn org(r: &$row) -> Result<OrgRecord> {
@@ -493,6 +838,18 @@ macro_rules! impl_store {
                     medium: r.try_get("medium")?,
                     created_by: opt_uuid(r.try_get("created_by")?)?,
                     created_at: from_us(r.try_get("created_at")?)?,
+                })
+            }
+
+            fn checkpoint(r: &$row) -> Result<CheckpointRecord> {
+                let size: i64 = r.try_get("size")?;
+                Ok(CheckpointRecord {
+                    size: u64::try_from(size).map_err(|_| StoreError::Corrupt(format!("checkpoint size {size}")))?,
+                    root: Hash::from_slice(&r.try_get::<Vec<u8>, _>("root")?).map_err(|e| StoreError::Corrupt(format!("checkpoint root: {e}")))?,
+                    time: from_us(r.try_get("time_us")?)?,
+                    text: r.try_get("text")?,
+                    signature: r.try_get("signature")?,
+                    public_key: r.try_get("public_key")?,
                 })
             }
 
@@ -765,130 +1122,11 @@ macro_rules! impl_store {
             }
 
             async fn append_events(&self, events: &[Event], ctx: &AppendContext) -> Result<Vec<Appended>> {
-                let _w = self.writer.lock().await;
-                let mut tx = Self::begin(&self.pool).await?;
-                let mut next: i64 = sqlx::query("select coalesce(max(ledger_index) + 1, 0) as n from events")
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("n")?;
-                let mut out = Vec::with_capacity(events.len());
-                // Projections touched by this batch.
-                let mut touched: HashMap<String, Touched> = HashMap::new();
-                for e in events {
-                    let seen = sqlx::query("select ledger_index, kind, codes, org_id from events where event_id = $1")
-                        .bind(e.id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(row) = seen {
-                        // A retry is the same event from the same organisation; anything else reusing
-                        // the id is refused rather than silently dropped.
-                        let codes: Vec<CylinderCode> = json("event codes", &row.try_get::<String, _>("codes")?)?;
-                        if row.try_get::<String, _>("kind")? != e.kind().as_str()
-                            || codes != e.codes
-                            || row.try_get::<String, _>("org_id")? != ctx.org_id.to_string()
-                        {
-                            return Err(StoreError::Conflict(e.id.to_string()));
-                        }
-                        out.push(Appended { id: e.id, ledger_index: row.try_get("ledger_index")?, new: false });
-                        continue;
-                    }
-                    // The log keeps times to the microsecond: the projection must see the event as stored, or
-                    // it would differ from a refold of the stored events (`Utc::now()` has nanoseconds).
-                    let e = &as_stored(e)?;
-                    let codes: Vec<&str> = e.codes.iter().map(|c| c.as_str()).collect();
-                    sqlx::query(
-                        "insert into events (ledger_index, event_id, kind, codes, time_us, site_id, operator, device, lat, lon, data, org_id, recorded_by, created_at)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    )
-                    .bind(next)
-                    .bind(e.id.to_string())
-                    .bind(e.kind().as_str())
-                    .bind(to_json(&codes))
-                    .bind(us(e.time))
-                    .bind(e.site_id.map(|s| s.to_string()))
-                    .bind(e.operator.as_ref().map(|s| s.as_str().to_owned()))
-                    .bind(e.device.as_ref().map(|s| s.as_str().to_owned()))
-                    .bind(e.position.map(|p| p.lat))
-                    .bind(e.position.map(|p| p.lon))
-                    .bind(to_json(&e.data.data_json()))
-                    .bind(ctx.org_id.to_string())
-                    .bind(ctx.recorded_by.map(|u| u.to_string()))
-                    .bind(us(ctx.recorded_at))
-                    .execute(&mut *tx)
-                    .await?;
-                    for code in &e.codes {
-                        if !touched.contains_key(code.as_str()) {
-                            let row = sqlx::query("select archive, status, org_id from cylinders where code = $1")
-                                .bind(code.as_str())
-                                .fetch_optional(&mut *tx)
-                                .await?
-                                .ok_or_else(|| StoreError::NotFound(format!("cylinder {code}")))?;
-                            touched.insert(code.as_str().to_owned(), Touched {
-                                archive: json("archive", &row.try_get::<String, _>("archive")?)?,
-                                status: json("status", &row.try_get::<String, _>("status")?)?,
-                                owner: row.try_get("org_id")?,
-                                refold: false,
-                            });
-                        }
-                        let entry = touched.get_mut(code.as_str()).expect("inserted above");
-                        sqlx::query("insert into event_codes (code, ledger_index, time_us, org_id, created_at) values ($1, $2, $3, $4, $5)")
-                            .bind(code.as_str())
-                            .bind(next)
-                            .bind(us(e.time))
-                            .bind(&entry.owner)
-                            .bind(us(ctx.recorded_at))
-                            .execute(&mut *tx)
-                            .await?;
-                        for alarm in alarms_for(&e.data, &entry.archive) {
-                            sqlx::query(
-                                "insert into alarms (kind, code, event_id, org_id, site_id, message, at, created_at)
-                                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                            )
-                            .bind(alarm.kind.as_str())
-                            .bind(code.as_str())
-                            .bind(e.id.to_string())
-                            .bind(&entry.owner)
-                            .bind(e.site_id.map(|s| s.to_string()))
-                            .bind(&alarm.message)
-                            .bind(us(e.time))
-                            .bind(us(ctx.recorded_at))
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        if entry.refold || entry.status.needs_refold(e.time) {
-                            // A late event: the projection is refolded from all events below.
-                            entry.refold = true;
-                        } else {
-                            entry.status.apply(e);
-                        }
-                    }
-                    out.push(Appended { id: e.id, ledger_index: next, new: true });
-                    next += 1;
-                }
-                for (code, Touched { archive, mut status, refold, .. }) in touched {
-                    if refold {
-                        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "select {EVENT_COLUMNS} from event_codes x join events e on e.ledger_index = x.ledger_index
-                             where x.code = $1 order by x.time_us, x.ledger_index"
-                        )))
-                        .bind(&code)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                        let evs = rows.iter().map(Self::event).collect::<Result<Vec<_>>>()?;
-                        status = crate::refold(&archive, &evs);
-                    }
-                    sqlx::query("update cylinders set status = $1, state = $2, location_kind = $3, next_check_date = $4, updated_at = $5 where code = $6")
-                        .bind(to_json(&status))
-                        .bind(status.state.as_str())
-                        .bind(status.location_kind.as_str())
-                        .bind(status.next_check_date.map(|d| d.to_string()))
-                        .bind(us(ctx.recorded_at))
-                        .bind(&code)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(out)
+                let stopped = || StoreError::Corrupt("the writer has stopped".to_owned());
+                let (reply, answer) = oneshot::channel();
+                let job = AppendJob { events: events.to_vec(), ctx: ctx.clone(), reply };
+                self.records.send((Record::Append(Box::new(job)), None)).await.map_err(|_| stopped())?;
+                answer.await.map_err(|_| stopped())?
             }
 
             async fn get_event(&self, id: Uuid) -> Result<Option<StoredEvent>> {
@@ -1139,6 +1377,83 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await?;
                 Ok((rows.iter().map(Self::audit).collect::<Result<Vec<_>>>()?, total))
+            }
+
+            fn ledger(&self) -> &LedgerInfo {
+                &self.ledger
+            }
+
+            async fn ledger_size(&self) -> Result<u64> {
+                Self::log_size(&self.pool).await
+            }
+
+            async fn get_tiles(&self, tiles: &[Tile]) -> Result<Vec<TileData>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::read_tiles(&mut conn, tiles).await
+            }
+
+            async fn events_from(&self, from: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("select {EVENT_COLUMNS} from events e where e.ledger_index >= $1 order by e.ledger_index limit $2")))
+                    .bind(from)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(Self::event)
+                    .collect()
+            }
+
+            async fn insert_checkpoint(&self, c: &CheckpointRecord, keep: bool) -> Result<()> {
+                let size = i64::try_from(c.size).map_err(|_| StoreError::Corrupt("checkpoint size".to_owned()))?;
+                let mut tx = Self::begin(&self.pool).await?;
+                sqlx::query(
+                    "insert into ledger_latest (id, size, root, time_us, text, signature, public_key) values (1, $1, $2, $3, $4, $5, $6)
+                     on conflict (id) do update set size = excluded.size, root = excluded.root, time_us = excluded.time_us,
+                         text = excluded.text, signature = excluded.signature, public_key = excluded.public_key",
+                )
+                .bind(size)
+                .bind(c.root.0.to_vec())
+                .bind(us(c.time))
+                .bind(&c.text)
+                .bind(&c.signature)
+                .bind(&c.public_key)
+                .execute(&mut *tx)
+                .await?;
+                if keep {
+                    sqlx::query(
+                        "insert into ledger_checkpoints (seq, size, root, time_us, text, signature, public_key, created_at)
+                         select coalesce(max(seq) + 1, 0), $1, $2, $3, $4, $5, $6, $7 from ledger_checkpoints",
+                    )
+                    .bind(size)
+                    .bind(c.root.0.to_vec())
+                    .bind(us(c.time))
+                    .bind(&c.text)
+                    .bind(&c.signature)
+                    .bind(&c.public_key)
+                    .bind(us(c.time))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>> {
+                sqlx::query("select size, root, time_us, text, signature, public_key from ledger_latest where id = 1")
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::checkpoint)
+                    .transpose()
+            }
+
+            async fn checkpoints(&self) -> Result<Vec<CheckpointRecord>> {
+                sqlx::query("select size, root, time_us, text, signature, public_key from ledger_checkpoints order by seq")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(Self::checkpoint)
+                    .collect()
             }
         }
     };

@@ -32,9 +32,10 @@ impl TestDb {
         match std::env::var("CYLTRACE_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let schema = format!("t_{}", Uuid::new_v4().simple());
-                let store = cyltrace_store::PgStore::connect(&url, Some(&schema))
-                    .await
-                    .expect("PostgreSQL test schema");
+                let store =
+                    cyltrace_store::PgStore::connect(&url, Some(&schema), &Default::default())
+                        .await
+                        .expect("PostgreSQL test schema");
                 TestDb {
                     store: Arc::new(store),
                     dir,
@@ -42,9 +43,12 @@ impl TestDb {
                 }
             }
             _ => {
-                let store = cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"))
-                    .await
-                    .expect("SQLite test database");
+                let store = cyltrace_store::SqliteStore::open(
+                    &dir.path().join("cyltrace.db"),
+                    &Default::default(),
+                )
+                .await
+                .expect("SQLite test database");
                 TestDb {
                     store: Arc::new(store),
                     dir,
@@ -55,6 +59,54 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs `sql` (one or more statements) as a database administrator who first drops the
+    /// append-only triggers: the attacker that tamper-evidence must catch.
+    pub async fn as_db_admin(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.schema {
+            Some(schema) => {
+                let url = std::env::var("CYLTRACE_TEST_DATABASE_URL").expect("PostgreSQL URL");
+                let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+                let setup = format!(
+                    "set search_path to \"{schema}\";
+                     drop trigger if exists events_append_only on events;
+                     drop trigger if exists event_codes_append_only on event_codes;
+                     drop trigger if exists ledger_checkpoints_append_only on ledger_checkpoints;"
+                );
+                sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+                    .execute(&mut c)
+                    .await
+                    .expect("drop triggers");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut c)
+                    .await
+                    .expect("tamper");
+            }
+            None => sqlite_as_db_admin(&self.dir.path().join("cyltrace.db"), sql).await,
+        }
+    }
+}
+
+/// [`TestDb::as_db_admin`] on the SQLite database file at `path`.
+pub async fn sqlite_as_db_admin(path: &std::path::Path, sql: &str) {
+    use sqlx::Connection;
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    let setup = "pragma foreign_keys = off; drop trigger if exists events_no_update; drop trigger if exists events_no_delete;
+         drop trigger if exists event_codes_no_update; drop trigger if exists event_codes_no_delete;
+         drop trigger if exists ledger_checkpoints_no_update; drop trigger if exists ledger_checkpoints_no_delete;";
+    sqlx::raw_sql(setup)
+        .execute(&mut c)
+        .await
+        .expect("drop triggers");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut c)
+        .await
+        .expect("tamper");
+}
+
 /// A running server and an HTTP client.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -63,7 +115,8 @@ pub struct TestApp {
     pub state: AppState,
     /// The bootstrap node admin's token.
     pub admin: String,
-    _db: TestDb,
+    /// The database under the server (tamper tests reach it directly).
+    pub db: TestDb,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -116,7 +169,7 @@ impl TestApp {
         };
         config.bootstrap_admin = Some(format!("{ADMIN}:{ADMIN_PASSWORD}"));
         tune(&mut config);
-        let state = cyltrace_server::state_with_store(config, db.store.clone());
+        let state = cyltrace_server::state_with_store(config, db.store.clone()).expect("state");
         cyltrace_server::prepare(&state).await.expect("bootstrap");
         let server = Server::bind(state.clone()).await.expect("bind");
         let addr = server.local_addr().expect("addr");
@@ -137,7 +190,7 @@ impl TestApp {
             client,
             state,
             admin: String::new(),
-            _db: db,
+            db,
             shutdown: Some(tx),
         };
         app.admin = app.login(ADMIN, ADMIN_PASSWORD).await;

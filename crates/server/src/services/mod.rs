@@ -30,6 +30,8 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 
 pub mod filling;
+pub mod ledger;
+pub mod public;
 
 // ---------------------------------------------------------------------------------------------
 // Auth

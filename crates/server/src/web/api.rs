@@ -20,7 +20,9 @@ use crate::services::{self, AuditQuery, NewUserInput};
 use crate::state::AppState;
 
 pub fn public() -> Router<AppState> {
-    Router::new().route("/auth/token", post(token))
+    Router::new()
+        .route("/auth/token", post(token))
+        .merge(super::ledger::public_router())
 }
 
 pub fn protected() -> Router<AppState> {
@@ -39,6 +41,7 @@ pub fn protected() -> Router<AppState> {
         .route("/events/{id}", get(get_event))
         .route("/audit", get(audit))
         .merge(super::filling::router())
+        .merge(super::ledger::router())
 }
 
 /// A response carrying a note for the audit record.
@@ -454,9 +457,10 @@ async fn audit(
           create_cylinders, list_cylinders, get_cylinder, cylinder_events, post_events, get_event, audit,
           super::filling::fill_control, super::filling::decisions, super::filling::refusal_counts, super::filling::illegal_labels,
           super::filling::create_batch, super::filling::list_batches, super::filling::fills, super::filling::checks,
-          super::filling::alarms),
+          super::filling::alarms, super::ledger::checkpoint, super::ledger::entry, super::ledger::inclusion,
+          super::ledger::consistency, super::ledger::public_cylinder),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "orgs"), (name = "cylinders"), (name = "events"), (name = "audit"), (name = "filling"))
+    tags((name = "auth"), (name = "orgs"), (name = "cylinders"), (name = "events"), (name = "audit"), (name = "filling"), (name = "ledger"), (name = "public"))
 )]
 pub struct ApiDoc;
 

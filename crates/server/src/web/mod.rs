@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod filling;
+pub mod ledger;
 pub mod ops;
 pub mod views;
 

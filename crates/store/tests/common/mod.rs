@@ -54,7 +54,7 @@ pub async fn store() -> (Arc<dyn Store>, Guard) {
     match std::env::var(DATABASE_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let store = PgStore::connect(&url, Some(&schema))
+            let store = PgStore::connect(&url, Some(&schema), &Default::default())
                 .await
                 .unwrap_or_else(|e| {
                     panic!("cannot open PostgreSQL store at {url} (schema {schema}): {e}")
@@ -69,7 +69,7 @@ pub async fn store() -> (Arc<dyn Store>, Guard) {
         }
         _ => {
             let dir = TempDir::new().expect("temporary directory");
-            let store = SqliteStore::open(&dir.path().join("t.db"))
+            let store = SqliteStore::open(&dir.path().join("t.db"), &Default::default())
                 .await
                 .expect("open SQLite store");
             (
