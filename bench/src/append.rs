@@ -105,7 +105,7 @@ async fn open(ledger: bool, cylinders: usize) -> anyhow::Result<Bench> {
 /// The `n`-th event: store_in / store_out alternating on each cylinder.
 fn event(n: usize, cylinders: usize, site: Uuid) -> Event {
     let code = 3_000_000_000u64 + (n % cylinders) as u64;
-    let kind = if (n / cylinders) % 2 == 0 {
+    let kind = if (n / cylinders).is_multiple_of(2) {
         "store_in"
     } else {
         "store_out"
