@@ -1,7 +1,7 @@
 //! Inclusion proofs on a log of 1,000,000 leaves (SM3): generation from the in-memory log,
 //! generation from tiles (the work a store does after fetching the plan's tiles), and
 //! verification. Run briefly with
-//! `cargo bench -p cyltrace-ledger -- --warm-up-time 1 --measurement-time 3`.
+//! `cargo bench -p cyltrace-ledger --bench proofs -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
 
