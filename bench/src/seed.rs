@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use clap::Parser;
-use cyltrace_domain::event::{Deliver, Fill, PostFillCheck, PreFillCheck, Recycle};
+use cyltrace_domain::event::{Check, Deliver, Fill, PostFillCheck, PreFillCheck, Recycle};
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::{
     Archive, CylinderCode, Event, EventData, Kg, Licence, OrgKind, RegionCode, Role, Text,
@@ -190,13 +190,13 @@ async fn main() -> anyhow::Result<()> {
                 batch: None,
             };
             events.push(event(
-                EventData::PreFillCheck(ok_pre.clone()),
+                EventData::PreFillCheck(Check::Items(ok_pre.clone())),
                 vec![c.clone()],
                 t0,
             ));
             events.push(event(EventData::Fill(fill), vec![c.clone()], end_fill));
             events.push(event(
-                EventData::PostFillCheck(ok_post.clone()),
+                EventData::PostFillCheck(Check::Items(ok_post.clone())),
                 vec![c.clone()],
                 t0 + Duration::minutes(12),
             ));
@@ -217,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
         ));
         for c in codes.iter().step_by(10) {
             events.push(event(
-                EventData::PreFillCheck(ok_pre.clone()),
+                EventData::PreFillCheck(Check::Items(ok_pre.clone())),
                 vec![c.clone()],
                 now - Duration::hours(1),
             ));

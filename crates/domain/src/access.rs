@@ -66,6 +66,11 @@ fn role_allows(role: Role, action: Action) -> bool {
         (R::Driver, Action::RecordEvent(K::Load | K::Unload)) => true,
         (R::Courier, Action::RecordEvent(K::Deliver | K::Recycle)) => true,
         (R::Inspector, Action::RecordEvent(K::InspectionResult | K::Scrap)) => true,
+        // A lower platform uploads the trace records of the enterprises under it (/PS).
+        (
+            R::Platform,
+            Action::RecordEvent(K::PreFillCheck | K::Fill | K::PostFillCheck | K::InspectionResult),
+        ) => true,
         _ => false,
     }
 }

@@ -185,6 +185,40 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// An archive with a code and nothing else known.
+    pub fn blank(code: CylinderCode) -> Self {
+        Archive {
+            code,
+            region_code: None,
+            factory_serial: None,
+            inner_no: None,
+            style: None,
+            valve: None,
+            medium: None,
+            tare_kg: None,
+            fill_limit_kg: None,
+            volume_l: None,
+            working_pressure_mpa: None,
+            test_pressure_mpa: None,
+            wall_thickness_mm: None,
+            life_years: None,
+            check_period_years: None,
+            manufacturer: None,
+            manufacture_date: None,
+            product_standard: None,
+            manufacture_licence: None,
+            designer: None,
+            supervision_org: None,
+            check_org: None,
+            last_check_date: None,
+            next_check_date: None,
+            discard_date: None,
+            owner_org_id: None,
+            registration: None,
+            state: CylinderState::Normal,
+        }
+    }
+
     /// Cross-field checks that a single field cannot make.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = ValidationErrors::default();
@@ -286,6 +320,12 @@ pub struct GenericBottle {
     pub check: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub register_date: Option<String>,
+    /// cyltrace extension: the registration certificate number (as in `CarBottle`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register_no: Option<String>,
+    /// cyltrace extension: the registering authority (as in `CarBottle`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
     pub id: i64,
 }
 
@@ -326,6 +366,14 @@ impl GenericBottle {
                 .registration
                 .as_ref()
                 .map(|r| format!("{}000000", ymd(r.date))),
+            register_no: a
+                .registration
+                .as_ref()
+                .map(|r| r.number.as_str().to_owned()),
+            office: a
+                .registration
+                .as_ref()
+                .map(|r| r.authority.as_str().to_owned()),
             id,
         }
     }
@@ -361,7 +409,8 @@ mod tests {
             "NextDate":"20240401","State":1,"IdleWeight":16.5,"FillWeight":14.5,"Medium":"液化石油气",
             "NominalPressure":1.6,"Volumn":35.5,"Thickness":2.5,"WaterPressure":2.4,"CheckPeriod":4,"LifePeriod":8,
             "Factory":"江苏特种设备生产有限公司","Designer":"江苏特种设备设计有限公司","Supervise":"江苏特种设备监督检验公司",
-            "Check":"江苏特种设备检测有限公司","RegisterDate":"20201001000000","Id":10245});
+            "Check":"江苏特种设备检测有限公司","RegisterDate":"20201001000000",
+            "RegisterNo":"537007004136","Office":"昆明市市场监督管理局","Id":10245});
         assert_eq!(g, expected);
     }
 

@@ -201,6 +201,78 @@ impl PostFillCheck {
     }
 }
 
+/// A check's overall result, as the Yunnan interface reports it (`State` 0 pass, 1 fail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    Pass,
+    Fail,
+}
+
+/// A check reported as a result and a remark only (an upload through `/PS`, which carries no
+/// item-by-item record): `{"result": "pass"|"fail", "remark"?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSummary {
+    pub result: CheckResult,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remark: Option<Text>,
+}
+
+/// A pre- or post-fill check: item by item (table C.2, what stations record), or as a summary (what
+/// a lower platform reports). The item form serialises exactly as the item struct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Check<T> {
+    Items(T),
+    Summary(CheckSummary),
+}
+
+/// The item structs of checks.
+pub trait CheckItems {
+    fn passed(&self) -> bool;
+}
+
+impl CheckItems for PreFillCheck {
+    fn passed(&self) -> bool {
+        PreFillCheck::passed(self)
+    }
+}
+
+impl CheckItems for PostFillCheck {
+    fn passed(&self) -> bool {
+        PostFillCheck::passed(self)
+    }
+}
+
+impl<T: CheckItems> Check<T> {
+    pub fn passed(&self) -> bool {
+        match self {
+            Check::Items(t) => t.passed(),
+            Check::Summary(s) => s.result == CheckResult::Pass,
+        }
+    }
+
+    pub fn remark(&self) -> Option<&Text> {
+        match self {
+            Check::Items(_) => None,
+            Check::Summary(s) => s.remark.as_ref(),
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Check<T> {
+    /// The summary form when `data` has a `result`, else the item form (so that a missing item is
+    /// named, not "no variant matched").
+    fn parse(data: &Value, prefix: &str) -> Result<Self, ValidationErrors> {
+        if data.get("result").is_some() {
+            Ok(Check::Summary(from_value(data, prefix)?))
+        } else {
+            Ok(Check::Items(from_value(data, prefix)?))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -296,10 +368,10 @@ pub struct Scrap {
 pub enum EventData {
     TagBind(TagBind),
     Register(Registration),
-    PreFillCheck(PreFillCheck),
+    PreFillCheck(Check<PreFillCheck>),
     Fill(Fill),
     InFillCheck(InFillCheck),
-    PostFillCheck(PostFillCheck),
+    PostFillCheck(Check<PostFillCheck>),
     StoreIn(StoreMove),
     StoreOut(StoreMove),
     Load(VehicleMove),
@@ -318,14 +390,14 @@ impl EventData {
         let d = match kind {
             K::TagBind => Self::TagBind(from_value(data, prefix)?),
             K::Register => Self::Register(from_value(data, prefix)?),
-            K::PreFillCheck => Self::PreFillCheck(from_value(data, prefix)?),
+            K::PreFillCheck => Self::PreFillCheck(Check::parse(data, prefix)?),
             K::Fill => {
                 let f: Fill = from_value(data, prefix)?;
                 f.validate().map_err(|e| under(prefix, e))?;
                 Self::Fill(f)
             }
             K::InFillCheck => Self::InFillCheck(from_value(data, prefix)?),
-            K::PostFillCheck => Self::PostFillCheck(from_value(data, prefix)?),
+            K::PostFillCheck => Self::PostFillCheck(Check::parse(data, prefix)?),
             K::StoreIn => Self::StoreIn(from_value(data, prefix)?),
             K::StoreOut => Self::StoreOut(from_value(data, prefix)?),
             K::Load => Self::Load(from_value(data, prefix)?),
@@ -627,6 +699,41 @@ mod tests {
         let mut v = event("store_in", sample_data(EventKind::StoreIn));
         v.as_object_mut().unwrap().remove("site_id");
         assert_eq!(Event::parse(&v, "").unwrap_err().0[0].field, "site_id");
+    }
+
+    #[test]
+    fn checks_parse_items_or_a_summary() {
+        let e = Event::parse(
+            &event(
+                "pre_fill_check",
+                json!({"result": "fail", "remark": "瓶体变形"}),
+            ),
+            "",
+        )
+        .unwrap();
+        let EventData::PreFillCheck(c) = &e.data else {
+            unreachable!()
+        };
+        assert!(!c.passed());
+        assert_eq!(c.remark().unwrap().as_str(), "瓶体变形");
+        assert_eq!(
+            EventData::parse(EventKind::PreFillCheck, &e.data.data_json(), "").unwrap(),
+            e.data
+        );
+        // Stored summaries decode through serde too (the untagged form).
+        let back: EventData =
+            serde_json::from_value(json!({"kind": "post_fill_check", "data": {"result": "pass"}}))
+                .unwrap();
+        assert!(matches!(back, EventData::PostFillCheck(Check::Summary(_))));
+        let err =
+            Event::parse(&event("pre_fill_check", json!({"result": "maybe"})), "").unwrap_err();
+        assert_eq!(err.0[0].field, "data.result");
+        let err = Event::parse(
+            &event("post_fill_check", json!({"fill_within_limit": true})),
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(err.0[0].field, "data.no_valve_neck_leak");
     }
 
     #[test]

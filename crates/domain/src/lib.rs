@@ -14,6 +14,7 @@ pub mod event;
 pub mod filling;
 pub mod org;
 pub mod parse;
+pub mod ps;
 pub mod status;
 pub mod time;
 pub mod units;

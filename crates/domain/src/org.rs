@@ -294,10 +294,12 @@ pub enum Role {
     Courier,
     Inspector,
     Customer,
+    /// The account a lower platform (or an enterprise platform) uploads through `/PS` with.
+    Platform,
 }
 
 impl Role {
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::NodeAdmin,
         Role::Regulator,
         Role::EnterpriseAdmin,
@@ -308,6 +310,7 @@ impl Role {
         Role::Courier,
         Role::Inspector,
         Role::Customer,
+        Role::Platform,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -322,6 +325,7 @@ impl Role {
             Self::Courier => "courier",
             Self::Inspector => "inspector",
             Self::Customer => "customer",
+            Self::Platform => "platform",
         }
     }
 
@@ -342,6 +346,7 @@ impl Role {
             Self::Courier => "配送员",
             Self::Inspector => "检验人员",
             Self::Customer => "用户",
+            Self::Platform => "平台接入账号",
         }
     }
 }

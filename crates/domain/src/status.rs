@@ -435,17 +435,17 @@ mod tests {
     fn failed(kind: EventKind, minutes: i64) -> Event {
         let mut e = ev(kind, minutes);
         e.data = match e.data {
-            EventData::PreFillCheck(mut c) => {
+            EventData::PreFillCheck(crate::event::Check::Items(mut c)) => {
                 c.no_cracks = false;
-                EventData::PreFillCheck(c)
+                EventData::PreFillCheck(crate::event::Check::Items(c))
             }
             EventData::InFillCheck(mut c) => {
                 c.no_seal_leak = false;
                 EventData::InFillCheck(c)
             }
-            EventData::PostFillCheck(mut c) => {
+            EventData::PostFillCheck(crate::event::Check::Items(mut c)) => {
                 c.no_valve_neck_leak = false;
-                EventData::PostFillCheck(c)
+                EventData::PostFillCheck(crate::event::Check::Items(c))
             }
             other => other,
         };

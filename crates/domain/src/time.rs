@@ -103,6 +103,14 @@ impl MonthOrDate {
         })
     }
 
+    /// A known day.
+    pub fn day(d: Date) -> Self {
+        Self {
+            first_day: d.0,
+            has_day: true,
+        }
+    }
+
     /// The day itself, or the first day of the month when only the month is known.
     pub fn first_day(self) -> Date {
         Date(self.first_day)

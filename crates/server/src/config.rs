@@ -36,6 +36,22 @@ pub struct Config {
     /// PKCS#8 PEM file of the node's SM2 checkpoint key. Unset: `<data_dir>/ledger-sm2.pem`,
     /// generated on first start with mode 0600.
     pub ledger_key_file: Option<PathBuf>,
+    /// How long a `/PS` ticket lives (YUNNAN-API.md: 2 h).
+    pub ps_ticket_ttl_secs: u64,
+    /// The upstream platform this node uploads to (`http://host:port`, its `/PS` interface);
+    /// unset: no uplink.
+    pub upstream_url: Option<String>,
+    /// This node's account and password at the upstream.
+    pub upstream_account: Option<String>,
+    pub upstream_password: Option<String>,
+    /// 32 hex digits when the upstream account has an SM4 key: `data` is then sent encrypted.
+    pub upstream_sm4_key: Option<String>,
+    /// The local organisation that owns archives pulled from the upstream when their owner's credit
+    /// code matches no local organisation.
+    pub upstream_org: Option<uuid::Uuid>,
+    /// How often the uplink looks for work (ms), and how often it pulls archives (s).
+    pub uplink_interval_ms: u64,
+    pub uplink_pull_secs: u64,
 }
 
 impl Default for Config {
@@ -55,12 +71,20 @@ impl Default for Config {
             ledger_origin: None,
             ledger_hash: None,
             ledger_key_file: None,
+            ps_ticket_ttl_secs: 2 * 3600,
+            upstream_url: None,
+            upstream_account: None,
+            upstream_password: None,
+            upstream_sm4_key: None,
+            upstream_org: None,
+            uplink_interval_ms: 1000,
+            uplink_pull_secs: 60,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 14] = [
+    const KEYS: [&'static str; 22] = [
         "data_dir",
         "listen",
         "database_url",
@@ -75,6 +99,14 @@ impl Config {
         "ledger_origin",
         "ledger_hash",
         "ledger_key_file",
+        "ps_ticket_ttl_secs",
+        "upstream_url",
+        "upstream_account",
+        "upstream_password",
+        "upstream_sm4_key",
+        "upstream_org",
+        "uplink_interval_ms",
+        "uplink_pull_secs",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -102,6 +134,7 @@ impl Config {
             origin: self.ledger_origin.clone(),
             hash,
             write: true,
+            outbox: self.upstream_url.is_some(),
         })
     }
 

@@ -8,8 +8,10 @@ pub mod demo;
 pub mod error;
 pub mod metrics;
 pub mod services;
+pub mod sm4;
 pub mod state;
 pub mod web;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// The shared state over an opened store; loads (or, on first start, creates) the ledger key.
 pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    // A bad upstream setting stops the start, not the first upload.
+    workers::uplink::Uplink::from_config(&config)?;
     let key = services::ledger::load_key(&config.ledger_key_path(), true)?;
     Ok(AppState {
         store,
@@ -86,12 +90,17 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let signer = tokio::spawn(services::ledger::run_signer(self.state.clone()));
+        let uplink = workers::uplink::Uplink::from_config(&self.state.config)?
+            .map(|up| tokio::spawn(workers::uplink::run(self.state.clone(), up)));
         let st = self.state.clone();
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         signer.abort();
+        if let Some(u) = uplink {
+            u.abort();
+        }
         // The last entries are covered by a checkpoint before the process ends.
         if let Err(e) = services::ledger::sign_if_due(&st, &mut None).await {
             tracing::error!(error = %e, "signing the final checkpoint");

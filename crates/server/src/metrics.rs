@@ -33,6 +33,11 @@ pub struct Metrics {
     pub audit_failures: Counter,
     pub fill_decisions: Family<DecisionLabels, Counter>,
     pub illegal_labels: Counter,
+    /// Ledger checkpoints of a lower node that did not verify (witness).
+    pub tamper_alarms: Counter,
+    /// Outbox rows delivered upstream, and delivery attempts that failed.
+    pub uplink_sent: Counter,
+    pub uplink_failures: Counter,
 }
 
 impl Metrics {
@@ -48,6 +53,24 @@ impl Metrics {
         let audit_failures = Counter::default();
         let fill_decisions = Family::<DecisionLabels, Counter>::default();
         let illegal_labels = Counter::default();
+        let tamper_alarms = Counter::default();
+        let uplink_sent = Counter::default();
+        let uplink_failures = Counter::default();
+        registry.register(
+            "ledger_tamper_alarms",
+            "Lower nodes' ledger checkpoints that did not verify",
+            tamper_alarms.clone(),
+        );
+        registry.register(
+            "uplink_sent",
+            "Records delivered to the upstream platform",
+            uplink_sent.clone(),
+        );
+        registry.register(
+            "uplink_failures",
+            "Failed attempts to deliver to the upstream platform",
+            uplink_failures.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -88,6 +111,9 @@ impl Metrics {
             audit_failures,
             fill_decisions,
             illegal_labels,
+            tamper_alarms,
+            uplink_sent,
+            uplink_failures,
         }
     }
 

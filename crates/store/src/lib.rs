@@ -102,6 +102,13 @@ pub trait Store: Send + Sync + 'static {
     -> Result<usize>;
     async fn get_cylinder(&self, code: &CylinderCode) -> Result<Option<CylinderRecord>>;
     async fn list_cylinders(&self, scope: &Scope, page: Page) -> Result<Vec<CylinderRecord>>;
+    /// Archives in `scope` changed at or after `since`, oldest change first, at most `limit`.
+    async fn list_cylinders_since(
+        &self,
+        scope: &Scope,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CylinderRecord>>;
     async fn count_cylinders(&self) -> Result<i64>;
 
     /// Appends a batch of events in one transaction with the status projections of their cylinders.
@@ -157,6 +164,59 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>>;
     /// The kept history of checkpoints, oldest first.
     async fn checkpoints(&self) -> Result<Vec<CheckpointRecord>>;
+
+    // --- uplink outbox (issue 5) ---
+    /// Pending outbox rows in outbox order (= log order), at most `limit`.
+    async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxItem>>;
+    /// Records the outcome of a delivery attempt for the rows `ids`.
+    async fn outbox_mark(&self, ids: &[i64], mark: &OutboxMark) -> Result<()>;
+    async fn outbox_stats(&self) -> Result<OutboxStats>;
+
+    // --- documents of the /PS interface ---
+    /// Inserts a document; with a `third_id` already used for the same (kind, org_id), stores
+    /// nothing and answers the existing id and `false`.
+    async fn insert_ps_doc(&self, doc: &PsDoc) -> Result<(i64, bool)>;
+    async fn get_ps_doc(&self, id: i64) -> Result<Option<PsDoc>>;
+    /// Replaces a document's state and body.
+    async fn update_ps_doc(
+        &self,
+        id: i64,
+        state: &str,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Matching documents, newest first.
+    async fn list_ps_docs(&self, filter: &PsDocFilter) -> Result<Vec<PsDoc>>;
+
+    // --- witnessing lower nodes' ledgers ---
+    /// Remembers the leaf hash a lower node declared for an uploaded record (kept once per index).
+    async fn insert_ps_leaf(
+        &self,
+        user_id: Uuid,
+        ledger_index: i64,
+        leaf_hash: &cyltrace_ledger::Hash,
+        event_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Declared leaves of `user_id` below `size` not yet audited, in index order, at most `limit`.
+    async fn ps_leaves_unaudited(
+        &self,
+        user_id: Uuid,
+        size: u64,
+        limit: i64,
+    ) -> Result<Vec<(i64, cyltrace_ledger::Hash)>>;
+    async fn ps_leaves_mark_audited(&self, user_id: Uuid, indexes: &[i64]) -> Result<()>;
+    /// Appends a verified checkpoint of a lower node (append-only history).
+    async fn insert_witness(&self, w: &WitnessRecord) -> Result<()>;
+    /// The largest checkpoint accepted from `user_id`.
+    async fn latest_witness(&self, user_id: Uuid) -> Result<Option<WitnessRecord>>;
+
+    // --- regulator alarms and node settings ---
+    async fn insert_reg_alarm(&self, a: &RegAlarm) -> Result<i64>;
+    /// Matching alarms, newest first.
+    async fn list_reg_alarms(&self, f: &RegAlarmFilter) -> Result<Vec<RegAlarm>>;
+    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
 }
 
 /// Recomputes a cylinder's status from its archive and events (used on late events and by checks).

@@ -255,6 +255,9 @@ pub struct LedgerParams {
     /// Whether appends write leaves and tiles. Only benchmarks turn this off (to measure what the
     /// ledger costs); a node that ran without it no longer verifies.
     pub write: bool,
+    /// Whether new events of the uplink kinds (pre-fill check, fill, post-fill check, inspection
+    /// result) get an outbox row in their append transaction: on when the node has an upstream.
+    pub outbox: bool,
 }
 
 impl Default for LedgerParams {
@@ -263,6 +266,7 @@ impl Default for LedgerParams {
             origin: None,
             hash: None,
             write: true,
+            outbox: false,
         }
     }
 }
@@ -286,4 +290,103 @@ pub struct CheckpointRecord {
     pub signature: Vec<u8>,
     /// The signer's public key, uncompressed SEC1.
     pub public_key: Vec<u8>,
+}
+
+/// An event waiting in the uplink outbox (written in the event's own append transaction).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub outbox_id: i64,
+    pub event: StoredEvent,
+    /// Failed delivery attempts so far.
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What became of outbox rows after a delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxMark {
+    /// The upstream stored them (or had them already).
+    Sent { at: DateTime<Utc> },
+    /// The upstream refused them for a business reason; they are kept, never retried automatically.
+    Refused { at: DateTime<Utc>, reason: String },
+    /// Not delivered (upstream down, transport error): stays pending, `attempts` + 1.
+    Failed { error: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub sent: i64,
+    pub refused: i64,
+    /// `created_at` of the oldest pending row.
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+/// A document of the `/PS` interface kept by the receiving node: a registration application, a spot
+/// check, an inspection application, a reported month count. `body` is the document as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PsDoc {
+    /// The numeric id handed to callers (`Id`).
+    pub id: i64,
+    /// `apply_new`, `apply_old`, `spot_check`, `check_apply`, `business_count`.
+    pub kind: String,
+    /// The organisation that owns the document (the applicant; the enterprise a spot check targets).
+    pub org_id: Uuid,
+    pub org_path: String,
+    /// A second organisation that must see it (the inspection station of a check application).
+    pub target_org_id: Option<Uuid>,
+    /// The caller's own id (`ThirdId`): unique per (kind, org_id) when given.
+    pub third_id: Option<String>,
+    /// e.g. `pending`, `approved`, `rejected`, `open`, `ended`, `answered`, `match`, `mismatch`.
+    pub state: String,
+    pub body: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PsDocFilter {
+    pub kind: String,
+    /// Documents whose organisation or target organisation lies inside this scope (`None` = all).
+    pub scope: Option<Scope>,
+    pub org_id: Option<Uuid>,
+    pub target_org_id: Option<Uuid>,
+    pub state: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A checkpoint of a lower node's ledger, received and verified by this node as its witness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessRecord {
+    /// The account (user) the lower node logs in with.
+    pub user_id: Uuid,
+    pub origin: String,
+    pub size: u64,
+    pub root: cyltrace_ledger::Hash,
+    pub text: String,
+    pub signature: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// An alarm for the regulator that is not about one cylinder: a lower node's ledger that does not
+/// verify (`ledger_tamper`), a month count that differs (`business_count_mismatch`), an uplink that
+/// is behind (`uplink_stale`), a record the upstream refused (`uplink_refused`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegAlarm {
+    pub id: i64,
+    pub org_id: Uuid,
+    pub kind: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RegAlarmFilter {
+    /// Alarms of organisations inside this scope (`None` = all).
+    pub scope: Option<Scope>,
+    pub kind: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
 }

@@ -13,8 +13,8 @@ use cyltrace_domain::event::Position;
 use cyltrace_domain::filling::alarms_for;
 use cyltrace_domain::units::Text;
 use cyltrace_domain::{
-    Archive, CylinderCode, CylinderStatus, Event, EventData, NewSite, OrgKind, RegionCode, Role,
-    SiteKind,
+    Archive, CylinderCode, CylinderStatus, Event, EventData, EventKind, NewSite, OrgKind,
+    RegionCode, Role, SiteKind,
 };
 use cyltrace_ledger::{Hash, HashAlg, LogHash, Tile, TileData, append_tiles, partial_tiles};
 use sqlx::Row;
@@ -66,6 +66,7 @@ impl SqliteStore {
         let log = LogWriter {
             info: ledger.clone(),
             write: params.write,
+            outbox: params.outbox,
         };
         tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx, log));
         Ok(Self {
@@ -113,6 +114,7 @@ impl PgStore {
         let log = LogWriter {
             info: ledger.clone(),
             write: params.write,
+            outbox: params.outbox,
         };
         tokio::spawn(Self::commit_records(pool.clone(), writer.clone(), rx, log));
         Ok(Self {
@@ -156,6 +158,19 @@ impl Record {
 struct LogWriter {
     info: LedgerInfo,
     write: bool,
+    /// Whether new events of the uplink kinds get an outbox row (`LedgerParams::outbox`).
+    outbox: bool,
+}
+
+/// Whether a new event of this kind goes to the upstream (gets an outbox row).
+fn uplinked(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::PreFillCheck
+            | EventKind::Fill
+            | EventKind::PostFillCheck
+            | EventKind::InspectionResult
+    )
 }
 
 /// `None`: queued (write-behind); the committer logs a failure instead of answering it.
@@ -168,6 +183,9 @@ const RECORD_QUEUE: usize = 4096;
 const RECORD_BATCH: usize = 256;
 /// Events read per query when the whole log is walked.
 const PAGE: i64 = 10_000;
+/// Ids bound per statement when rows are named by a list (well under both backends' limits on
+/// bound parameters).
+const ID_CHUNK: usize = 1000;
 
 /// Hands a record to the committer; with `Durability::Committed`, waits until it is committed.
 async fn commit_record(records: &RecordSender, r: Record, durability: Durability) -> Result<()> {
@@ -367,7 +385,7 @@ macro_rules! impl_store {
                 for (r, _) in batch {
                     let Record::Append(job) = r else { continue };
                     sqlx::query("savepoint append_job").execute(&mut *tx).await?;
-                    match Self::append_in(&mut tx, &log.info, &job.events, &job.ctx).await {
+                    match Self::append_in(&mut tx, &log.info, log.outbox, &job.events, &job.ctx).await {
                         Ok((out, mut new_leaves)) => {
                             sqlx::query("release savepoint append_job").execute(&mut *tx).await?;
                             leaves.append(&mut new_leaves);
@@ -586,8 +604,9 @@ macro_rules! impl_store {
             }
 
             /// Appends one batch of events inside the writer's transaction; returns the answers
-            /// and the leaf hashes of the events stored now, in index order.
-            async fn append_in(tx: &mut sqlx::Transaction<'static, $db>, log: &LedgerInfo, events: &[Event], ctx: &AppendContext) -> Result<(Vec<Appended>, Vec<Hash>)> {
+            /// and the leaf hashes of the events stored now, in index order. With `outbox`, each
+            /// new event of an uplink kind gets its outbox row here, in the same transaction.
+            async fn append_in(tx: &mut sqlx::Transaction<'static, $db>, log: &LedgerInfo, outbox: bool, events: &[Event], ctx: &AppendContext) -> Result<(Vec<Appended>, Vec<Hash>)> {
                 // Recording facts as the log keeps them (microseconds), so that the leaf hashed now
                 // is the leaf recomputed from the stored row.
                 let recorded_at = from_us(us(ctx.recorded_at))?;
@@ -641,6 +660,15 @@ macro_rules! impl_store {
                     .bind(us(ctx.recorded_at))
                     .execute(&mut **tx)
                     .await?;
+                    if outbox && uplinked(e.kind()) {
+                        sqlx::query("insert into outbox (ledger_index, event_id, kind, created_at) values ($1, $2, $3, $4)")
+                            .bind(next)
+                            .bind(e.id.to_string())
+                            .bind(e.kind().as_str())
+                            .bind(us(ctx.recorded_at))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
                     for code in &e.codes {
                         if !touched.contains_key(code.as_str()) {
                             let row = sqlx::query("select archive, status, org_id from cylinders where code = $1")
@@ -867,6 +895,57 @@ macro_rules! impl_store {
                     ip: r.try_get("ip")?,
                     detail: r.try_get("detail")?,
                 })
+            }
+
+            fn ps_doc(r: &$row) -> Result<PsDoc> {
+                Ok(PsDoc {
+                    id: r.try_get("doc_id")?,
+                    kind: r.try_get("kind")?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    org_path: r.try_get("path")?,
+                    target_org_id: opt_uuid(r.try_get("target_org_id")?)?,
+                    third_id: r.try_get("third_id")?,
+                    state: r.try_get("state")?,
+                    body: json("ps document body", &r.try_get::<String, _>("body")?)?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                    updated_at: from_us(r.try_get("updated_at")?)?,
+                })
+            }
+
+            fn witness(r: &$row) -> Result<WitnessRecord> {
+                let size: i64 = r.try_get("size")?;
+                Ok(WitnessRecord {
+                    user_id: uuid(&r.try_get::<String, _>("user_id")?)?,
+                    origin: r.try_get("origin")?,
+                    size: u64::try_from(size).map_err(|_| StoreError::Corrupt(format!("witnessed size {size}")))?,
+                    root: Hash::from_slice(&r.try_get::<Vec<u8>, _>("root")?).map_err(|e| StoreError::Corrupt(format!("witnessed root: {e}")))?,
+                    text: r.try_get("text")?,
+                    signature: r.try_get("signature")?,
+                    public_key: r.try_get("public_key")?,
+                    received_at: from_us(r.try_get("received_at")?)?,
+                })
+            }
+
+            fn reg_alarm(r: &$row) -> Result<RegAlarm> {
+                Ok(RegAlarm {
+                    id: r.try_get("alarm_id")?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    kind: r.try_get("kind")?,
+                    message: r.try_get("message")?,
+                    at: from_us(r.try_get("at")?)?,
+                })
+            }
+
+            /// The id of the document with this `third_id` for (kind, org_id), if any.
+            async fn ps_doc_by_third<'e, E: sqlx::Executor<'e, Database = $db>>(ex: E, kind: &str, org_id: Uuid, third_id: &str) -> Result<Option<i64>> {
+                Ok(sqlx::query("select doc_id from ps_docs where kind = $1 and org_id = $2 and third_id = $3")
+                    .bind(kind)
+                    .bind(org_id.to_string())
+                    .bind(third_id)
+                    .fetch_optional(ex)
+                    .await?
+                    .map(|r| r.try_get("doc_id"))
+                    .transpose()?)
             }
         }
 
@@ -1110,6 +1189,21 @@ macro_rules! impl_store {
                 .bind(format!("{}%", scope.0))
                 .bind(page.limit)
                 .bind(page.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::cylinder)
+                .collect()
+            }
+
+            async fn list_cylinders_since(&self, scope: &Scope, since: DateTime<Utc>, limit: i64) -> Result<Vec<CylinderRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select {CYLINDER_COLUMNS} from cylinders c join orgs o on o.org_id = c.org_id
+                     where o.path like $1 and c.updated_at >= $2 order by c.updated_at, c.code limit $3"
+                )))
+                .bind(format!("{}%", scope.0))
+                .bind(us(since))
+                .bind(limit)
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
@@ -1454,6 +1548,292 @@ macro_rules! impl_store {
                     .iter()
                     .map(Self::checkpoint)
                     .collect()
+            }
+
+            async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxItem>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select ob.outbox_id, ob.attempts, ob.created_at as outbox_created_at, {EVENT_COLUMNS}
+                     from outbox ob join events e on e.ledger_index = ob.ledger_index
+                     where ob.state = 'pending' order by ob.outbox_id limit $1"
+                )))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(OutboxItem {
+                        outbox_id: r.try_get("outbox_id")?,
+                        event: Self::event(r)?,
+                        attempts: r.try_get("attempts")?,
+                        created_at: from_us(r.try_get("outbox_created_at")?)?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn outbox_mark(&self, ids: &[i64], mark: &OutboxMark) -> Result<()> {
+                let mut tx = Self::begin(&self.pool).await?;
+                for chunk in ids.chunks(ID_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("update outbox set ");
+                    match mark {
+                        OutboxMark::Sent { at } => {
+                            q.push("state = 'sent', sent_at = ").push_bind(us(*at));
+                        }
+                        OutboxMark::Refused { at, reason } => {
+                            q.push("state = 'refused', sent_at = ").push_bind(us(*at)).push(", last_error = ").push_bind(reason.clone());
+                        }
+                        OutboxMark::Failed { error } => {
+                            q.push("attempts = attempts + 1, last_error = ").push_bind(error.clone());
+                        }
+                    }
+                    q.push(" where outbox_id in (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    list.push_unseparated(")");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outbox_stats(&self) -> Result<OutboxStats> {
+                let r = sqlx::query(
+                    "select (select count(*) from outbox where state = 'pending') as pending,
+                            (select count(*) from outbox where state = 'sent') as sent,
+                            (select count(*) from outbox where state = 'refused') as refused,
+                            (select min(created_at) from outbox where state = 'pending') as oldest",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(OutboxStats {
+                    pending: r.try_get("pending")?,
+                    sent: r.try_get("sent")?,
+                    refused: r.try_get("refused")?,
+                    oldest_pending: r.try_get::<Option<i64>, _>("oldest")?.map(from_us).transpose()?,
+                })
+            }
+
+            async fn insert_ps_doc(&self, d: &PsDoc) -> Result<(i64, bool)> {
+                let mut tx = Self::begin(&self.pool).await?;
+                if let Some(third) = &d.third_id && let Some(id) = Self::ps_doc_by_third(&mut *tx, &d.kind, d.org_id, third).await? {
+                    return Ok((id, false));
+                }
+                let inserted = sqlx::query(
+                    "insert into ps_docs (kind, org_id, target_org_id, third_id, state, body, created_at, updated_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8) returning doc_id",
+                )
+                .bind(&d.kind)
+                .bind(d.org_id.to_string())
+                .bind(d.target_org_id.map(|o| o.to_string()))
+                .bind(&d.third_id)
+                .bind(&d.state)
+                .bind(to_json(&d.body))
+                .bind(us(d.created_at))
+                .bind(us(d.updated_at))
+                .fetch_one(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(row) => {
+                        let id: i64 = row.try_get("doc_id")?;
+                        tx.commit().await?;
+                        Ok((id, true))
+                    }
+                    // Another caller stored the same ThirdId between our read and our insert.
+                    Err(e) if unique_violation(&e) => {
+                        drop(tx);
+                        let third = d.third_id.as_deref().unwrap_or_default();
+                        match Self::ps_doc_by_third(&self.pool, &d.kind, d.org_id, third).await? {
+                            Some(id) => Ok((id, false)),
+                            None => Err(e.into()),
+                        }
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            async fn get_ps_doc(&self, id: i64) -> Result<Option<PsDoc>> {
+                sqlx::query("select d.*, o.path from ps_docs d join orgs o on o.org_id = d.org_id where d.doc_id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::ps_doc)
+                    .transpose()
+            }
+
+            async fn update_ps_doc(&self, id: i64, state: &str, body: &serde_json::Value, at: DateTime<Utc>) -> Result<()> {
+                let n = sqlx::query("update ps_docs set state = $1, body = $2, updated_at = $3 where doc_id = $4")
+                    .bind(state)
+                    .bind(to_json(body))
+                    .bind(us(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound(format!("document {id}")));
+                }
+                Ok(())
+            }
+
+            async fn list_ps_docs(&self, f: &PsDocFilter) -> Result<Vec<PsDoc>> {
+                sqlx::query(
+                    "select d.*, o.path from ps_docs d join orgs o on o.org_id = d.org_id
+                     left join orgs t on t.org_id = d.target_org_id
+                     where d.kind = $1
+                       and ($2 is null or o.path like $2 or t.path like $2)
+                       and ($3 is null or d.org_id = $3)
+                       and ($4 is null or d.target_org_id = $4)
+                       and ($5 is null or d.state = $5)
+                     order by d.doc_id desc limit $6 offset $7",
+                )
+                .bind(&f.kind)
+                .bind(f.scope.as_ref().map(|s| format!("{}%", s.0)))
+                .bind(f.org_id.map(|o| o.to_string()))
+                .bind(f.target_org_id.map(|o| o.to_string()))
+                .bind(&f.state)
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::ps_doc)
+                .collect()
+            }
+
+            async fn insert_ps_leaf(&self, user_id: Uuid, ledger_index: i64, leaf_hash: &Hash, event_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(
+                    "insert into ps_leaves (user_id, ledger_index, leaf_hash, event_id, audited, created_at) values ($1, $2, $3, $4, $5, $6)
+                     on conflict (user_id, ledger_index) do nothing",
+                )
+                .bind(user_id.to_string())
+                .bind(ledger_index)
+                .bind(leaf_hash.0.to_vec())
+                .bind(event_id.to_string())
+                .bind(false)
+                .bind(us(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn ps_leaves_unaudited(&self, user_id: Uuid, size: u64, limit: i64) -> Result<Vec<(i64, Hash)>> {
+                sqlx::query(
+                    "select ledger_index, leaf_hash from ps_leaves where user_id = $1 and audited = $2 and ledger_index < $3
+                     order by ledger_index limit $4",
+                )
+                .bind(user_id.to_string())
+                .bind(false)
+                .bind(i64::try_from(size).unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let hash = Hash::from_slice(&r.try_get::<Vec<u8>, _>("leaf_hash")?).map_err(|e| StoreError::Corrupt(format!("declared leaf: {e}")))?;
+                    Ok((r.try_get("ledger_index")?, hash))
+                })
+                .collect()
+            }
+
+            async fn ps_leaves_mark_audited(&self, user_id: Uuid, indexes: &[i64]) -> Result<()> {
+                let mut tx = Self::begin(&self.pool).await?;
+                for chunk in indexes.chunks(ID_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("update ps_leaves set audited = ");
+                    q.push_bind(true).push(" where user_id = ").push_bind(user_id.to_string()).push(" and ledger_index in (");
+                    let mut list = q.separated(", ");
+                    for i in chunk {
+                        list.push_bind(*i);
+                    }
+                    list.push_unseparated(")");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_witness(&self, w: &WitnessRecord) -> Result<()> {
+                sqlx::query(
+                    "insert into ps_witness (user_id, origin, size, root, text, signature, public_key, received_at, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(w.user_id.to_string())
+                .bind(&w.origin)
+                .bind(i64::try_from(w.size).map_err(|_| StoreError::Corrupt("witnessed size".to_owned()))?)
+                .bind(w.root.0.to_vec())
+                .bind(&w.text)
+                .bind(&w.signature)
+                .bind(&w.public_key)
+                .bind(us(w.received_at))
+                .bind(us(w.received_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_witness(&self, user_id: Uuid) -> Result<Option<WitnessRecord>> {
+                sqlx::query("select * from ps_witness where user_id = $1 order by size desc, seq desc limit 1")
+                    .bind(user_id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::witness)
+                    .transpose()
+            }
+
+            async fn insert_reg_alarm(&self, a: &RegAlarm) -> Result<i64> {
+                Ok(sqlx::query(
+                    "insert into reg_alarms (org_id, kind, message, at, created_at) values ($1, $2, $3, $4, $5) returning alarm_id",
+                )
+                .bind(a.org_id.to_string())
+                .bind(&a.kind)
+                .bind(&a.message)
+                .bind(us(a.at))
+                .bind(us(a.at))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("alarm_id")?)
+            }
+
+            async fn list_reg_alarms(&self, f: &RegAlarmFilter) -> Result<Vec<RegAlarm>> {
+                sqlx::query(
+                    "select a.* from reg_alarms a join orgs o on o.org_id = a.org_id
+                     where ($1 is null or o.path like $1) and ($2 is null or a.kind = $2)
+                     order by a.at desc, a.alarm_id desc limit $3 offset $4",
+                )
+                .bind(f.scope.as_ref().map(|s| format!("{}%", s.0)))
+                .bind(&f.kind)
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::reg_alarm)
+                .collect()
+            }
+
+            async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+                Ok(sqlx::query("select value from settings where key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get("value"))
+                    .transpose()?)
+            }
+
+            async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+                sqlx::query(
+                    "insert into settings (key, value, updated_at) values ($1, $2, $3)
+                     on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(key)
+                .bind(value)
+                .bind(us(Utc::now()))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
         }
     };

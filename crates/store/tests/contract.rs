@@ -10,8 +10,9 @@ use cyltrace_domain::{
     NewSite, Role,
 };
 use cyltrace_store::{
-    AppendContext, Appended, AuditFilter, AuditRecord, Durability, NewCylinder, OrgRecord, Page,
-    Scope, SiteRecord, Store, StoreError, UserRecord, refold,
+    AppendContext, Appended, AuditFilter, AuditRecord, Durability, LedgerParams, NewCylinder,
+    OrgRecord, OutboxItem, OutboxMark, OutboxStats, Page, PsDoc, PsDocFilter, RegAlarm,
+    RegAlarmFilter, Scope, SiteRecord, Store, StoreError, UserRecord, WitnessRecord, refold,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -145,6 +146,10 @@ fn data_of(kind: &str, t: DateTime<Utc>) -> Value {
         "recycle" => json!({"customer_id": "C1"}),
         "scrap" => json!({"reason": "腐蚀严重"}),
         "tag_bind" => json!({"tag_uid": "E2000017221101441890"}),
+        "inspection_result" => {
+            json!({"conclusion": "pass", "check_date": "2026-11-01", "next_check_date": "2030-11-01",
+            "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "张三"})
+        }
         other => panic!("no sample data for {other}"),
     }
 }
@@ -172,7 +177,12 @@ struct World {
 }
 
 async fn world(codes: &[&str]) -> World {
-    let (store, guard) = store().await;
+    world_with(codes, &LedgerParams::default()).await
+}
+
+/// The same world in a store opened with these ledger parameters.
+async fn world_with(codes: &[&str], params: &LedgerParams) -> World {
+    let (store, guard) = common::store_with(params).await;
     let reg = regulator();
     let ent = enterprise(&reg, "昆明燃气");
     store.insert_org(&reg).await.expect("regulator");
@@ -1183,4 +1193,661 @@ async fn a_fresh_store_is_empty_until_an_org_exists() {
     assert_eq!(s.count_cylinders().await.unwrap(), 0);
     s.insert_org(&regulator()).await.unwrap();
     assert!(!s.is_empty().await.unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Uplink outbox
+// ---------------------------------------------------------------------------------------------------
+
+fn with_outbox() -> LedgerParams {
+    LedgerParams {
+        outbox: true,
+        ..LedgerParams::default()
+    }
+}
+
+/// The pending outbox as (kind, ledger index, attempts), in outbox order.
+async fn pending(s: &dyn Store) -> Vec<(&'static str, i64, i64)> {
+    s.outbox_pending(1000)
+        .await
+        .expect("outbox")
+        .iter()
+        .map(|o| {
+            (
+                o.event.event.kind().as_str(),
+                o.event.ledger_index,
+                o.attempts,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn only_new_events_of_the_uplink_kinds_enter_the_outbox() {
+    let c = "1103007831";
+    let w = world_with(&[c], &with_outbox()).await;
+    let s = w.store.as_ref();
+    let t = t0();
+    let evs = [
+        event("tag_bind", c, t - Duration::hours(1), w.site),
+        event("pre_fill_check", c, t, w.site),
+        event("fill", c, t + Duration::minutes(10), w.site),
+        event("post_fill_check", c, t + Duration::minutes(15), w.site),
+        event("deliver", c, t + Duration::hours(1), w.site),
+        event("recycle", c, t + Duration::hours(2), w.site),
+        event("inspection_result", c, t + Duration::hours(3), w.site),
+        event("store_in", c, t + Duration::hours(4), w.site),
+    ];
+    assert_eq!(indexes(&w.append(&evs).await), [0, 1, 2, 3, 4, 5, 6, 7]);
+    let expected = vec![
+        ("pre_fill_check", 1, 0),
+        ("fill", 2, 0),
+        ("post_fill_check", 3, 0),
+        ("inspection_result", 6, 0),
+    ];
+    assert_eq!(pending(s).await, expected);
+    // Each row carries its event as stored, in log order, created when the event was recorded.
+    let items: Vec<OutboxItem> = s.outbox_pending(1000).await.unwrap();
+    for item in &items {
+        let stored = s.get_event(item.event.event.id).await.unwrap().unwrap();
+        assert_eq!(item.event, stored);
+        assert_eq!(item.created_at, w.ctx.recorded_at);
+    }
+    assert!(items.windows(2).all(|p| p[0].outbox_id < p[1].outbox_id));
+    assert_eq!(
+        s.outbox_pending(2)
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.event.ledger_index)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+
+    // An idempotent retry adds nothing; a retry beside a new event adds only the new one.
+    let retry = w.append(std::slice::from_ref(&evs[2])).await;
+    assert!(!retry[0].new);
+    assert_eq!(pending(s).await, expected);
+    let fill2 = event("fill", c, t + Duration::hours(5), w.site);
+    let mixed = w.append(&[evs[1].clone(), fill2.clone()]).await;
+    assert_eq!(
+        mixed.iter().map(|a| a.new).collect::<Vec<_>>(),
+        [false, true]
+    );
+    let mut expected = expected;
+    expected.push(("fill", 8, 0));
+    assert_eq!(pending(s).await, expected);
+
+    // A refused batch leaves no outbox row: an unknown cylinder …
+    let good = event("post_fill_check", c, t + Duration::hours(6), w.site);
+    let unknown = event("fill", "1999999999", t + Duration::hours(6), w.site);
+    assert!(matches!(
+        s.append_events(&[good.clone(), unknown.clone()], &w.ctx)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(pending(s).await, expected);
+    // … or an id reused for another kind.
+    let reused = Event {
+        id: evs[0].id,
+        ..event("fill", c, t + Duration::hours(6), w.site)
+    };
+    assert!(matches!(
+        s.append_events(&[good.clone(), reused], &w.ctx).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(pending(s).await, expected);
+    assert_eq!(s.get_event(good.id).await.unwrap(), None);
+
+    // Refused and accepted batches committed together (group commit): only the accepted one's rows.
+    let (ok, refused) = tokio::join!(
+        s.append_events(std::slice::from_ref(&good), &w.ctx),
+        s.append_events(std::slice::from_ref(&unknown), &w.ctx)
+    );
+    assert_eq!(indexes(&ok.expect("good batch")), [9]);
+    assert!(matches!(refused, Err(StoreError::NotFound(_))));
+    expected.push(("post_fill_check", 9, 0));
+    assert_eq!(pending(s).await, expected);
+    assert_eq!(s.ledger_size().await.unwrap(), 10);
+}
+
+#[tokio::test]
+async fn the_outbox_stays_empty_without_an_upstream() {
+    let c = "1103007831";
+    let w = world(&[c]).await;
+    let t = t0();
+    w.append(&[
+        event("pre_fill_check", c, t, w.site),
+        event("fill", c, t + Duration::minutes(10), w.site),
+        event("post_fill_check", c, t + Duration::minutes(15), w.site),
+        event("inspection_result", c, t + Duration::hours(1), w.site),
+    ])
+    .await;
+    assert!(w.store.outbox_pending(100).await.unwrap().is_empty());
+    assert_eq!(
+        w.store.outbox_stats().await.unwrap(),
+        OutboxStats::default()
+    );
+}
+
+#[tokio::test]
+async fn outbox_rows_fail_then_are_sent_or_refused() {
+    let c = "1103007831";
+    let w = world_with(&[c], &with_outbox()).await;
+    let s = w.store.as_ref();
+    let t = t0();
+    w.append(&[
+        event("pre_fill_check", c, t, w.site),
+        event("fill", c, t + Duration::minutes(10), w.site),
+    ])
+    .await;
+    let later = AppendContext {
+        recorded_at: w.ctx.recorded_at + Duration::minutes(30),
+        ..w.ctx.clone()
+    };
+    s.append_events(
+        &[
+            event("post_fill_check", c, t + Duration::minutes(15), w.site),
+            event("inspection_result", c, t + Duration::hours(1), w.site),
+        ],
+        &later,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i64> = s
+        .outbox_pending(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.outbox_id)
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(
+        s.outbox_stats().await.unwrap(),
+        OutboxStats {
+            pending: 4,
+            sent: 0,
+            refused: 0,
+            oldest_pending: Some(w.ctx.recorded_at),
+        }
+    );
+
+    // Failed: still pending, one more attempt each time, the error kept.
+    let down = OutboxMark::Failed {
+        error: "connection refused".to_owned(),
+    };
+    s.outbox_mark(&ids[..2], &down).await.unwrap();
+    assert_eq!(
+        pending(s).await,
+        [
+            ("pre_fill_check", 0, 1),
+            ("fill", 1, 1),
+            ("post_fill_check", 2, 0),
+            ("inspection_result", 3, 0)
+        ]
+    );
+    s.outbox_mark(&ids[..1], &down).await.unwrap();
+    assert_eq!(pending(s).await[0], ("pre_fill_check", 0, 2));
+    assert_eq!(s.outbox_stats().await.unwrap().pending, 4);
+    // Nothing named, nothing changed.
+    s.outbox_mark(
+        &[],
+        &OutboxMark::Sent {
+            at: t + Duration::hours(2),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.outbox_stats().await.unwrap().pending, 4);
+
+    // Sent and refused rows leave the pending list and are counted.
+    let sent_at = ts("2026-11-21T13:00:00.000001+08:00");
+    s.outbox_mark(&ids[..1], &OutboxMark::Sent { at: sent_at })
+        .await
+        .unwrap();
+    s.outbox_mark(
+        &ids[1..2],
+        &OutboxMark::Refused {
+            at: sent_at,
+            reason: "B1.9 无效".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pending(s).await,
+        [("post_fill_check", 2, 0), ("inspection_result", 3, 0)]
+    );
+    assert_eq!(
+        s.outbox_stats().await.unwrap(),
+        OutboxStats {
+            pending: 2,
+            sent: 1,
+            refused: 1,
+            oldest_pending: Some(later.recorded_at),
+        }
+    );
+    // What was recorded on the rows (read beside the API).
+    let count = |sql: String| {
+        let g = &w._guard;
+        async move { g.execute_raw(&sql).await.expect("raw sql") }
+    };
+    let sent_us = sent_at.timestamp_micros();
+    assert_eq!(
+        count(format!("update outbox set attempts = attempts where outbox_id = {} and state = 'sent' and sent_at = {sent_us} and attempts = 2 and last_error = 'connection refused'", ids[0])).await,
+        1
+    );
+    assert_eq!(
+        count(format!("update outbox set attempts = attempts where outbox_id = {} and state = 'refused' and sent_at = {sent_us} and last_error = 'B1.9 无效'", ids[1])).await,
+        1
+    );
+
+    s.outbox_mark(&ids[2..], &OutboxMark::Sent { at: sent_at })
+        .await
+        .unwrap();
+    assert!(pending(s).await.is_empty());
+    assert_eq!(
+        s.outbox_stats().await.unwrap(),
+        OutboxStats {
+            pending: 0,
+            sent: 3,
+            refused: 1,
+            oldest_pending: None,
+        }
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Documents of the /PS interface
+// ---------------------------------------------------------------------------------------------------
+
+fn ps_doc(
+    kind: &str,
+    o: &OrgRecord,
+    target: Option<&OrgRecord>,
+    third_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> PsDoc {
+    PsDoc {
+        id: 0,
+        kind: kind.to_owned(),
+        org_id: o.id,
+        org_path: o.path.clone(),
+        target_org_id: target.map(|t| t.id),
+        third_id: third_id.map(str::to_owned),
+        state: "pending".to_owned(),
+        body: json!({"Name": o.name, "Items": [1, 2, 3], "At": at.to_rfc3339()}),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn ps_docs_are_idempotent_on_third_id_and_scoped_by_owner_or_target() {
+    let (s, _g) = store().await;
+    let reg = regulator();
+    let a = enterprise(&reg, "企业甲");
+    let b = enterprise(&reg, "企业乙");
+    let station = org(
+        "inspection_station",
+        "昆明检验站",
+        "530102",
+        Some(&reg),
+        json!([]),
+    );
+    for o in [&reg, &a, &b, &station] {
+        s.insert_org(o).await.unwrap();
+    }
+    let t = ts("2026-11-21T08:00:00.000007Z");
+    let d1 = ps_doc("check_apply", &a, Some(&station), Some("T1"), t);
+    let (id1, new) = s.insert_ps_doc(&d1).await.unwrap();
+    assert!(new);
+    // The same ThirdId again: nothing stored, the first id answered.
+    let again = PsDoc {
+        body: json!({"other": true}),
+        state: "approved".to_owned(),
+        ..d1.clone()
+    };
+    assert_eq!(s.insert_ps_doc(&again).await.unwrap(), (id1, false));
+    let d1 = PsDoc { id: id1, ..d1 };
+    assert_eq!(s.get_ps_doc(id1).await.unwrap(), Some(d1.clone()));
+    // The same ThirdId of another organisation, or of another kind, is another document.
+    let (id2, new2) = s
+        .insert_ps_doc(&ps_doc("check_apply", &b, Some(&station), Some("T1"), t))
+        .await
+        .unwrap();
+    let (id3, new3) = s
+        .insert_ps_doc(&ps_doc("apply_new", &a, None, Some("T1"), t))
+        .await
+        .unwrap();
+    // Documents without a ThirdId never collide.
+    let (id4, new4) = s
+        .insert_ps_doc(&ps_doc("check_apply", &a, None, None, t))
+        .await
+        .unwrap();
+    let (id5, new5) = s
+        .insert_ps_doc(&ps_doc("check_apply", &a, None, None, t))
+        .await
+        .unwrap();
+    assert!(new2 && new3 && new4 && new5);
+    let all = [id1, id2, id3, id4, id5];
+    assert_eq!(
+        all.iter().collect::<std::collections::HashSet<_>>().len(),
+        5
+    );
+    assert_eq!(s.get_ps_doc(id5 + 1000).await.unwrap(), None);
+
+    // Update: state, body and time; the rest stays.
+    let later = t + Duration::hours(1);
+    let body = json!({"Result": "通过", "Remark": null});
+    s.update_ps_doc(id1, "approved", &body, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_ps_doc(id1).await.unwrap(),
+        Some(PsDoc {
+            state: "approved".to_owned(),
+            body: body.clone(),
+            updated_at: later,
+            ..d1.clone()
+        })
+    );
+    assert!(matches!(
+        s.update_ps_doc(id5 + 1000, "approved", &body, later).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let filter = PsDocFilter {
+        kind: "check_apply".to_owned(),
+        limit: 100,
+        ..PsDocFilter::default()
+    };
+    let list = |f: PsDocFilter| {
+        let s = s.clone();
+        async move {
+            s.list_ps_docs(&f)
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Newest first, of the kind asked for only.
+    assert_eq!(list(filter.clone()).await, [id5, id4, id2, id1]);
+    assert_eq!(
+        list(PsDocFilter {
+            kind: "apply_new".to_owned(),
+            ..filter.clone()
+        })
+        .await,
+        [id3]
+    );
+    // Scope: the owner's subtree, or the target's.
+    let scoped = |o: &OrgRecord| PsDocFilter {
+        scope: Some(Scope(o.path.clone())),
+        ..filter.clone()
+    };
+    assert_eq!(list(scoped(&station)).await, [id2, id1]);
+    assert_eq!(list(scoped(&a)).await, [id5, id4, id1]);
+    assert_eq!(list(scoped(&b)).await, [id2]);
+    assert_eq!(list(scoped(&reg)).await, [id5, id4, id2, id1]);
+    assert!(
+        list(PsDocFilter {
+            scope: Some(Scope(format!("/{}/", Uuid::new_v4()))),
+            ..filter.clone()
+        })
+        .await
+        .is_empty()
+    );
+    // Organisation, target, state.
+    assert_eq!(
+        list(PsDocFilter {
+            org_id: Some(b.id),
+            ..filter.clone()
+        })
+        .await,
+        [id2]
+    );
+    assert_eq!(
+        list(PsDocFilter {
+            target_org_id: Some(station.id),
+            ..filter.clone()
+        })
+        .await,
+        [id2, id1]
+    );
+    assert_eq!(
+        list(PsDocFilter {
+            state: Some("approved".to_owned()),
+            ..filter.clone()
+        })
+        .await,
+        [id1]
+    );
+    assert_eq!(
+        list(PsDocFilter {
+            state: Some("pending".to_owned()),
+            scope: Some(Scope(station.path.clone())),
+            ..filter.clone()
+        })
+        .await,
+        [id2]
+    );
+    // Paging.
+    assert_eq!(
+        list(PsDocFilter {
+            limit: 2,
+            offset: 1,
+            ..filter.clone()
+        })
+        .await,
+        [id4, id2]
+    );
+    // The listed document is the whole document.
+    let listed = s
+        .list_ps_docs(&PsDocFilter {
+            org_id: Some(a.id),
+            target_org_id: Some(station.id),
+            ..filter.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed, [s.get_ps_doc(id1).await.unwrap().unwrap()]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Witnessing lower nodes' ledgers
+// ---------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn declared_leaves_are_kept_once_and_audited_in_index_order() {
+    let (s, _g) = store().await;
+    let (u, v) = (Uuid::new_v4(), Uuid::new_v4());
+    let h = |i: u8| cyltrace_ledger::Hash([i; 32]);
+    for i in 0..6u8 {
+        s.insert_ps_leaf(u, i64::from(i), &h(i), Uuid::new_v4(), t0())
+            .await
+            .unwrap();
+    }
+    s.insert_ps_leaf(v, 0, &h(100), Uuid::new_v4(), t0())
+        .await
+        .unwrap();
+    // Kept once per index: a second declaration changes nothing.
+    s.insert_ps_leaf(u, 2, &h(200), Uuid::new_v4(), t0())
+        .await
+        .unwrap();
+
+    let unaudited = |user: Uuid, size: u64, limit: i64| {
+        let s = s.clone();
+        async move { s.ps_leaves_unaudited(user, size, limit).await.unwrap() }
+    };
+    assert_eq!(
+        unaudited(u, 4, 100).await,
+        [(0, h(0)), (1, h(1)), (2, h(2)), (3, h(3))]
+    );
+    assert_eq!(unaudited(u, 4, 2).await, [(0, h(0)), (1, h(1))]);
+    assert_eq!(unaudited(u, u64::MAX, 100).await.len(), 6);
+    assert!(unaudited(u, 0, 100).await.is_empty());
+    assert_eq!(unaudited(v, 10, 100).await, [(0, h(100))]);
+
+    s.ps_leaves_mark_audited(u, &[0, 2, 5]).await.unwrap();
+    s.ps_leaves_mark_audited(u, &[]).await.unwrap();
+    assert_eq!(unaudited(u, 4, 100).await, [(1, h(1)), (3, h(3))]);
+    assert_eq!(
+        unaudited(u, 6, 100).await,
+        [(1, h(1)), (3, h(3)), (4, h(4))]
+    );
+    // Another user's leaves are untouched by the marks.
+    assert_eq!(unaudited(v, 10, 100).await, [(0, h(100))]);
+}
+
+fn witness(user_id: Uuid, size: u64, text: &str, at: DateTime<Utc>) -> WitnessRecord {
+    WitnessRecord {
+        user_id,
+        origin: "cyltrace.example.cn/530102".to_owned(),
+        size,
+        root: cyltrace_ledger::Hash([size as u8; 32]),
+        text: text.to_owned(),
+        signature: vec![0x30, 0x44, size as u8],
+        public_key: vec![0x04; 65],
+        received_at: at,
+    }
+}
+
+#[tokio::test]
+async fn the_latest_witnessed_checkpoint_is_the_largest_and_the_history_is_append_only() {
+    let (s, g) = store().await;
+    let (u, v) = (Uuid::new_v4(), Uuid::new_v4());
+    let t = ts("2026-11-21T08:00:00.000123Z");
+    assert_eq!(s.latest_witness(u).await.unwrap(), None);
+    let w5 = witness(u, 5, "five", t);
+    let w10a = witness(u, 10, "ten a", t + Duration::minutes(1));
+    let w10b = witness(u, 10, "ten b", t + Duration::minutes(2));
+    let w7 = witness(u, 7, "seven", t + Duration::minutes(3));
+    s.insert_witness(&w5).await.unwrap();
+    assert_eq!(s.latest_witness(u).await.unwrap(), Some(w5));
+    for w in [&w10a, &w10b, &w7] {
+        s.insert_witness(w).await.unwrap();
+    }
+    // The largest size; among equal sizes the last received.
+    assert_eq!(s.latest_witness(u).await.unwrap(), Some(w10b.clone()));
+    assert_eq!(s.latest_witness(v).await.unwrap(), None);
+    let wv = witness(v, 3, "other node", t);
+    s.insert_witness(&wv).await.unwrap();
+    assert_eq!(s.latest_witness(v).await.unwrap(), Some(wv));
+
+    for sql in [
+        "update ps_witness set size = 1000",
+        "delete from ps_witness",
+    ] {
+        let err = g.execute_raw(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(s.latest_witness(u).await.unwrap(), Some(w10b));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Regulator alarms and settings
+// ---------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn regulator_alarms_are_scoped_and_newest_first() {
+    let (s, _g) = store().await;
+    let reg = regulator();
+    let a = enterprise(&reg, "企业甲");
+    let b = enterprise(&reg, "企业乙");
+    for o in [&reg, &a, &b] {
+        s.insert_org(o).await.unwrap();
+    }
+    let t = ts("2026-11-21T08:00:00.000001Z");
+    let alarm = |o: &OrgRecord, kind: &str, at: DateTime<Utc>| RegAlarm {
+        id: 0,
+        org_id: o.id,
+        kind: kind.to_owned(),
+        message: format!("{} {kind}", o.name),
+        at,
+    };
+    let mut stored = Vec::new();
+    for a in [
+        alarm(&a, "ledger_tamper", t),
+        alarm(&b, "business_count_mismatch", t + Duration::hours(1)),
+        alarm(&a, "uplink_stale", t + Duration::hours(2)),
+    ] {
+        let id = s.insert_reg_alarm(&a).await.unwrap();
+        stored.push(RegAlarm { id, ..a });
+    }
+    assert!(stored[0].id < stored[1].id && stored[1].id < stored[2].id);
+    let (a1, a2, a3) = (stored[0].clone(), stored[1].clone(), stored[2].clone());
+
+    let filter = RegAlarmFilter {
+        limit: 100,
+        ..RegAlarmFilter::default()
+    };
+    let list = |f: RegAlarmFilter| {
+        let s = s.clone();
+        async move { s.list_reg_alarms(&f).await.unwrap() }
+    };
+    assert_eq!(
+        list(filter.clone()).await,
+        [a3.clone(), a2.clone(), a1.clone()]
+    );
+    let scoped = |o: &OrgRecord| RegAlarmFilter {
+        scope: Some(Scope(o.path.clone())),
+        ..filter.clone()
+    };
+    assert_eq!(list(scoped(&a)).await, [a3.clone(), a1.clone()]);
+    assert_eq!(list(scoped(&b)).await, std::slice::from_ref(&a2));
+    assert_eq!(list(scoped(&reg)).await.len(), 3);
+    assert_eq!(
+        list(RegAlarmFilter {
+            kind: Some("ledger_tamper".to_owned()),
+            ..filter.clone()
+        })
+        .await,
+        std::slice::from_ref(&a1)
+    );
+    assert!(
+        list(RegAlarmFilter {
+            kind: Some("ledger_tamper".to_owned()),
+            ..scoped(&b)
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        list(RegAlarmFilter {
+            limit: 1,
+            offset: 1,
+            ..filter.clone()
+        })
+        .await,
+        [a2]
+    );
+}
+
+#[tokio::test]
+async fn settings_are_upserted() {
+    let (s, _g) = store().await;
+    assert_eq!(s.get_setting("uplink.url").await.unwrap(), None);
+    s.set_setting("uplink.url", "https://up.example.cn/PS")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_setting("uplink.url").await.unwrap().as_deref(),
+        Some("https://up.example.cn/PS")
+    );
+    s.set_setting("uplink.url", "https://other.example.cn/PS")
+        .await
+        .unwrap();
+    s.set_setting("uplink.user", "530102-node").await.unwrap();
+    assert_eq!(
+        s.get_setting("uplink.url").await.unwrap().as_deref(),
+        Some("https://other.example.cn/PS")
+    );
+    assert_eq!(
+        s.get_setting("uplink.user").await.unwrap().as_deref(),
+        Some("530102-node")
+    );
+    assert_eq!(s.get_setting("uplink.password").await.unwrap(), None);
 }

@@ -28,14 +28,18 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
+        Self::with_params(&Default::default()).await
+    }
+
+    /// A fresh database opened with `params` (e.g. with the uplink outbox on).
+    pub async fn with_params(params: &cyltrace_store::LedgerParams) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         match std::env::var("CYLTRACE_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let schema = format!("t_{}", Uuid::new_v4().simple());
-                let store =
-                    cyltrace_store::PgStore::connect(&url, Some(&schema), &Default::default())
-                        .await
-                        .expect("PostgreSQL test schema");
+                let store = cyltrace_store::PgStore::connect(&url, Some(&schema), params)
+                    .await
+                    .expect("PostgreSQL test schema");
                 TestDb {
                     store: Arc::new(store),
                     dir,
@@ -43,12 +47,10 @@ impl TestDb {
                 }
             }
             _ => {
-                let store = cyltrace_store::SqliteStore::open(
-                    &dir.path().join("cyltrace.db"),
-                    &Default::default(),
-                )
-                .await
-                .expect("SQLite test database");
+                let store =
+                    cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"), params)
+                        .await
+                        .expect("SQLite test database");
                 TestDb {
                     store: Arc::new(store),
                     dir,

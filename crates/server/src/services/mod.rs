@@ -29,8 +29,10 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
 /// How far in the future an event's time may lie (clock skew of handhelds).
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 
+pub mod files;
 pub mod filling;
 pub mod ledger;
+pub mod ps;
 pub mod public;
 
 // ---------------------------------------------------------------------------------------------
@@ -46,6 +48,15 @@ pub struct LoginInput {
 /// Checks the password (Argon2id off the async threads), locks the account after too many failures,
 /// and issues a token. The answer never tells whether the username exists.
 pub async fn login(st: &AppState, body: &Value) -> ApiResult<(String, DateTime<Utc>, UserRecord)> {
+    login_for(st, body, st.config.token_ttl_secs).await
+}
+
+/// [`login`] with a token that lives `ttl_secs` (a `/PS` ticket lives two hours).
+pub async fn login_for(
+    st: &AppState,
+    body: &Value,
+    ttl_secs: u64,
+) -> ApiResult<(String, DateTime<Utc>, UserRecord)> {
     let input: LoginInput = from_value(body, "")?;
     let bad = || ApiError::Unauthorized("用户名或密码错误".to_owned());
     let now = st.now();
@@ -79,7 +90,7 @@ pub async fn login(st: &AppState, body: &Value) -> ApiResult<(String, DateTime<U
         st.store.reset_failed_logins(user.id).await?;
     }
     let (token, hash) = new_token()?;
-    let expires = now + Duration::seconds(st.config.token_ttl_secs as i64);
+    let expires = now + Duration::seconds(ttl_secs as i64);
     st.store.insert_token(&hash, user.id, expires, now).await?;
     Ok((token, expires, user))
 }

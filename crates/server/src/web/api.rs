@@ -42,6 +42,7 @@ pub fn protected() -> Router<AppState> {
         .route("/audit", get(audit))
         .merge(super::filling::router())
         .merge(super::ledger::router())
+        .merge(super::ps::api_router())
 }
 
 /// A response carrying a note for the audit record.

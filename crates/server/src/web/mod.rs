@@ -4,6 +4,7 @@ pub mod api;
 pub mod filling;
 pub mod ledger;
 pub mod ops;
+pub mod ps;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use cyltrace_store::{AuditRecord, Durability};
 use serde_json::Value;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::Principal;
@@ -35,8 +36,10 @@ pub fn router(st: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("接口不存在".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(from_fn_with_state(st.clone(), audit));
+    let ps = ps::router().layer(from_fn_with_state(st.clone(), audit));
     Router::new()
         .nest("/api/v1", v1)
+        .merge(ps)
         .merge(ops::router())
         .layer(axum::extract::DefaultBodyLimit::max(
             st.config.max_body_bytes,
@@ -46,7 +49,10 @@ pub fn router(st: AppState) -> Router {
         // are not logged.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // The path only: `/PS` callers put their ticket and data in the query string.
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(st)
