@@ -163,7 +163,15 @@ impl TestApp {
 
     /// Spawns with a configuration adjusted by `tune`.
     pub async fn spawn_with(tune: impl FnOnce(&mut Config)) -> TestApp {
-        let db = TestDb::new().await;
+        Self::spawn_with_params(&Default::default(), tune).await
+    }
+
+    /// Spawns over a database opened with `params` (e.g. the uplink outbox on).
+    pub async fn spawn_with_params(
+        params: &cyltrace_store::LedgerParams,
+        tune: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let db = TestDb::with_params(params).await;
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: db.dir.path().to_path_buf(),
@@ -247,6 +255,16 @@ impl TestApp {
     }
 
     /// Posts raw bytes as JSON (for malformed bodies).
+    pub async fn put(&self, token: &str, path: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .put(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn post_raw(&self, token: &str, path: &str, body: impl Into<reqwest::Body>) -> Resp {
         self.send(
             self.client
