@@ -341,6 +341,9 @@ pub fn parse_trace(
             });
         }
     }
+    if items.is_empty() && root.has("Items") {
+        errs.push("Items", "至少需要一条记录");
+    }
     if items.len() > MAX_ITEMS {
         errs.push("Items", format!("一次最多上传 {MAX_ITEMS} 条"));
     }

@@ -113,7 +113,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends a batch of events in one transaction with the status projections of their cylinders.
     /// Ids stored before are answered with their original index and not stored again; an id stored
-    /// before for a different kind, codes or organisation is `Conflict(id)` and nothing is stored.
+    /// before for a different kind, codes, data or organisation is `Conflict(id)` and nothing is
+    /// stored (a retry repeats the record; anything else reusing the id would be silently lost).
     async fn append_events(
         &self,
         events: &[cyltrace_domain::Event],

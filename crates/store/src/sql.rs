@@ -619,7 +619,7 @@ macro_rules! impl_store {
                 // Projections touched by this batch.
                 let mut touched: HashMap<String, Touched> = HashMap::new();
                 for e in events {
-                    let seen = sqlx::query("select ledger_index, kind, codes, org_id from events where event_id = $1")
+                    let seen = sqlx::query("select ledger_index, kind, codes, org_id, data from events where event_id = $1")
                         .bind(e.id.to_string())
                         .fetch_optional(&mut **tx)
                         .await?;
@@ -630,6 +630,7 @@ macro_rules! impl_store {
                         if row.try_get::<String, _>("kind")? != e.kind().as_str()
                             || codes != e.codes
                             || row.try_get::<String, _>("org_id")? != ctx.org_id.to_string()
+                            || row.try_get::<String, _>("data")? != to_json(&e.data.data_json())
                         {
                             return Err(StoreError::Conflict(e.id.to_string()));
                         }

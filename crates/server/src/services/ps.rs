@@ -390,6 +390,10 @@ pub async fn approve_registration(
             "只有监管人员可以审批使用登记".to_owned(),
         ));
     }
+    // One decision at a time: the state and the archives are checked again under the lock, so two
+    // approvals (of one application, or of two for the same code) cannot both register.
+    static APPROVALS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _g = APPROVALS.lock().await;
     let doc = regulator_doc(st, p, id, &["apply_new", "apply_old"]).await?;
     if doc.state != "pending" {
         return Err(ApiError::Conflict(
@@ -403,6 +407,24 @@ pub async fn approve_registration(
         .get_org(doc.org_id)
         .await?
         .ok_or_else(|| ApiError::Internal("applicant vanished".to_owned()))?;
+    // The archives may have changed since the application arrived.
+    for it in &a.items {
+        match st.store.get_cylinder(&it.code).await? {
+            Some(_) if doc.kind == "apply_new" => {
+                return Err(ApiError::Conflict(
+                    format!("气瓶 {} 已有档案，不能按新瓶登记", it.code),
+                    vec![],
+                ));
+            }
+            Some(c) if !c.org_path.starts_with(&applicant.path) => {
+                return Err(ApiError::Conflict(
+                    format!("气瓶 {} 的档案属于其他单位", it.code),
+                    vec![],
+                ));
+            }
+            _ => {}
+        }
+    }
     let authority = st
         .store
         .get_org(p.org_id)

@@ -57,7 +57,11 @@ pub fn router() -> Router<AppState> {
             "/PS/Ledger/Checkpoint",
             get(witness_state).post(witness_checkpoint),
         )
-        .fallback(|| async { envelope_err(PsError::Refused("接口不存在".to_owned())) })
+        .fallback(|| async {
+            let mut r = envelope_err(PsError::Refused("接口不存在".to_owned()));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        })
 }
 
 /// The `/api/v1` endpoints of the regulator side (behind the bearer token).
@@ -454,12 +458,23 @@ async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: 
     .await
 }
 
-async fn upload_file(State(st): State<AppState>, q: Params, mut mp: Multipart) -> Response {
+async fn upload_file(
+    State(st): State<AppState>,
+    q: Params,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    // The ticket first: an anonymous caller learns nothing about the body.
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
         Err(e) => return envelope_err(e),
     };
     let r = async {
+        let mut mp = mp.map_err(|e| {
+            PsError::BadRequest(format!(
+                "应为 multipart/form-data 文件上传：{}",
+                e.body_text()
+            ))
+        })?;
         let field = mp
             .next_field()
             .await
