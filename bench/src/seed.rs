@@ -204,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
         let deliver = Deliver {
             customer_id: None,
             order_id: None,
+            confirmation: None,
         };
         events.push(event(
             EventData::Deliver(deliver),

@@ -19,6 +19,20 @@ pub enum Action {
     ManageBatches,
     /// Read cylinders, sites, users and events inside the data scope.
     Read,
+    /// Register vehicles, drivers and escorts, carrier documents; issue waybills (C2).
+    ManageTransport,
+    /// Report vehicle positions (C2).
+    ReportPosition,
+    /// Register customers and bind them to a dealer (C6).
+    RegisterCustomers,
+    /// Verify a customer's real name, take deposits (C5, C6).
+    ManageCustomers,
+    /// Create orders and dispatch them to couriers (C3).
+    ManageOrders,
+    /// Record household safety checks and close rectification tasks (C9).
+    HouseholdCheck,
+    /// Configure the household check items (E8).
+    ConfigureCheckItems,
 }
 
 /// Whether a principal holding `roles` may perform `action` (within its data scope).
@@ -66,6 +80,20 @@ fn role_allows(role: Role, action: Action) -> bool {
         (R::Driver, Action::RecordEvent(K::Load | K::Unload)) => true,
         (R::Courier, Action::RecordEvent(K::Deliver | K::Recycle)) => true,
         (R::Inspector, Action::RecordEvent(K::InspectionResult | K::Scrap)) => true,
+        (
+            R::EnterpriseAdmin,
+            Action::ManageTransport
+            | Action::ReportPosition
+            | Action::RegisterCustomers
+            | Action::ManageCustomers
+            | Action::ManageOrders
+            | Action::HouseholdCheck,
+        ) => true,
+        (R::Regulator, Action::ConfigureCheckItems) => true,
+        (R::Driver, Action::ReportPosition) => true,
+        (R::Courier, Action::RegisterCustomers | Action::ManageOrders | Action::HouseholdCheck) => {
+            true
+        }
         // A lower platform uploads the trace records of the enterprises under it (/PS).
         (
             R::Platform,

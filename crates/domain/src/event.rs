@@ -297,6 +297,10 @@ pub struct Deliver {
     pub customer_id: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<Text>,
+    /// How the customer confirmed the handover (C3): the order's handover code or an e-signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub confirmation: Option<crate::circulation::Confirmation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -103,6 +103,9 @@ pub struct CylinderStatus {
     /// The inspection station the cylinder was sent to and has not yet answered for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inspection_station: Option<Uuid>,
+    /// The customer a `deliver` handed it to, until it moves again (C5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Text>,
     /// Time of the latest event applied (a late event older than this causes a refold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<DateTime<Utc>>,
@@ -138,6 +141,7 @@ impl CylinderStatus {
             },
             tag_uid: None,
             inspection_station: None,
+            holder: None,
             last_event_at: None,
             event_count: 0,
         }
@@ -250,6 +254,7 @@ impl CylinderStatus {
                     LocationKind::AtDealer
                 };
                 self.place(at, e.site_id);
+                self.holder = d.customer_id.clone();
             }
             D::Recycle(_) => {
                 came_back(self);
@@ -284,6 +289,7 @@ impl CylinderStatus {
     fn place(&mut self, at: LocationKind, site: Option<Uuid>) {
         self.location_kind = at;
         self.site_id = site;
+        self.holder = None;
     }
 
     fn scrap(&mut self) {
@@ -291,6 +297,7 @@ impl CylinderStatus {
         self.label = LabelStatus::Void;
         self.location_kind = LocationKind::Scrapped;
         self.full = false;
+        self.holder = None;
     }
 
     /// The status after all `events` (any order: they are sorted by time, ties kept in the given

@@ -46,6 +46,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
     // A bad upstream setting stops the start, not the first upload.
     workers::uplink::Uplink::from_config(&config)?;
     let key = services::ledger::load_key(&config.ledger_key_path(), true)?;
+    let pii_key = services::circulation::load_pii_key(&config.data_dir.join("pii-sm4.key"))?;
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -53,6 +54,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
         clock: state::Clock::default(),
         caches: Arc::new(state::Caches::default()),
         ledger_key: Arc::new(key),
+        pii_key: Arc::new(pii_key),
     })
 }
 

@@ -21,6 +21,8 @@ pub struct AppState {
     pub caches: Arc<Caches>,
     /// The node's SM2 key for signing ledger checkpoints.
     pub ledger_key: Arc<cyltrace_ledger::SigningKey>,
+    /// The node's SM4 key for personal data at rest (ID numbers) and the keyed identity hash.
+    pub pii_key: Arc<crate::sm4::Sm4Key>,
 }
 
 /// Hot lookups kept for a few seconds (see [`crate::cache`]).

@@ -218,6 +218,39 @@ pub trait Store: Send + Sync + 'static {
     async fn list_reg_alarms(&self, f: &RegAlarmFilter) -> Result<Vec<RegAlarm>>;
     async fn get_setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    // --- circulation records (issue 6) ---
+    /// Inserts a business record. A `key` already used by a record of the same kind stores nothing
+    /// and fails with `StoreError::Conflict(key)`.
+    async fn insert_biz(&self, r: &BizRecord) -> Result<()>;
+    async fn get_biz(&self, kind: &str, id: Uuid) -> Result<Option<BizRecord>>;
+    async fn biz_by_key(&self, kind: &str, key: &str) -> Result<Option<BizRecord>>;
+    /// Replaces state, due, ref_id and body (and sets `updated_at`) if the stored record still has
+    /// `expected` as its `updated_at`; answers whether it did (optimistic concurrency).
+    async fn update_biz(&self, r: &BizRecord, expected: DateTime<Utc>) -> Result<bool>;
+    /// Matching records, newest first (by created_at, then id).
+    async fn list_biz(&self, f: &BizFilter) -> Result<Vec<BizRecord>>;
+    /// Counts of matching records per state (page ignored).
+    async fn count_biz(&self, f: &BizFilter) -> Result<Vec<(String, i64)>>;
+    /// Stores vehicle positions (a point already stored for the same vehicle and time is kept once).
+    async fn insert_positions(&self, points: &[VehiclePosition]) -> Result<()>;
+    /// The latest position of each vehicle owned inside `scope`.
+    async fn latest_positions(&self, scope: &Scope) -> Result<Vec<VehiclePosition>>;
+    /// Positions of one vehicle in `[from, to)`, oldest first, at most `limit`.
+    async fn vehicle_track(
+        &self,
+        vehicle_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<VehiclePosition>>;
+    /// Cylinders in a store (location `empty_store` or `full_store`) per site, for sites owned inside
+    /// `scope` (or one site).
+    async fn stock(&self, scope: &Scope, site_id: Option<Uuid>) -> Result<Vec<StockRow>>;
+    /// The cylinders in stock at one site, with whether each is full, ordered by code.
+    async fn stock_codes(&self, site_id: Uuid) -> Result<Vec<(CylinderCode, bool)>>;
+    /// The cylinders whose status `holder` is `holder` (delivered to that customer, not returned).
+    async fn held_by(&self, holder: &str) -> Result<Vec<CylinderCode>>;
 }
 
 /// Recomputes a cylinder's status from its archive and events (used on late events and by checks).

@@ -390,3 +390,62 @@ pub struct RegAlarmFilter {
     pub limit: i64,
     pub offset: i64,
 }
+
+/// A business record of circulation (issue 6), kept as JSON with the few columns queries need:
+/// `vehicle`, `staff` (drivers and escorts), `waybill`, `customer`, `binding` (customer ↔ dealer),
+/// `order`, `deposit`, `household_check`, `rectification`, `stocktake`, `check_item`, `carrier_doc`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BizRecord {
+    pub id: Uuid,
+    pub kind: String,
+    /// The owning organisation (its subtree path is filled in on reads; ignored on writes).
+    pub org_id: Uuid,
+    pub org_path: String,
+    /// Unique per kind when given (a plate, a person's identity hash, `customer/org` of a binding).
+    pub key: Option<String>,
+    /// The record this one belongs to (the customer of an order, deposit or check; the vehicle of a
+    /// waybill; the check of a rectification task).
+    pub ref_id: Option<Uuid>,
+    pub state: String,
+    /// A due time (rectification tasks).
+    pub due: Option<DateTime<Utc>>,
+    pub body: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BizFilter {
+    pub kind: String,
+    /// Records whose organisation lies inside this scope (`None` = all).
+    pub scope: Option<Scope>,
+    pub org_id: Option<Uuid>,
+    pub ref_id: Option<Uuid>,
+    pub state: Option<String>,
+    /// Only records with `due` before this time.
+    pub due_before: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One reported position of a vehicle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehiclePosition {
+    pub vehicle_id: Uuid,
+    pub org_id: Uuid,
+    pub time: DateTime<Utc>,
+    pub lat: f64,
+    pub lon: f64,
+    /// km/h
+    pub speed: Option<f64>,
+    /// degrees from north
+    pub heading: Option<f64>,
+}
+
+/// How many cylinders one site holds, full or empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockRow {
+    pub site_id: Uuid,
+    pub full: i64,
+    pub empty: i64,
+}

@@ -312,6 +312,15 @@ const USER_COLUMNS: &str = "u.user_id, u.org_id, u.username, u.password_hash, u.
 const CYLINDER_COLUMNS: &str =
     "c.cylinder_id, c.archive, c.status, c.org_id, c.created_at, c.updated_at, o.path";
 
+/// The filters of `list_biz` and `count_biz`: kind, scope, organisation, record referred to, state,
+/// due before ($1 … $6).
+const BIZ_WHERE: &str = "where b.kind = $1
+      and ($2 is null or o.path like $2)
+      and ($3 is null or b.org_id = $3)
+      and ($4 is null or b.ref_id = $4)
+      and ($5 is null or b.state = $5)
+      and ($6 is null or (b.due is not null and b.due < $6))";
+
 macro_rules! impl_store {
     ($store:ty, $db:ty, $row:ty, $backend:literal, $begin:literal) => {
         impl $store {
@@ -732,15 +741,20 @@ macro_rules! impl_store {
                         let evs = rows.iter().map(Self::event).collect::<Result<Vec<_>>>()?;
                         status = crate::refold(&archive, &evs);
                     }
-                    sqlx::query("update cylinders set status = $1, state = $2, location_kind = $3, next_check_date = $4, updated_at = $5 where code = $6")
-                        .bind(to_json(&status))
-                        .bind(status.state.as_str())
-                        .bind(status.location_kind.as_str())
-                        .bind(status.next_check_date.map(|d| d.to_string()))
-                        .bind(us(ctx.recorded_at))
-                        .bind(&code)
-                        .execute(&mut **tx)
-                        .await?;
+                    sqlx::query(
+                        "update cylinders set status = $1, state = $2, location_kind = $3, next_check_date = $4, site_id = $5, holder = $6, updated_at = $7
+                         where code = $8",
+                    )
+                    .bind(to_json(&status))
+                    .bind(status.state.as_str())
+                    .bind(status.location_kind.as_str())
+                    .bind(status.next_check_date.map(|d| d.to_string()))
+                    .bind(status.site_id.map(|s| s.to_string()))
+                    .bind(status.holder.as_ref().map(|h| h.as_str().to_owned()))
+                    .bind(us(ctx.recorded_at))
+                    .bind(&code)
+                    .execute(&mut **tx)
+                    .await?;
                 }
                 Ok((out, leaves))
             }
@@ -935,6 +949,38 @@ macro_rules! impl_store {
                     message: r.try_get("message")?,
                     at: from_us(r.try_get("at")?)?,
                 })
+            }
+
+            fn biz(r: &$row) -> Result<BizRecord> {
+                Ok(BizRecord {
+                    id: uuid(&r.try_get::<String, _>("record_id")?)?,
+                    kind: r.try_get("kind")?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    org_path: r.try_get("path")?,
+                    key: r.try_get("key")?,
+                    ref_id: opt_uuid(r.try_get("ref_id")?)?,
+                    state: r.try_get("state")?,
+                    due: r.try_get::<Option<i64>, _>("due")?.map(from_us).transpose()?,
+                    body: json("business record body", &r.try_get::<String, _>("body")?)?,
+                    created_at: from_us(r.try_get("created_at")?)?,
+                    updated_at: from_us(r.try_get("updated_at")?)?,
+                })
+            }
+
+            fn position(r: &$row) -> Result<VehiclePosition> {
+                Ok(VehiclePosition {
+                    vehicle_id: uuid(&r.try_get::<String, _>("vehicle_id")?)?,
+                    org_id: uuid(&r.try_get::<String, _>("org_id")?)?,
+                    time: from_us(r.try_get("time_us")?)?,
+                    lat: r.try_get("lat")?,
+                    lon: r.try_get("lon")?,
+                    speed: r.try_get("speed")?,
+                    heading: r.try_get("heading")?,
+                })
+            }
+
+            fn cylinder_code(r: &$row) -> Result<CylinderCode> {
+                CylinderCode::parse(&r.try_get::<String, _>("code")?).map_err(StoreError::Corrupt)
             }
 
             /// The id of the document with this `third_id` for (kind, org_id), if any.
@@ -1153,8 +1199,8 @@ macro_rules! impl_store {
                 for c in cylinders {
                     let status = CylinderStatus::initial(&c.archive);
                     sqlx::query(
-                        "insert into cylinders (code, org_id, archive, status, state, location_kind, next_check_date, created_at, updated_at)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                        "insert into cylinders (code, org_id, archive, status, state, location_kind, next_check_date, site_id, holder, created_at, updated_at)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
                     )
                     .bind(c.archive.code.as_str())
                     .bind(c.org_id.to_string())
@@ -1163,6 +1209,8 @@ macro_rules! impl_store {
                     .bind(status.state.as_str())
                     .bind(status.location_kind.as_str())
                     .bind(status.next_check_date.map(|d| d.to_string()))
+                    .bind(status.site_id.map(|s| s.to_string()))
+                    .bind(status.holder.as_ref().map(|h| h.as_str().to_owned()))
                     .bind(us(at))
                     .execute(&mut *tx)
                     .await
@@ -1835,6 +1883,220 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn insert_biz(&self, r: &BizRecord) -> Result<()> {
+                let inserted = sqlx::query(
+                    "insert into biz_records (record_id, kind, org_id, key, ref_id, state, due, body, created_at, updated_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(r.id.to_string())
+                .bind(&r.kind)
+                .bind(r.org_id.to_string())
+                .bind(&r.key)
+                .bind(r.ref_id.map(|u| u.to_string()))
+                .bind(&r.state)
+                .bind(r.due.map(us))
+                .bind(to_json(&r.body))
+                .bind(us(r.created_at))
+                .bind(us(r.updated_at))
+                .execute(&self.pool)
+                .await;
+                match inserted {
+                    Ok(_) => Ok(()),
+                    // The key of the kind is taken, or (much less likely) the record id.
+                    Err(e) if unique_violation(&e) => match &r.key {
+                        Some(key) if self.biz_by_key(&r.kind, key).await?.is_some() => Err(StoreError::Conflict(key.clone())),
+                        _ => Err(StoreError::Conflict(format!("record {}", r.id))),
+                    },
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            async fn get_biz(&self, kind: &str, id: Uuid) -> Result<Option<BizRecord>> {
+                sqlx::query("select b.*, o.path from biz_records b join orgs o on o.org_id = b.org_id where b.record_id = $1 and b.kind = $2")
+                    .bind(id.to_string())
+                    .bind(kind)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::biz)
+                    .transpose()
+            }
+
+            async fn biz_by_key(&self, kind: &str, key: &str) -> Result<Option<BizRecord>> {
+                sqlx::query("select b.*, o.path from biz_records b join orgs o on o.org_id = b.org_id where b.kind = $1 and b.key = $2")
+                    .bind(kind)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::biz)
+                    .transpose()
+            }
+
+            async fn update_biz(&self, r: &BizRecord, expected: DateTime<Utc>) -> Result<bool> {
+                let n = sqlx::query(
+                    "update biz_records set state = $1, due = $2, ref_id = $3, body = $4, updated_at = $5
+                     where record_id = $6 and kind = $7 and updated_at = $8",
+                )
+                .bind(&r.state)
+                .bind(r.due.map(us))
+                .bind(r.ref_id.map(|u| u.to_string()))
+                .bind(to_json(&r.body))
+                .bind(us(r.updated_at))
+                .bind(r.id.to_string())
+                .bind(&r.kind)
+                .bind(us(expected))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn list_biz(&self, f: &BizFilter) -> Result<Vec<BizRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select b.*, o.path from biz_records b join orgs o on o.org_id = b.org_id {BIZ_WHERE}
+                     order by b.created_at desc, b.record_id desc limit $7 offset $8"
+                )))
+                .bind(&f.kind)
+                .bind(f.scope.as_ref().map(|s| format!("{}%", s.0)))
+                .bind(f.org_id.map(|o| o.to_string()))
+                .bind(f.ref_id.map(|u| u.to_string()))
+                .bind(&f.state)
+                .bind(f.due_before.map(us))
+                .bind(if f.limit <= 0 { 100 } else { f.limit })
+                .bind(f.offset.max(0))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::biz)
+                .collect()
+            }
+
+            async fn count_biz(&self, f: &BizFilter) -> Result<Vec<(String, i64)>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "select b.state, count(*) as n from biz_records b join orgs o on o.org_id = b.org_id {BIZ_WHERE} group by b.state"
+                )))
+                .bind(&f.kind)
+                .bind(f.scope.as_ref().map(|s| format!("{}%", s.0)))
+                .bind(f.org_id.map(|o| o.to_string()))
+                .bind(f.ref_id.map(|u| u.to_string()))
+                .bind(&f.state)
+                .bind(f.due_before.map(us))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut counts = rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect::<Result<Vec<(String, i64)>>>()?;
+                // By the states' bytes, whatever the database's collation.
+                counts.sort();
+                Ok(counts)
+            }
+
+            async fn insert_positions(&self, points: &[VehiclePosition]) -> Result<()> {
+                if points.is_empty() {
+                    return Ok(());
+                }
+                let now = us(Utc::now());
+                let mut tx = Self::begin(&self.pool).await?;
+                // 8 parameters a row: well under both backends' limits on bound parameters.
+                for chunk in points.chunks(100) {
+                    sqlx::QueryBuilder::<$db>::new("insert into vehicle_positions (vehicle_id, org_id, time_us, lat, lon, speed, heading, created_at) ")
+                        .push_values(chunk, |mut b, p| {
+                            b.push_bind(p.vehicle_id.to_string())
+                                .push_bind(p.org_id.to_string())
+                                .push_bind(us(p.time))
+                                .push_bind(p.lat)
+                                .push_bind(p.lon)
+                                .push_bind(p.speed)
+                                .push_bind(p.heading)
+                                .push_bind(now);
+                        })
+                        .push(" on conflict (vehicle_id, time_us) do nothing")
+                        .build()
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn latest_positions(&self, scope: &Scope) -> Result<Vec<VehiclePosition>> {
+                sqlx::query(
+                    "select p.* from vehicle_positions p join orgs o on o.org_id = p.org_id
+                     where o.path like $1
+                       and p.time_us = (select max(q.time_us) from vehicle_positions q where q.vehicle_id = p.vehicle_id)
+                     order by p.vehicle_id",
+                )
+                .bind(format!("{}%", scope.0))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::position)
+                .collect()
+            }
+
+            async fn vehicle_track(&self, vehicle_id: Uuid, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<Vec<VehiclePosition>> {
+                sqlx::query(
+                    "select * from vehicle_positions where vehicle_id = $1 and time_us >= $2 and time_us < $3
+                     order by time_us limit $4",
+                )
+                .bind(vehicle_id.to_string())
+                .bind(us(from))
+                .bind(us(to))
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::position)
+                .collect()
+            }
+
+            async fn stock(&self, scope: &Scope, site_id: Option<Uuid>) -> Result<Vec<StockRow>> {
+                sqlx::query(
+                    "select c.site_id,
+                            sum(case when c.location_kind = 'full_store' then 1 else 0 end) as n_full,
+                            sum(case when c.location_kind = 'empty_store' then 1 else 0 end) as n_empty
+                     from cylinders c join sites s on s.site_id = c.site_id join orgs o on o.org_id = s.org_id
+                     where c.location_kind in ('empty_store', 'full_store') and c.site_id is not null
+                       and o.path like $1 and ($2 is null or c.site_id = $2)
+                     group by c.site_id order by c.site_id",
+                )
+                .bind(format!("{}%", scope.0))
+                .bind(site_id.map(|s| s.to_string()))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(StockRow {
+                        site_id: uuid(&r.try_get::<String, _>("site_id")?)?,
+                        full: r.try_get("n_full")?,
+                        empty: r.try_get("n_empty")?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn stock_codes(&self, site_id: Uuid) -> Result<Vec<(CylinderCode, bool)>> {
+                sqlx::query(
+                    "select code, location_kind from cylinders
+                     where site_id = $1 and location_kind in ('empty_store', 'full_store') order by code",
+                )
+                .bind(site_id.to_string())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((Self::cylinder_code(r)?, r.try_get::<String, _>("location_kind")? == "full_store")))
+                .collect()
+            }
+
+            async fn held_by(&self, holder: &str) -> Result<Vec<CylinderCode>> {
+                sqlx::query("select code from cylinders where holder = $1 order by code")
+                    .bind(holder)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(Self::cylinder_code)
+                    .collect()
             }
         }
     };

@@ -1851,3 +1851,750 @@ async fn settings_are_upserted() {
     );
     assert_eq!(s.get_setting("uplink.password").await.unwrap(), None);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Circulation records (issue 6): business records, vehicle positions, stock and holders
+// ---------------------------------------------------------------------------------------------------
+
+use cyltrace_store::{BizFilter, BizRecord, StockRow, VehiclePosition};
+
+/// A business record of `kind` owned by `o`, created and last changed at `at`.
+fn biz(kind: &str, o: &OrgRecord, key: Option<&str>, state: &str, at: DateTime<Utc>) -> BizRecord {
+    BizRecord {
+        id: Uuid::new_v4(),
+        kind: kind.to_owned(),
+        org_id: o.id,
+        org_path: o.path.clone(),
+        key: key.map(str::to_owned),
+        ref_id: None,
+        state: state.to_owned(),
+        due: None,
+        body: json!({"name": format!("{} {kind}", o.name), "items": [1, 2], "at": at.to_rfc3339()}),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn biz_records_round_trip_keep_keys_unique_per_kind_and_update_optimistically() {
+    // C2, C6: a plate or an identity is registered once per kind; concurrent edits do not overwrite.
+    let (s, _g) = store().await;
+    let reg = regulator();
+    let a = enterprise(&reg, "企业甲");
+    let b = enterprise(&reg, "企业乙");
+    for o in [&reg, &a, &b] {
+        s.insert_org(o).await.unwrap();
+    }
+    let t = ts("2026-11-21T08:00:00.000007Z");
+    let plate = "云A·12345";
+    let vehicle = BizRecord {
+        ref_id: Some(Uuid::new_v4()),
+        due: Some(t + Duration::days(30)),
+        ..biz("vehicle", &a, Some(plate), "active", t)
+    };
+    // The path given on a write is ignored; reads fill in the owner's.
+    s.insert_biz(&BizRecord {
+        org_path: "/ignored/".to_owned(),
+        ..vehicle.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_biz("vehicle", vehicle.id).await.unwrap(),
+        Some(vehicle.clone())
+    );
+    assert_eq!(
+        s.biz_by_key("vehicle", plate).await.unwrap(),
+        Some(vehicle.clone())
+    );
+    // The kind is part of the identity.
+    assert_eq!(s.get_biz("staff", vehicle.id).await.unwrap(), None);
+    assert_eq!(s.biz_by_key("staff", plate).await.unwrap(), None);
+    assert_eq!(s.get_biz("vehicle", Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(s.biz_by_key("vehicle", "云A·99999").await.unwrap(), None);
+
+    // The same key of the same kind, even of another organisation: a conflict that stores nothing.
+    let taken = biz("vehicle", &b, Some(plate), "active", t + Duration::hours(1));
+    match s.insert_biz(&taken).await {
+        Err(StoreError::Conflict(k)) => assert_eq!(k, plate),
+        other => panic!("expected a conflict on the plate, got {other:?}"),
+    }
+    assert_eq!(s.get_biz("vehicle", taken.id).await.unwrap(), None);
+    assert_eq!(
+        s.biz_by_key("vehicle", plate).await.unwrap(),
+        Some(vehicle.clone())
+    );
+    // The same key of another kind, and records without a key, never collide.
+    let staff = biz("staff", &b, Some(plate), "active", t);
+    s.insert_biz(&staff).await.unwrap();
+    let (n1, n2) = (
+        biz("vehicle", &a, None, "active", t),
+        biz("vehicle", &a, None, "active", t),
+    );
+    s.insert_biz(&n1).await.unwrap();
+    s.insert_biz(&n2).await.unwrap();
+    assert_eq!(s.get_biz("vehicle", n2.id).await.unwrap(), Some(n2.clone()));
+    assert_eq!(
+        s.biz_by_key("staff", plate).await.unwrap(),
+        Some(staff.clone())
+    );
+    let all_vehicles = BizFilter {
+        kind: "vehicle".to_owned(),
+        limit: 100,
+        ..BizFilter::default()
+    };
+    assert_eq!(s.list_biz(&all_vehicles).await.unwrap().len(), 3);
+
+    // Optimistic update: state, due, ref_id, body and time change; key and owner do not.
+    let later = t + Duration::minutes(5) + Duration::microseconds(3);
+    let changed = BizRecord {
+        state: "suspended".to_owned(),
+        due: None,
+        ref_id: Some(Uuid::new_v4()),
+        body: json!({"reason": "年检过期", "n": 2}),
+        updated_at: later,
+        key: Some("云A·00000".to_owned()),
+        org_id: b.id,
+        ..vehicle.clone()
+    };
+    assert!(s.update_biz(&changed, t).await.unwrap());
+    let stored = BizRecord {
+        key: vehicle.key.clone(),
+        org_id: a.id,
+        org_path: a.path.clone(),
+        ..changed.clone()
+    };
+    assert_eq!(
+        s.get_biz("vehicle", vehicle.id).await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        s.biz_by_key("vehicle", plate).await.unwrap(),
+        Some(stored.clone())
+    );
+    // A writer that read the record before that change loses, and nothing changes.
+    let stale = BizRecord {
+        state: "active".to_owned(),
+        updated_at: later + Duration::minutes(1),
+        ..vehicle.clone()
+    };
+    assert!(!s.update_biz(&stale, t).await.unwrap());
+    assert_eq!(
+        s.get_biz("vehicle", vehicle.id).await.unwrap(),
+        Some(stored.clone())
+    );
+    // Nor does an update of the wrong kind or of an unknown record.
+    assert!(
+        !s.update_biz(
+            &BizRecord {
+                kind: "staff".to_owned(),
+                ..stale.clone()
+            },
+            later
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.update_biz(
+            &BizRecord {
+                id: Uuid::new_v4(),
+                ..stale.clone()
+            },
+            later
+        )
+        .await
+        .unwrap()
+    );
+    // With the current time as expected, it goes through (and can clear the reference).
+    let again = BizRecord {
+        ref_id: None,
+        due: Some(later + Duration::days(1)),
+        ..stale.clone()
+    };
+    assert!(s.update_biz(&again, later).await.unwrap());
+    assert_eq!(
+        s.get_biz("vehicle", vehicle.id).await.unwrap(),
+        Some(BizRecord {
+            org_path: a.path.clone(),
+            ..again.clone()
+        })
+    );
+    // The staff record of the same key was never touched.
+    assert_eq!(s.get_biz("staff", staff.id).await.unwrap(), Some(staff));
+}
+
+#[tokio::test]
+async fn biz_records_are_listed_newest_first_filtered_scoped_paged_and_counted_by_state() {
+    // C9: rectification tasks per organisation and check, open ones past their due time.
+    let (s, _g) = store().await;
+    let reg = regulator();
+    let a = enterprise(&reg, "企业甲");
+    let b = enterprise(&reg, "企业乙");
+    for o in [&reg, &a, &b] {
+        s.insert_org(o).await.unwrap();
+    }
+    let t = ts("2026-11-21T08:00:00.000001Z");
+    let (check1, check2) = (Uuid::new_v4(), Uuid::new_v4());
+    let task =
+        |o: &OrgRecord, state: &str, check: Uuid, due: Option<DateTime<Utc>>, h: i64| BizRecord {
+            ref_id: Some(check),
+            due,
+            ..biz("rectification", o, None, state, t + Duration::hours(h))
+        };
+    let r1 = task(&a, "open", check1, Some(t + Duration::days(1)), 1);
+    let r2 = task(&a, "done", check1, Some(t + Duration::days(2)), 2);
+    let r3 = task(&b, "open", check2, Some(t + Duration::days(3)), 3);
+    let r4 = task(&a, "open", check2, None, 4);
+    // Two created at the same instant: the larger id is listed first.
+    let r5 = task(&b, "overdue", check1, Some(t + Duration::days(1)), 5);
+    let r6 = task(&b, "open", check1, Some(t + Duration::hours(12)), 5);
+    let other_kind = BizRecord {
+        ref_id: Some(check1),
+        ..biz("order", &a, None, "open", t + Duration::hours(9))
+    };
+    for r in [&r1, &r2, &r3, &r4, &r5, &r6, &other_kind] {
+        s.insert_biz(r).await.unwrap();
+    }
+    // r5 and r6 were created at the same instant: the larger id comes first.
+    let tied: [&BizRecord; 2] = if r5.id.to_string() > r6.id.to_string() {
+        [&r5, &r6]
+    } else {
+        [&r6, &r5]
+    };
+    let ids = |rs: &[&BizRecord]| rs.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let filter = BizFilter {
+        kind: "rectification".to_owned(),
+        limit: 100,
+        ..BizFilter::default()
+    };
+    let list = |f: BizFilter| {
+        let s = s.clone();
+        async move {
+            s.list_biz(&f)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Newest first, of the kind asked for only; a limit of 0 means the default page.
+    let everything = ids(&[tied[0], tied[1], &r4, &r3, &r2, &r1]);
+    assert_eq!(list(filter.clone()).await, everything);
+    assert_eq!(
+        list(BizFilter {
+            limit: 0,
+            ..filter.clone()
+        })
+        .await,
+        everything
+    );
+    assert_eq!(
+        list(BizFilter {
+            kind: "order".to_owned(),
+            ..filter.clone()
+        })
+        .await,
+        [other_kind.id]
+    );
+    assert!(
+        list(BizFilter {
+            kind: "vehicle".to_owned(),
+            ..filter.clone()
+        })
+        .await
+        .is_empty()
+    );
+    // The listed record is the whole record.
+    let listed = s.list_biz(&filter).await.unwrap();
+    assert_eq!(listed.last(), Some(&r1));
+    assert_eq!(
+        listed[0],
+        s.get_biz("rectification", tied[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+
+    // Scope: the owner's subtree.
+    let scoped = |o: &OrgRecord| BizFilter {
+        scope: Some(Scope(o.path.clone())),
+        ..filter.clone()
+    };
+    assert_eq!(list(scoped(&a)).await, ids(&[&r4, &r2, &r1]));
+    assert_eq!(list(scoped(&b)).await, ids(&[tied[0], tied[1], &r3]));
+    assert_eq!(list(scoped(&reg)).await, everything);
+    assert!(
+        list(BizFilter {
+            scope: Some(Scope(format!("/{}/", Uuid::new_v4()))),
+            ..filter.clone()
+        })
+        .await
+        .is_empty()
+    );
+    // Organisation, reference, state, due before (exclusive; records without a due never match).
+    assert_eq!(
+        list(BizFilter {
+            org_id: Some(b.id),
+            ..filter.clone()
+        })
+        .await,
+        ids(&[tied[0], tied[1], &r3])
+    );
+    assert_eq!(
+        list(BizFilter {
+            ref_id: Some(check2),
+            ..filter.clone()
+        })
+        .await,
+        ids(&[&r4, &r3])
+    );
+    assert_eq!(
+        list(BizFilter {
+            state: Some("open".to_owned()),
+            ..filter.clone()
+        })
+        .await,
+        ids(&[&r6, &r4, &r3, &r1])
+    );
+    assert_eq!(
+        list(BizFilter {
+            due_before: Some(t + Duration::days(1)),
+            ..filter.clone()
+        })
+        .await,
+        ids(&[&r6])
+    );
+    assert_eq!(
+        list(BizFilter {
+            due_before: Some(t + Duration::days(1) + Duration::microseconds(1)),
+            ..filter.clone()
+        })
+        .await,
+        ids(&[tied[0], tied[1], &r1])
+    );
+    assert_eq!(
+        list(BizFilter {
+            state: Some("open".to_owned()),
+            due_before: Some(t + Duration::days(10)),
+            scope: Some(Scope(a.path.clone())),
+            ..filter.clone()
+        })
+        .await,
+        ids(&[&r1])
+    );
+    // Paging.
+    assert_eq!(
+        list(BizFilter {
+            limit: 2,
+            offset: 1,
+            ..filter.clone()
+        })
+        .await,
+        everything[1..3]
+    );
+    assert!(
+        list(BizFilter {
+            limit: 2,
+            offset: 6,
+            ..filter.clone()
+        })
+        .await
+        .is_empty()
+    );
+
+    // Counts per state, sorted by state, of the matching records whatever the page.
+    let count = |f: BizFilter| {
+        let s = s.clone();
+        async move { s.count_biz(&f).await.unwrap() }
+    };
+    let pairs = |v: &[(&str, i64)]| {
+        v.iter()
+            .map(|(k, n)| ((*k).to_owned(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(BizFilter {
+            limit: 1,
+            offset: 3,
+            ..filter.clone()
+        })
+        .await,
+        pairs(&[("done", 1), ("open", 4), ("overdue", 1)])
+    );
+    assert_eq!(count(scoped(&a)).await, pairs(&[("done", 1), ("open", 2)]));
+    assert_eq!(
+        count(BizFilter {
+            ref_id: Some(check1),
+            scope: Some(Scope(b.path.clone())),
+            ..filter.clone()
+        })
+        .await,
+        pairs(&[("open", 1), ("overdue", 1)])
+    );
+    assert_eq!(
+        count(BizFilter {
+            state: Some("open".to_owned()),
+            due_before: Some(t + Duration::days(2)),
+            ..filter.clone()
+        })
+        .await,
+        pairs(&[("open", 2)])
+    );
+    assert_eq!(
+        count(BizFilter {
+            kind: "order".to_owned(),
+            ..filter.clone()
+        })
+        .await,
+        pairs(&[("open", 1)])
+    );
+    assert!(
+        count(BizFilter {
+            kind: "vehicle".to_owned(),
+            ..filter.clone()
+        })
+        .await
+        .is_empty()
+    );
+}
+
+/// A position of `vehicle` (owned by `o`) at `at`.
+fn position(vehicle: Uuid, o: &OrgRecord, at: DateTime<Utc>, lat: f64) -> VehiclePosition {
+    VehiclePosition {
+        vehicle_id: vehicle,
+        org_id: o.id,
+        time: at,
+        lat,
+        lon: 102.7123,
+        speed: Some(42.5),
+        heading: Some(271.0),
+    }
+}
+
+#[tokio::test]
+async fn vehicle_positions_are_kept_once_per_time_latest_per_vehicle_in_scope_and_tracked() {
+    // C2, C8: the latest position of each vehicle on the map, and one vehicle's track.
+    let (s, _g) = store().await;
+    let reg = regulator();
+    let a = enterprise(&reg, "企业甲");
+    let b = enterprise(&reg, "企业乙");
+    for o in [&reg, &a, &b] {
+        s.insert_org(o).await.unwrap();
+    }
+    let t = ts("2026-11-21T08:00:00.000003Z");
+    let (v1, v2, v3) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let p1 = position(v1, &a, t, 25.01);
+    let p2 = position(v1, &a, t + Duration::minutes(1), 25.02);
+    let p3 = VehiclePosition {
+        speed: None,
+        heading: None,
+        ..position(v1, &a, t + Duration::minutes(2), 25.03)
+    };
+    let q1 = position(v2, &a, t + Duration::seconds(30), 24.9);
+    let w1 = position(v3, &b, t + Duration::minutes(5), 26.1);
+    s.insert_positions(&[]).await.unwrap();
+    // Out of order, and the same point twice in one call.
+    s.insert_positions(&[p2.clone(), w1.clone(), p1.clone(), p2.clone(), q1.clone()])
+        .await
+        .unwrap();
+    s.insert_positions(std::slice::from_ref(&p3)).await.unwrap();
+    // A point already stored for the same vehicle and time is kept once, as first stored.
+    s.insert_positions(&[
+        VehiclePosition {
+            lat: 0.0,
+            ..p1.clone()
+        },
+        p3.clone(),
+    ])
+    .await
+    .unwrap();
+
+    let by_vehicle = |mut v: Vec<VehiclePosition>| {
+        v.sort_by_key(|p| p.vehicle_id.to_string());
+        v
+    };
+    assert_eq!(
+        s.latest_positions(&Scope::all()).await.unwrap(),
+        by_vehicle(vec![p3.clone(), q1.clone(), w1.clone()])
+    );
+    assert_eq!(
+        s.latest_positions(&Scope(reg.path.clone())).await.unwrap(),
+        by_vehicle(vec![p3.clone(), q1.clone(), w1.clone()])
+    );
+    assert_eq!(
+        s.latest_positions(&Scope(a.path.clone())).await.unwrap(),
+        by_vehicle(vec![p3.clone(), q1.clone()])
+    );
+    assert_eq!(
+        s.latest_positions(&Scope(b.path.clone())).await.unwrap(),
+        std::slice::from_ref(&w1)
+    );
+    assert!(
+        s.latest_positions(&Scope(format!("/{}/", Uuid::new_v4())))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The track: [from, to), oldest first, at most `limit`.
+    let end = t + Duration::minutes(2);
+    assert_eq!(
+        s.vehicle_track(v1, t, end, 100).await.unwrap(),
+        [p1.clone(), p2.clone()]
+    );
+    assert_eq!(
+        s.vehicle_track(v1, t, end + Duration::microseconds(1), 100)
+            .await
+            .unwrap(),
+        [p1.clone(), p2.clone(), p3.clone()]
+    );
+    assert_eq!(
+        s.vehicle_track(
+            v1,
+            t + Duration::microseconds(1),
+            t + Duration::hours(1),
+            100
+        )
+        .await
+        .unwrap(),
+        [p2.clone(), p3.clone()]
+    );
+    assert_eq!(
+        s.vehicle_track(v1, t - Duration::hours(1), t + Duration::hours(1), 2)
+            .await
+            .unwrap(),
+        [p1.clone(), p2.clone()]
+    );
+    assert_eq!(
+        s.vehicle_track(v2, t - Duration::hours(1), t + Duration::hours(1), 100)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&q1)
+    );
+    assert!(
+        s.vehicle_track(Uuid::new_v4(), t, t + Duration::hours(1), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// An event of `kind` on `c` at `t` with the `data` given.
+fn event_with(kind: &str, c: &str, t: DateTime<Utc>, site: Uuid, data: Value) -> Event {
+    let v = json!({
+        "id": Uuid::new_v4(), "kind": kind, "codes": [c], "time": t.to_rfc3339(), "site_id": site,
+        "operator": "张三", "device": "PDA-07", "data": data
+    });
+    Event::parse(&v, "").unwrap_or_else(|e| panic!("{kind}: {e}"))
+}
+
+#[tokio::test]
+async fn stock_per_site_and_cylinders_held_per_customer_follow_the_projection() {
+    // C1 (stock per site, stock-taking) and C5 (cylinders held per customer), read from the columns
+    // written with the status projection, late events included.
+    let codes = [
+        "1103000001",
+        "1103000002",
+        "1103000003",
+        "1103000004",
+        "1103000005",
+        "1103000006",
+        "1103000007",
+    ];
+    let [c1, c2, c3, c4, c5, c6, c7] = codes;
+    let w = world(&codes).await;
+    let s = &w.store;
+    // A second site of the enterprise, and a site of another organisation.
+    let site1 = w.site;
+    let site2 = Uuid::new_v4();
+    s.insert_site(site2, &new_site(&w.ent, "store", "二号仓库"), t0())
+        .await
+        .unwrap();
+    let other = org("filling_enterprise", "企业乙", "530103", None, json!([]));
+    s.insert_org(&other).await.unwrap();
+    let site3 = Uuid::new_v4();
+    s.insert_site(site3, &new_site(&other, "store", "乙仓库"), t0())
+        .await
+        .unwrap();
+
+    // A cylinder inserted is nowhere and held by nobody, in the JSON and in the columns alike.
+    for c in codes {
+        let st = w.status(c).await;
+        assert_eq!((st.site_id, st.holder), (None, None));
+    }
+    let unplaced = w
+        ._guard
+        .execute_raw("update cylinders set code = code where site_id is null and holder is null")
+        .await
+        .unwrap();
+    assert_eq!(unplaced, codes.len() as u64);
+    assert!(s.stock(&Scope::all(), None).await.unwrap().is_empty());
+    assert!(s.stock_codes(site1).await.unwrap().is_empty());
+    assert!(s.held_by("c1").await.unwrap().is_empty());
+
+    let t = t0();
+    let h = Duration::hours;
+    let store_in =
+        |c: &str, at, site, full: bool| event_with("store_in", c, at, site, json!({"full": full}));
+    let deliver = |c: &str, at, site, customer: &str| {
+        event_with("deliver", c, at, site, json!({"customer_id": customer}))
+    };
+    w.append(&[
+        store_in(c1, t + h(1), site1, true),
+        store_in(c2, t + h(1), site1, false),
+        store_in(c3, t + h(1), site2, true),
+        store_in(c4, t + h(1), site1, true),
+        store_in(c5, t + h(1), site1, true),
+        store_in(c6, t + h(1), site2, false),
+        store_in(c7, t + h(1), site3, true),
+    ])
+    .await;
+    w.append(&[
+        event_with("store_out", c4, t + h(2), site1, json!({"full": true})),
+        deliver(c5, t + h(3), site1, "c1"),
+        deliver(c3, t + h(3), site2, "c1"),
+    ])
+    .await;
+    for c in codes {
+        w.assert_projection_is_the_fold(c).await;
+    }
+    assert_eq!(
+        w.status(c5).await.holder.map(String::from).as_deref(),
+        Some("c1")
+    );
+
+    let row = |site: Uuid, full: i64, empty: i64| StockRow {
+        site_id: site,
+        full,
+        empty,
+    };
+    let sorted = |mut v: Vec<StockRow>| {
+        v.sort_by_key(|r| r.site_id.to_string());
+        v
+    };
+    assert_eq!(
+        s.stock(&Scope::all(), None).await.unwrap(),
+        sorted(vec![row(site1, 1, 1), row(site2, 0, 1), row(site3, 1, 0)])
+    );
+    // Scoped by the site's organisation, not the cylinder's owner.
+    assert_eq!(
+        s.stock(&Scope(w.ent.path.clone()), None).await.unwrap(),
+        sorted(vec![row(site1, 1, 1), row(site2, 0, 1)])
+    );
+    assert_eq!(
+        s.stock(&Scope(other.path.clone()), None).await.unwrap(),
+        [row(site3, 1, 0)]
+    );
+    assert_eq!(
+        s.stock(&Scope::all(), Some(site2)).await.unwrap(),
+        [row(site2, 0, 1)]
+    );
+    assert!(
+        s.stock(&Scope(other.path.clone()), Some(site1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.stock(&Scope::all(), Some(Uuid::new_v4()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.stock_codes(site1).await.unwrap(),
+        [(code(c1), true), (code(c2), false)]
+    );
+    assert_eq!(s.stock_codes(site2).await.unwrap(), [(code(c6), false)]);
+    assert_eq!(s.stock_codes(site3).await.unwrap(), [(code(c7), true)]);
+    assert_eq!(s.held_by("c1").await.unwrap(), [code(c3), code(c5)]);
+    assert!(s.held_by("c2").await.unwrap().is_empty());
+    assert!(s.held_by("C1").await.unwrap().is_empty());
+
+    // Coming back clears the holder; the cylinder is in the empty store again.
+    w.append(&[event_with(
+        "recycle",
+        c5,
+        t + h(4),
+        site1,
+        json!({"customer_id": "c1"}),
+    )])
+    .await;
+    assert_eq!(s.held_by("c1").await.unwrap(), [code(c3)]);
+    assert_eq!(
+        s.stock_codes(site1).await.unwrap(),
+        [(code(c1), true), (code(c2), false), (code(c5), false)]
+    );
+    assert_eq!(
+        s.stock(&Scope::all(), Some(site1)).await.unwrap(),
+        [row(site1, 1, 2)]
+    );
+
+    // A late event (older than one already applied) refolds the projection; the columns follow.
+    // c2: delivered to c2 now, with a late store_in at the second site in the same batch.
+    w.append(&[
+        deliver(c2, t + h(6), site1, "c2"),
+        store_in(c2, t + h(5), site2, false),
+    ])
+    .await;
+    let st = w.assert_projection_is_the_fold(c2).await;
+    assert_eq!(
+        (st.location_kind, st.site_id, st.holder.map(String::from)),
+        (LocationKind::AtCustomer, Some(site1), Some("c2".to_owned()))
+    );
+    assert_eq!(s.held_by("c2").await.unwrap(), [code(c2)]);
+    // c1: a late delivery before its store_in; it ends up in the full store all the same.
+    w.append(&[deliver(c1, t, site1, "c3")]).await;
+    let st = w.assert_projection_is_the_fold(c1).await;
+    assert_eq!(
+        (st.location_kind, st.holder),
+        (LocationKind::FullStore, None)
+    );
+    assert!(s.held_by("c3").await.unwrap().is_empty());
+    // c6: a late store_in at the first site, alone in its batch, after a timely move to it.
+    w.append(&[store_in(c6, t + h(8), site1, true)]).await;
+    w.append(&[store_in(c6, t + h(7), site2, false)]).await;
+    let st = w.assert_projection_is_the_fold(c6).await;
+    assert_eq!(
+        (st.location_kind, st.site_id),
+        (LocationKind::FullStore, Some(site1))
+    );
+    assert_eq!(
+        s.stock_codes(site1).await.unwrap(),
+        [(code(c1), true), (code(c5), false), (code(c6), true)]
+    );
+    assert!(s.stock_codes(site2).await.unwrap().is_empty());
+    assert_eq!(
+        s.stock(&Scope(w.ent.path.clone()), None).await.unwrap(),
+        [row(site1, 2, 1)]
+    );
+    // A scrapped cylinder is held by nobody.
+    w.append(&[event("scrap", c3, t + h(9), site2)]).await;
+    assert!(s.held_by("c1").await.unwrap().is_empty());
+    // The columns equal what the JSON status says, for every cylinder.
+    for c in codes {
+        let st = w.assert_projection_is_the_fold(c).await;
+        let in_store = matches!(
+            st.location_kind,
+            LocationKind::EmptyStore | LocationKind::FullStore
+        );
+        if let (Some(site), true) = (st.site_id, in_store) {
+            assert!(
+                s.stock_codes(site)
+                    .await
+                    .unwrap()
+                    .contains(&(code(c), st.location_kind == LocationKind::FullStore)),
+                "{c}"
+            );
+        }
+        if let Some(holder) = &st.holder {
+            assert!(
+                s.held_by(holder.as_str()).await.unwrap().contains(&code(c)),
+                "{c}"
+            );
+        }
+    }
+}

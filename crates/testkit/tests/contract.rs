@@ -375,9 +375,12 @@ async fn every_event_kind_is_accepted_and_scrap_voids_the_label() {
     let app = TestApp::spawn().await;
     let w = app.enterprise("kinds").await;
     let code = "1103007831";
-    app.post_cylinders(&w.admin, vec![archive(code, w.org)])
-        .await
-        .expect(201);
+    // Valid until 2030 (an overdue cylinder may not be sent out); a vehicle, driver and waybill
+    // for `load` / `unload` (C2).
+    let mut a = archive(code, w.org);
+    a["next_check_date"] = json!("2030-09-01");
+    app.post_cylinders(&w.admin, vec![a]).await.expect(201);
+    app.transport(&w, "云A12345", "YD0001").await;
     let station = inspection_station(&app, w.prefecture).await;
     let inspector = app
         .user_token(&app.admin, station, "jy_inspector", &["inspector"])

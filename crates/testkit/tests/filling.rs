@@ -734,6 +734,7 @@ async fn b1_8_less_than_24_hours_since_the_last_fill() {
 async fn b1_9_circulation_incomplete() {
     let app = spawn().await;
     let w = app.enterprise("b19").await;
+    app.transport(&w, "云A12345", "YD0001").await;
     let n = now(&app);
     let h = |hours: i64| secs(n - Duration::hours(hours));
     let ev = |kind: &str, code: &str, at: DateTime<Utc>, site: Option<Uuid>, data: Value| {
@@ -1284,17 +1285,14 @@ async fn a_failed_check_takes_the_cylinder_out_until_a_passing_recheck() {
     )
     .await;
 
-    // 25 h later, out and back, a fresh pre-fill check: refused for the failed re-check.
+    // 25 h later: the cylinder that failed its re-check may not go out (C3 guard) …
     app.set_now(end + Duration::hours(25));
-    record(
-        &app,
-        &w.admin,
-        vec![
-            deliver(CODE, end + Duration::hours(1)),
-            recycle(CODE, end + Duration::hours(2), w.station),
-        ],
-    )
-    .await;
+    let r = app
+        .post_events(&w.admin, vec![deliver(CODE, end + Duration::hours(1))])
+        .await;
+    let body = problem(r, 422, Some("events[0].codes[0]"));
+    assert!(body.text.contains("复检合格前不能"), "{}", body.text);
+    // … and a fresh pre-fill check does not make it fillable: refused for the failed re-check.
     record(
         &app,
         &w.filler,
@@ -1302,14 +1300,23 @@ async fn a_failed_check_takes_the_cylinder_out_until_a_passing_recheck() {
     )
     .await;
     let d = decide(&app, &w, CODE).await;
-    assert_refused(&d, &["B1.12"]);
+    assert_refused(&d, &["B1.9", "B1.12"]);
     assert!(reason(&d, "B1.12").contains("不合格"), "{d}");
 
-    // A passing post-fill re-check.
+    // A passing post-fill re-check; then out and back.
     record(
         &app,
         &w.filler,
-        vec![post_check(CODE, &srv_ago(&app, 5), w.station)],
+        vec![post_check(CODE, &srv_ago(&app, 20), w.station)],
+    )
+    .await;
+    record(
+        &app,
+        &w.admin,
+        vec![
+            deliver(CODE, now(&app) - Duration::minutes(15)),
+            recycle(CODE, now(&app) - Duration::minutes(10), w.station),
+        ],
     )
     .await;
     let d = decide(&app, &w, CODE).await;

@@ -131,7 +131,7 @@ async fn every_event_is_a_leaf_under_a_signed_checkpoint_and_proofs_verify() {
                 &[CODES[i % 3]],
                 "2026-11-21T09:00:00+08:00",
                 Some(w.warehouse),
-                json!({"full": true}),
+                json!({"full": false}),
             )
         })
         .collect();

@@ -395,11 +395,11 @@ async fn roles_limit_what_users_may_do() {
     app.post_events(
         &courier,
         vec![event(
-            "deliver",
+            "recycle",
             &[A_CODE],
             &ago(5),
             None,
-            sample_data("deliver"),
+            sample_data("recycle"),
         )],
     )
     .await

@@ -67,3 +67,8 @@ pub async fn put(st: &AppState, bytes: &[u8]) -> std::io::Result<String> {
     tokio::fs::rename(&tmp, &path).await?;
     Ok(reference)
 }
+
+/// The bytes of a stored file, if `reference` names one.
+pub async fn read(st: &AppState, reference: &str) -> Option<Vec<u8>> {
+    tokio::fs::read(path_of(st, reference)?).await.ok()
+}

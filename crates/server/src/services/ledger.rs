@@ -52,7 +52,7 @@ pub fn load_key(path: &Path, create: bool) -> anyhow::Result<SigningKey> {
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -66,12 +66,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(std::fs::write(path, bytes)?)
 }
 
 #[cfg(unix)]
-fn check_private(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_private(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)?.permissions().mode();
     if mode & 0o077 != 0 {
@@ -85,7 +85,7 @@ fn check_private(path: &Path) -> anyhow::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn check_private(_: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_private(_: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
 /// How far in the future an event's time may lie (clock skew of handhelds).
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 
+pub mod circulation;
 pub mod files;
 pub mod filling;
 pub mod ledger;
@@ -383,7 +384,7 @@ pub async fn create_cylinders(st: &AppState, p: &Principal, body: &Value) -> Api
 }
 
 /// The list under `key` of a `{key: [...]}` body, with nothing else in the object.
-fn envelope<'a>(body: &'a Value, key: &str, max: usize) -> ApiResult<&'a Vec<Value>> {
+pub(crate) fn envelope<'a>(body: &'a Value, key: &str, max: usize) -> ApiResult<&'a Vec<Value>> {
     let obj = body.as_object().ok_or_else(|| {
         ApiError::invalid("", format!("请求体应为 JSON 对象 {{\"{key}\": [...]}}"))
     })?;
@@ -533,6 +534,7 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         }
     }
     errs.into_result(())?;
+    circulation::guard_events(st, p, &events, &cylinders).await?;
     let ctx = AppendContext {
         recorded_by: Some(p.user_id),
         org_id: p.org_id,
@@ -559,6 +561,7 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
             }
             other => other.into(),
         })?;
+    circulation::after_append(st, &events).await?;
     let fresh = appended.iter().filter(|a| a.new).count() as u64;
     st.metrics.events_appended.inc_by(fresh);
     st.metrics

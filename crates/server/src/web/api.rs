@@ -41,6 +41,7 @@ pub fn protected() -> Router<AppState> {
         .route("/events/{id}", get(get_event))
         .route("/audit", get(audit))
         .merge(super::filling::router())
+        .merge(super::circulation::router())
         .merge(super::ledger::router())
         .merge(super::ps::api_router())
 }

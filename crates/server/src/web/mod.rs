@@ -1,6 +1,7 @@
 //! The web layer: routing, middleware (auth, audit, metrics), body parsing and response views.
 
 pub mod api;
+pub mod circulation;
 pub mod filling;
 pub mod ledger;
 pub mod ops;
