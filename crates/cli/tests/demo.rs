@@ -119,6 +119,37 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
         "{o}"
     );
 
+    // C1–C6: the demo carries stock, customers with cylinders held, waybills that were used.
+    let list = |path: &'static str| {
+        let req = client.get(format!("{base}/api/v1{path}")).bearer_auth(&token);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.json::<Value>().await.unwrap()["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let stock = list("/stock").await;
+    assert!(
+        stock.iter().any(|s| s["empty"].as_i64() > Some(0)),
+        "{stock:?}"
+    );
+    let customers = list("/customers").await;
+    assert_eq!(customers.len(), 24, "{customers:?}");
+    let waybills = list("/waybills").await;
+    assert!(
+        waybills
+            .iter()
+            .any(|w| w["loaded"].as_array().is_some_and(|l| !l.is_empty())),
+        "{waybills:?}"
+    );
+    assert!(!list("/vehicles/positions").await.is_empty());
+    assert_eq!(list("/rectifications?state=open").await.len(), 1);
+    let progress = list("/customers/progress").await;
+    assert_eq!(progress[0]["registered"], 24, "{progress:?}");
+
     // G3: the demo history is in the ledger; a verifier saves the signed checkpoint.
     let mut checkpoint = Value::Null;
     for _ in 0..100 {

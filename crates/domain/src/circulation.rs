@@ -32,14 +32,7 @@ impl IdNumber {
         {
             return Err("身份证号应为 18 位（17 位数字加 1 位校验码）".to_owned());
         }
-        const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-        let sum: u32 = b[..17]
-            .iter()
-            .zip(W)
-            .map(|(d, w)| u32::from(d - b'0') * w)
-            .sum();
-        let check = b"10X98765432"[(sum % 11) as usize];
-        if b[17] != check {
+        if b[17] != check_char(&b[..17]) {
             return Err("身份证号校验码错误".to_owned());
         }
         // The birth date (digits 7–14) must be a real date.
@@ -53,10 +46,30 @@ impl IdNumber {
         &self.0
     }
 
+    /// The number made of 17 digits and their check character.
+    pub fn with_check(first17: &str) -> Result<Self, String> {
+        if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("应为 17 位数字".to_owned());
+        }
+        let check = check_char(first17.as_bytes()) as char;
+        Self::parse(&format!("{first17}{check}"))
+    }
+
     /// `530102********123X`: region kept for the regulator's statistics, birth date hidden.
     pub fn masked(&self) -> String {
         format!("{}********{}", &self.0[..6], &self.0[14..])
     }
+}
+
+/// The GB 11643 check character of 17 digits.
+fn check_char(digits: &[u8]) -> u8 {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = digits
+        .iter()
+        .zip(W)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    b"10X98765432"[(sum % 11) as usize]
 }
 
 impl TryFrom<String> for IdNumber {

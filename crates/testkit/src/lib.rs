@@ -457,14 +457,10 @@ impl TestApp {
 
 /// A valid resident ID number (GB 11643 check character) from its first 17 digits.
 pub fn id_number(first17: &str) -> String {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17
-        .bytes()
-        .zip(W)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{first17}{check}")
+    cyltrace_domain::circulation::IdNumber::with_check(first17)
+        .expect("17 digits with a real birth date")
+        .as_str()
+        .to_owned()
 }
 
 /// What [`TestApp::enterprise`] made.
