@@ -121,7 +121,9 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
 
     // C1–C6: the demo carries stock, customers with cylinders held, waybills that were used.
     let list = |path: &'static str| {
-        let req = client.get(format!("{base}/api/v1{path}")).bearer_auth(&token);
+        let req = client
+            .get(format!("{base}/api/v1{path}"))
+            .bearer_auth(&token);
         async move {
             let r = req.send().await.unwrap();
             assert_eq!(r.status(), 200, "{path}");

@@ -528,8 +528,15 @@ pub fn cylinder_refusals(
         }
     }
     match data {
+        EventData::Deliver(_) if status.location_kind == LocationKind::AtCustomer => {
+            out.push("气瓶在用户处，须先回收才能再次配送".to_owned())
+        }
         EventData::Deliver(_) if !status.full => out.push(format!(
             "气瓶不是重瓶（当前位置：{}），不能配送给用户",
+            status.location_kind.label_zh()
+        )),
+        EventData::StoreOut(m) if m.full && !status.full => out.push(format!(
+            "气瓶不是重瓶（当前位置：{}），不能按重瓶出库",
             status.location_kind.label_zh()
         )),
         EventData::Recycle(r) => {

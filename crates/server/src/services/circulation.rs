@@ -772,6 +772,11 @@ async fn customer_guard(
         errs.push(field, "用户 id 应为已登记用户的 id");
         return Ok(());
     };
+    // Holdings are matched on the id's text: only the canonical form is accepted.
+    if uuid.to_string() != id {
+        errs.push(field, format!("用户 id 应写作小写带连字符的形式：{uuid}"));
+        return Ok(());
+    }
     if st.store.get_biz(CUSTOMER, uuid).await?.is_none() {
         errs.push(field, "用户未登记");
     } else if !bound_in_scope(st, p, uuid).await? {
@@ -1001,7 +1006,11 @@ pub async fn list_customers(st: &AppState, p: &Principal, q: &ListQuery) -> ApiR
     p.require(Action::Read)?;
     let bindings = st
         .store
-        .list_biz(&q.biz_filter(BINDING, p)?.with_state(None))
+        .list_biz(&BizFilter {
+            state: None,
+            ref_id: None,
+            ..q.biz_filter(BINDING, p)?
+        })
         .await?;
     let view = personal_view(&p.roles);
     let mut seen = std::collections::HashSet::new();
@@ -1015,17 +1024,6 @@ pub async fn list_customers(st: &AppState, p: &Principal, q: &ListQuery) -> ApiR
         }
     }
     Ok(out)
-}
-
-trait WithState {
-    fn with_state(self, s: Option<String>) -> Self;
-}
-impl WithState for BizFilter {
-    fn with_state(mut self, s: Option<String>) -> Self {
-        self.state = s;
-        self.ref_id = None;
-        self
-    }
 }
 
 /// Cylinders held, deposits and owed (C5).
@@ -1284,7 +1282,9 @@ pub async fn deliver_order(
         "data": {"customer_id": r.ref_id.map(|u| u.to_string()), "order_id": r.id.to_string(),
                  "confirmation": d.confirmation},
     });
-    let appended = super::record_events(st, p, &json!({"events": [event]})).await?;
+    let appended = super::record_events(st, p, &json!({"events": [event]}))
+        .await
+        .map_err(|e| rename_fields(e, delivery_field))?;
     let idx = appended.first().map_or(-1, |a| a.ledger_index);
     let mut r = r;
     r.state = OrderState::Delivered.as_str().to_owned();
@@ -1500,7 +1500,16 @@ pub async fn stocktake(
         .await?
         .ok_or_else(|| ApiError::NotFound("站点不存在".to_owned()))?;
     p.require_scope(&rec.org_path, "该站点")?;
-    let list = super::envelope(body, "codes", 100_000)?;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Scanned {
+        codes: Vec<Value>,
+    }
+    // An empty list is a stock-take of an empty store.
+    let list = parse::<Scanned>(body)?.codes;
+    if list.len() > 100_000 {
+        return Err(ApiError::invalid("codes", "一次最多 100000 个编码"));
+    }
     let mut errs = ValidationErrors::default();
     let mut scanned = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
@@ -1753,7 +1762,7 @@ pub async fn scan(
     errs.into_result(())?;
     let appended = super::record_events(st, p, &json!({"events": events}))
         .await
-        .map_err(|e| rename_fields(e, "events", "scans"))?;
+        .map_err(|e| rename_fields(e, scan_field))?;
     let now = st.now();
     let mut out = Vec::with_capacity(codes.len());
     for (code, a) in codes.iter().zip(&appended) {
@@ -1771,6 +1780,31 @@ pub async fn scan(
     Ok(out)
 }
 
+/// `events[3].codes[0]` → (3, `codes[0]`).
+fn event_field(f: &str) -> Option<(&str, &str)> {
+    let rest = f.strip_prefix("events[")?;
+    let (i, rest) = rest.split_once(']')?;
+    Some((i, rest.strip_prefix('.').unwrap_or(rest)))
+}
+
+/// A scan request's own name for a field of the events built from it.
+fn scan_field(f: &str) -> String {
+    match event_field(f) {
+        Some((i, "codes[0]")) => format!("scans[{i}].code"),
+        Some((i, r @ ("id" | "time"))) => format!("scans[{i}].{r}"),
+        Some((_, r)) => r.strip_prefix("data.").unwrap_or(r).to_owned(),
+        None => f.to_owned(),
+    }
+}
+
+/// An order delivery's own name for a field of its `deliver` event.
+fn delivery_field(f: &str) -> String {
+    match event_field(f) {
+        Some((_, r)) => r.strip_prefix("data.").unwrap_or(r).to_owned(),
+        None => f.to_owned(),
+    }
+}
+
 fn strip_nulls(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.retain(|_, x| !x.is_null());
@@ -1778,24 +1812,20 @@ fn strip_nulls(mut v: Value) -> Value {
     v
 }
 
-/// `events[3].codes[0]` → `scans[3].code` so the handheld sees its own field names.
-fn rename_fields(e: ApiError, from: &str, to: &str) -> ApiError {
-    let fix = |f: String| {
-        f.strip_prefix(from).map_or(f.clone(), |rest| {
-            format!("{to}{}", rest.replace(".codes[0]", ".code"))
-        })
-    };
+/// Renames the fields of errors from the events built for a request to the request's own fields
+/// (`events[3].codes[0]` → `scans[3].code`, `events[0].data.vehicle` → `vehicle`), by `fix`.
+fn rename_fields(e: ApiError, fix: impl Fn(&str) -> String) -> ApiError {
     match e {
         ApiError::Invalid(errs) => ApiError::Invalid(ValidationErrors(
             errs.0
                 .into_iter()
-                .map(|x| FieldError::new(fix(x.field), x.message))
+                .map(|x| FieldError::new(fix(&x.field), x.message))
                 .collect(),
         )),
         ApiError::Conflict(m, f) => ApiError::Conflict(
             m,
             f.into_iter()
-                .map(|x| FieldError::new(fix(x.field), x.message))
+                .map(|x| FieldError::new(fix(&x.field), x.message))
                 .collect(),
         ),
         other => other,
