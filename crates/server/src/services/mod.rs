@@ -29,9 +29,11 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
 /// How far in the future an event's time may lie (clock skew of handhelds).
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 
+pub mod archives;
 pub mod circulation;
 pub mod files;
 pub mod filling;
+pub mod labels;
 pub mod ledger;
 pub mod ps;
 pub mod public;

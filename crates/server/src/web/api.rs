@@ -43,6 +43,8 @@ pub fn protected() -> Router<AppState> {
         .route("/audit", get(audit))
         .merge(super::filling::router())
         .merge(super::circulation::router())
+        .merge(super::archives::router())
+        .merge(super::labels::router())
         .merge(super::ledger::router())
         .merge(super::ps::api_router())
 }

@@ -1,8 +1,10 @@
 //! The web layer: routing, middleware (auth, audit, metrics), body parsing and response views.
 
 pub mod api;
+pub mod archives;
 pub mod circulation;
 pub mod filling;
+pub mod labels;
 pub mod ledger;
 pub mod ops;
 pub mod ps;
