@@ -100,6 +100,9 @@ pub struct CylinderStatus {
     pub label: LabelStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_uid: Option<Text>,
+    /// A label was bound to the archive (`tag_bind`, A5).
+    #[serde(default)]
+    pub tag_bound: bool,
     /// The inspection station the cylinder was sent to and has not yet answered for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inspection_station: Option<Uuid>,
@@ -140,6 +143,7 @@ impl CylinderStatus {
                 LabelStatus::Active
             },
             tag_uid: None,
+            tag_bound: false,
             inspection_station: None,
             holder: None,
             last_event_at: None,
@@ -168,6 +172,7 @@ impl CylinderStatus {
         let scrapped = self.state == CylinderState::Scrapped;
         match &e.data {
             D::TagBind(t) => {
+                self.tag_bound = true;
                 if t.tag_uid.is_some() {
                     self.tag_uid = t.tag_uid.clone();
                 }

@@ -52,6 +52,9 @@ pub struct Config {
     /// How often the uplink looks for work (ms), and how often it pulls archives (s).
     pub uplink_interval_ms: u64,
     pub uplink_pull_secs: u64,
+    /// The address people reach this node at: the base of the URL in every label's QR code
+    /// (`<public_url>/Q?id=<16 digits>&s=<signature>`).
+    pub public_url: String,
 }
 
 impl Default for Config {
@@ -79,12 +82,13 @@ impl Default for Config {
             upstream_org: None,
             uplink_interval_ms: 1000,
             uplink_pull_secs: 60,
+            public_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 22] = [
+    const KEYS: [&'static str; 23] = [
         "data_dir",
         "listen",
         "database_url",
@@ -107,6 +111,7 @@ impl Config {
         "upstream_org",
         "uplink_interval_ms",
         "uplink_pull_secs",
+        "public_url",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.

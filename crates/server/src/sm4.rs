@@ -32,6 +32,20 @@ impl Sm4Key {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// HMAC-SM3 under this key: the node's keyed hashes (identity lookup, label signatures) are
+    /// derived from its personal-data key.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        use hmac::{KeyInit, Mac};
+        let mut m = <hmac::Hmac<sm3::Sm3> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes any key length");
+        for p in parts {
+            m.update(p);
+            // A separator, so that ("ab","c") and ("a","bc") differ.
+            m.update(&[0]);
+        }
+        m.finalize().into_bytes().into()
+    }
 }
 
 /// Encrypts `plain` with a fresh random IV: (iv, ciphertext).

@@ -240,6 +240,25 @@ impl TestApp {
             .await
     }
 
+    /// A binary answer (images, PDF, spreadsheets): status, content type and the bytes.
+    pub async fn get_bytes(&self, token: &str, path: &str) -> (u16, String, Vec<u8>) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, ct, r.bytes().await.expect("body").to_vec())
+    }
+
     pub async fn get_anon(&self, path: &str) -> Resp {
         self.send(self.client.get(self.url(path))).await
     }

@@ -27,7 +27,6 @@ use cyltrace_domain::{
 use cyltrace_store::{BizFilter, BizRecord, CylinderRecord, Scope, StoreError, VehiclePosition};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sm3::Digest;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -92,14 +91,13 @@ fn open_text(st: &AppState, v: &Value) -> ApiResult<String> {
     String::from_utf8(plain).map_err(|_| ApiError::Internal("personal data is not text".to_owned()))
 }
 
-/// A keyed hash of an identity (`id:<number>`, `cc:<credit code>`): the unique key of a person.
+/// A keyed hash (HMAC-SM3) of an identity (`id:<number>`, `cc:<credit code>`): the unique key of a
+/// person, without the number being searchable in clear.
 fn identity_key(st: &AppState, identity: &str) -> String {
-    let mut h = sm3::Sm3::new();
-    h.update(b"cyltrace identity v1\0");
-    h.update(st.pii_key.to_hex().as_bytes());
-    h.update(b"\0");
-    h.update(identity.as_bytes());
-    hex::encode(h.finalize())
+    hex::encode(
+        st.pii_key
+            .mac(&[b"cyltrace identity v1", identity.as_bytes()]),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ pub struct FillControlInput {
     pub site_id: Uuid,
     /// The medium about to be filled, e.g. 液化石油气.
     pub medium: String,
+    /// The scanned label (its QR URL) when the station scans the QR code: a missing or forged
+    /// anti-counterfeit signature refuses the fill as an illegal label (A8).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// `POST /fill-control`: decides, records the decision (durably, before answering), and answers it.
@@ -91,12 +95,25 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
             };
             let mut d = filling::decide(&facts, now);
             let void = c.status.label == LabelStatus::Void;
-            if void {
+            let forged = input
+                .label
+                .as_deref()
+                .and_then(|l| super::labels::scanned_refusal(st, l, &code));
+            if let Some(reason) = &forged {
+                d.refusals.insert(
+                    0,
+                    filling::Refusal {
+                        rule: filling::Rule::A8,
+                        reason: format!("{reason}，严禁充装"),
+                    },
+                );
+                d.allow = false;
+            } else if void {
                 d.refusals
                     .insert(0, filling::illegal_label(Some(&c.status)));
                 d.allow = false;
             }
-            (d, void)
+            (d, void || forged.is_some())
         }
     };
     let record = DecisionRecord {

@@ -24,6 +24,7 @@ pub fn public() -> Router<AppState> {
     Router::new()
         .route("/auth/token", post(token))
         .merge(super::ledger::public_router())
+        .merge(super::labels::public_router())
 }
 
 pub fn protected() -> Router<AppState> {

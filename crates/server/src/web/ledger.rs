@@ -232,7 +232,11 @@ async fn public_cylinder(
     State(st): State<AppState>,
     Path(code): Path<String>,
 ) -> ApiResult<Json<PublicCylinderView>> {
-    let c = public::cylinder(&st, &code).await?;
+    Ok(Json(public_view(public::cylinder(&st, &code).await?)))
+}
+
+/// The public JSON of a cylinder.
+pub(crate) fn public_view(c: public::PublicCylinder) -> PublicCylinderView {
     let mut v = PublicCylinderView {
         code: c.code,
         verdict: c.verdict.as_str(),
@@ -272,5 +276,5 @@ async fn public_cylinder(
             checkpoint_time: k.ledger.checkpoint_time.map(Into::into),
         });
     }
-    Ok(Json(v))
+    v
 }
