@@ -338,6 +338,16 @@ pub struct InspectionResult {
     pub report_no: Text,
     pub station_org_id: Uuid,
     pub inspector: Text,
+    /// Table D.1: the valve was replaced at the inspection, and by whose valve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valve_replaced: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valve_maker: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remark: Option<Text>,
+    /// The SM3 (hex) of the inspection report PDF the station issued (stored as a file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_file: Option<String>,
 }
 
 impl InspectionResult {
@@ -355,15 +365,36 @@ impl InspectionResult {
             }
             _ => {}
         }
+        match (self.valve_replaced, &self.valve_maker) {
+            (Some(true), None) => errs.push("valve_maker", "更换阀门时须填写阀门制造单位"),
+            (Some(false) | None, Some(_)) => {
+                errs.push("valve_maker", "未更换阀门时不应填写阀门制造单位")
+            }
+            _ => {}
+        }
+        if let Some(f) = &self.report_file
+            && !crate::circulation::is_file_hash(f)
+        {
+            errs.push("report_file", "应为已上传文件的 SM3 值（64 位十六进制）");
+        }
         errs.into_result(())
     }
 }
 
+/// Scrapping (D4): the reason, and the destruction record when the cylinder was destroyed
+/// (method, time, photos as uploaded files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scrap {
     pub reason: Text,
+    /// e.g. 压扁, 切割, 钻孔
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destruction_method: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroyed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
 }
 
 /// An event's kind together with its typed data.

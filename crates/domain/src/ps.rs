@@ -294,6 +294,10 @@ pub fn parse_trace(
                         report_no,
                         station_org_id: st,
                         inspector,
+                        valve_replaced: None,
+                        valve_maker: None,
+                        remark: None,
+                        report_file: None,
                     };
                     match EventData::parse(
                         EventKind::InspectionResult,

@@ -1812,7 +1812,7 @@ fn strip_nulls(mut v: Value) -> Value {
 
 /// Renames the fields of errors from the events built for a request to the request's own fields
 /// (`events[3].codes[0]` → `scans[3].code`, `events[0].data.vehicle` → `vehicle`), by `fix`.
-fn rename_fields(e: ApiError, fix: impl Fn(&str) -> String) -> ApiError {
+pub(crate) fn rename_fields(e: ApiError, fix: impl Fn(&str) -> String) -> ApiError {
     match e {
         ApiError::Invalid(errs) => ApiError::Invalid(ValidationErrors(
             errs.0

@@ -33,8 +33,10 @@ pub mod archives;
 pub mod circulation;
 pub mod files;
 pub mod filling;
+pub mod inspection;
 pub mod labels;
 pub mod ledger;
+pub mod pdf;
 pub mod ps;
 pub mod public;
 

@@ -46,6 +46,7 @@ pub fn protected() -> Router<AppState> {
         .merge(super::circulation::router())
         .merge(super::archives::router())
         .merge(super::labels::router())
+        .merge(super::inspection::router())
         .merge(super::ledger::router())
         .merge(super::ps::api_router())
 }

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/label-blocks/{id}/issue", post(issue))
         .route("/label-issues", get(list_issues))
         .route("/labels/issuance", get(issuance))
+        .route("/labels/sheet", get(sheet))
         .route("/labels/verify", post(verify))
         .route("/labels/{code}", get(label))
         .route("/labels/{code}/svg", get(label_svg))
@@ -194,4 +195,27 @@ async fn public_label(
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
     Ok(Json(checked(&st, &q.id, q.s.as_deref()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SheetQuery {
+    /// Comma-separated cylinder codes.
+    codes: String,
+}
+
+/// A printable A4 PDF sheet of labels.
+async fn sheet(
+    State(st): State<AppState>,
+    p: Principal,
+    q: Result<Query<SheetQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let codes: Vec<String> = query(q)?
+        .codes
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let pdf = svc::sheet(&st, &p, &codes).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod archives;
 pub mod circulation;
 pub mod filling;
+pub mod inspection;
 pub mod labels;
 pub mod ledger;
 pub mod ops;

@@ -1,0 +1,349 @@
+//! Periodic inspection (D1–D3): an enterprise applies with the cylinders and a station (the cylinders
+//! are sent: `inspection_send`), the station sees its worklist, an inspector records each result per
+//! table D.1 and the platform issues the Chinese inspection report as a PDF, stores it
+//! (content-addressed) and puts its hash in the `inspection_result` event, so the report is covered by
+//! the ledger. A result for a cylinder that is not on the station's worklist is refused.
+
+use cyltrace_domain::access::Action;
+use cyltrace_domain::event::{Conclusion, EventData, InspectionResult};
+use cyltrace_domain::parse::from_value;
+use cyltrace_domain::{CylinderCode, Date, EventKind, OrgKind, Role, Text};
+use cyltrace_store::{BizFilter, BizRecord, CylinderRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const INSPECTION_APP: &str = "inspection_app";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Apply {
+    /// Chosen by the client: a retry with the same id is answered with the same application.
+    id: Uuid,
+    station_org_id: Uuid,
+    codes: Vec<String>,
+    time: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    remark: Option<Text>,
+}
+
+/// An inspection application: the cylinders are sent to the station (`inspection_send` each).
+pub async fn apply(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
+    p.require(Action::RecordEvent(EventKind::InspectionSend))?;
+    let a: Apply = from_value(body, "")?;
+    if let Some(r) = st
+        .store
+        .biz_by_key(INSPECTION_APP, &a.id.to_string())
+        .await?
+    {
+        p.require_scope(&r.org_path, "该申请")?;
+        return Ok(r);
+    }
+    if a.codes.is_empty() || a.codes.len() > 1000 {
+        return Err(ApiError::invalid("codes", "应为 1–1000 个气瓶编码"));
+    }
+    match st.store.get_org(a.station_org_id).await? {
+        Some(o) if o.kind == OrgKind::InspectionStation => {}
+        Some(_) => return Err(ApiError::invalid("station_org_id", "该机构不是检验机构")),
+        None => return Err(ApiError::invalid("station_org_id", "检验机构不存在")),
+    }
+    // One send per cylinder, its id derived from the application's, so a retry stores nothing twice.
+    let events: Vec<Value> = a
+        .codes
+        .iter()
+        .map(|c| {
+            json!({"id": Uuid::new_v5(&a.id, c.trim().as_bytes()), "kind": "inspection_send",
+                   "codes": [c], "time": a.time, "data": {"station_org_id": a.station_org_id}})
+        })
+        .collect();
+    super::record_events(st, p, &json!({ "events": events }))
+        .await
+        .map_err(|e| {
+            super::circulation::rename_fields(e, |f: &str| {
+                f.replacen("events[", "codes[", 1)
+                    .replace("].codes[0]", "]")
+            })
+        })?;
+    let now = st.now();
+    let codes: Vec<String> = a.codes.iter().map(|c| c.trim().to_owned()).collect();
+    let r = BizRecord {
+        id: Uuid::new_v4(),
+        kind: INSPECTION_APP.to_owned(),
+        org_id: p.org_id,
+        org_path: String::new(),
+        key: Some(a.id.to_string()),
+        ref_id: Some(a.station_org_id),
+        state: "applied".to_owned(),
+        due: None,
+        body: json!({"codes": codes, "station_org_id": a.station_org_id, "remark": a.remark,
+                     "sent_at": a.time, "results": {}}),
+        created_at: now,
+        updated_at: now,
+    };
+    st.store.insert_biz(&r).await?;
+    Ok(r)
+}
+
+/// The cylinders waiting at the caller's station (sent there and not answered), with their
+/// applications.
+pub async fn worklist(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+    p.require(Action::RecordEvent(EventKind::InspectionResult))?;
+    let station = p.org_id;
+    let apps = st
+        .store
+        .list_biz(&BizFilter {
+            kind: INSPECTION_APP.to_owned(),
+            ref_id: Some(station),
+            state: Some("applied".to_owned()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
+    let mut out = Vec::new();
+    for a in &apps {
+        let owner = st.store.get_org(a.org_id).await?.map(|o| o.name);
+        for code in a.body["codes"].as_array().into_iter().flatten() {
+            let Some(code) = code.as_str().and_then(|c| CylinderCode::parse(c).ok()) else {
+                continue;
+            };
+            if let Some(c) = st.store.get_cylinder(&code).await?
+                && c.status.inspection_station == Some(station)
+            {
+                out.push(json!({
+                    "code": code.as_str(), "application_id": a.id, "owner": owner,
+                    "factory_serial": c.archive.factory_serial, "style": c.archive.style,
+                    "medium": c.archive.medium, "manufacturer": c.archive.manufacturer,
+                    "last_check_date": c.status.last_check_date, "next_check_date": c.status.next_check_date,
+                    "sent_at": a.body["sent_at"],
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultIn {
+    /// The `inspection_result` event's id (idempotency key).
+    id: Uuid,
+    code: String,
+    conclusion: Conclusion,
+    check_date: Date,
+    #[serde(default)]
+    next_check_date: Option<Date>,
+    report_no: Text,
+    inspector: Text,
+    #[serde(default)]
+    valve_replaced: Option<bool>,
+    #[serde(default)]
+    valve_maker: Option<Text>,
+    #[serde(default)]
+    remark: Option<Text>,
+}
+
+/// Records an inspection result of the caller's station and issues its report. Answers the
+/// event's ledger index and the report's SM3.
+pub async fn record_result(st: &AppState, p: &Principal, body: &Value) -> ApiResult<(i64, String)> {
+    p.require(Action::RecordEvent(EventKind::InspectionResult))?;
+    if !p.roles.contains(&Role::Inspector) {
+        return Err(ApiError::Forbidden(
+            "只有检验机构的检验员可以录入检验结果".to_owned(),
+        ));
+    }
+    let r: ResultIn = from_value(body, "")?;
+    // A retry: the stored event already names its report.
+    if let Some(e) = st.store.get_event(r.id).await? {
+        if let EventData::InspectionResult(res) = &e.event.data {
+            return Ok((e.ledger_index, res.report_file.clone().unwrap_or_default()));
+        }
+        return Err(ApiError::Conflict(
+            "事件 id 已被另一条不同的事件使用".to_owned(),
+            vec![cyltrace_domain::FieldError::new("id", "已被使用")],
+        ));
+    }
+    let code = CylinderCode::parse(&r.code).map_err(|m| ApiError::invalid("code", m))?;
+    let c = st
+        .store
+        .get_cylinder(&code)
+        .await?
+        .ok_or_else(|| ApiError::invalid("code", "气瓶不存在"))?;
+    if c.status.inspection_station != Some(p.org_id) {
+        return Err(ApiError::invalid(
+            "code",
+            "该气瓶不在本检验机构的待检清单中（未送检到本机构，或已出具结果）",
+        ));
+    }
+    let result = InspectionResult {
+        conclusion: r.conclusion,
+        check_date: r.check_date,
+        next_check_date: r.next_check_date,
+        report_no: r.report_no,
+        station_org_id: p.org_id,
+        inspector: r.inspector,
+        valve_replaced: r.valve_replaced,
+        valve_maker: r.valve_maker,
+        remark: r.remark,
+        report_file: None,
+    };
+    // Validates the result the way `POST /events` would, before a report is issued for it.
+    EventData::parse(
+        EventKind::InspectionResult,
+        &serde_json::to_value(&result).unwrap_or_default(),
+        "",
+    )?;
+    let station = st
+        .store
+        .get_org(p.org_id)
+        .await?
+        .map_or_else(String::new, |o| o.name);
+    let owner = st
+        .store
+        .get_org(c.archive.owner_org_id.unwrap_or(c.org_id))
+        .await?
+        .map_or_else(String::new, |o| o.name);
+    let pdf = report_pdf(&c, &result, &station, &owner)?;
+    let reference = super::files::put(st, &pdf)
+        .await
+        .map_err(|e| ApiError::Internal(format!("storing the report: {e}")))?;
+    let hash = reference.trim_start_matches("files/").to_owned();
+    let mut data = serde_json::to_value(&result).unwrap_or_default();
+    data["report_file"] = json!(hash);
+    let event = json!({"id": r.id, "kind": "inspection_result", "codes": [code.as_str()],
+                       "time": st.now(), "data": data});
+    let appended = super::record_events(st, p, &json!({"events": [event]})).await?;
+    note_result(st, p.org_id, &code, &result, &hash).await?;
+    Ok((appended.first().map_or(-1, |a| a.ledger_index), hash))
+}
+
+/// Marks the result on the cylinder's open application; the application is done when every
+/// cylinder has one.
+async fn note_result(
+    st: &AppState,
+    station: Uuid,
+    code: &CylinderCode,
+    r: &InspectionResult,
+    hash: &str,
+) -> ApiResult<()> {
+    let apps = st
+        .store
+        .list_biz(&BizFilter {
+            kind: INSPECTION_APP.to_owned(),
+            ref_id: Some(station),
+            state: Some("applied".to_owned()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
+    for mut a in apps {
+        let has = a.body["codes"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|c| c.as_str() == Some(code.as_str())));
+        if !has || !a.body["results"][code.as_str()].is_null() {
+            continue;
+        }
+        a.body["results"][code.as_str()] = json!({"conclusion": r.conclusion,
+            "report_no": r.report_no, "report_file": hash});
+        let all = a.body["codes"].as_array().is_some_and(|l| {
+            l.iter()
+                .all(|c| !a.body["results"][c.as_str().unwrap_or_default()].is_null())
+        });
+        if all {
+            a.state = "done".to_owned();
+        }
+        let expected = a.updated_at;
+        a.updated_at = st.now().max(expected + chrono::Duration::microseconds(1));
+        st.store.update_biz(&a, expected).await?;
+        break;
+    }
+    Ok(())
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "—".to_owned(), |x| x.to_string())
+}
+
+/// The inspection report (定期检验报告) as a one-page A4 PDF in Chinese.
+pub fn report_pdf(
+    c: &CylinderRecord,
+    r: &InspectionResult,
+    station: &str,
+    owner: &str,
+) -> ApiResult<Vec<u8>> {
+    let a = &c.archive;
+    let conclusion = match r.conclusion {
+        Conclusion::Pass => "合格，允许继续使用",
+        Conclusion::Scrap => "判废，不得继续使用",
+    };
+    let valve = match (r.valve_replaced, &r.valve_maker) {
+        (Some(true), Some(m)) => format!("已更换（阀门制造单位：{m}）"),
+        _ => "未更换".to_owned(),
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("报告编号", r.report_no.to_string()),
+        ("气瓶编码", a.code.as_str().to_owned()),
+        ("出厂编号", opt(&a.factory_serial)),
+        ("规格型号", opt(&a.style)),
+        ("充装介质", opt(&a.medium)),
+        ("制造单位", opt(&a.manufacturer)),
+        (
+            "制造日期",
+            a.manufacture_date
+                .and_then(|d| serde_json::to_value(d).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "—".to_owned()),
+        ),
+        (
+            "公称工作压力",
+            a.working_pressure_mpa
+                .map_or_else(|| "—".to_owned(), |v| format!("{} MPa", v.get())),
+        ),
+        (
+            "水压试验压力",
+            a.test_pressure_mpa
+                .map_or_else(|| "—".to_owned(), |v| format!("{} MPa", v.get())),
+        ),
+        ("产权单位", owner.to_owned()),
+        (
+            "使用登记证编号",
+            a.registration
+                .as_ref()
+                .map_or_else(|| "—".to_owned(), |g| g.number.to_string()),
+        ),
+        ("检验日期", r.check_date.to_string()),
+        ("检验结论", conclusion.to_owned()),
+        ("下次检验日期", opt(&r.next_check_date)),
+        ("瓶阀", valve),
+        ("备注", opt(&r.remark)),
+        ("检验员", r.inspector.to_string()),
+        ("检验机构", station.to_owned()),
+    ];
+    super::pdf::document(1, super::pdf::A4, |_, page| {
+        page.text(170.0, 80.0, 24.0, "液化石油气钢瓶定期检验报告");
+        page.text(
+            60.0,
+            115.0,
+            11.0,
+            "依据 GB/T 8334《液化石油气钢瓶定期检验与评定》",
+        );
+        page.line(60.0, 128.0, 535.0, 128.0, 1.0);
+        let mut y = 160.0;
+        for (k, v) in &rows {
+            page.text(70.0, y, 13.0, k);
+            page.text(210.0, y, 13.0, v);
+            page.line(60.0, y + 9.0, 535.0, y + 9.0, 0.3);
+            y += 30.0;
+        }
+        page.text(70.0, y + 30.0, 12.0, &format!("签发日期：{}", r.check_date));
+        page.text(
+            330.0,
+            y + 30.0,
+            12.0,
+            &format!("检验机构（盖章）：{station}"),
+        );
+    })
+}

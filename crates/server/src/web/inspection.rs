@@ -1,0 +1,123 @@
+//! `/api/v1` periodic inspection (D1–D3): applications, the station's worklist, results with the
+//! issued report.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cyltrace_domain::access::Action;
+use cyltrace_domain::event::EventData;
+use cyltrace_store::BizFilter;
+use serde_json::{Value, json};
+
+use super::JsonBody;
+use super::api::noted;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::services::{self, files, inspection as svc};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/inspection-applications",
+            post(apply).get(list_applications),
+        )
+        .route("/inspection/worklist", get(worklist))
+        .route("/inspection/results", post(record_result))
+        .route("/cylinders/{code}/inspection-report", get(report))
+}
+
+async fn apply(
+    State(st): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let r = svc::apply(&st, &p, &body).await?;
+    Ok(noted(
+        (
+            StatusCode::CREATED,
+            Json(json!({"id": r.id, "state": r.state})),
+        ),
+        format!("inspection application {}", r.id),
+    ))
+}
+
+/// Applications of the caller's organisations, or sent to the caller's station.
+async fn list_applications(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(Action::Read)?;
+    let mut f = BizFilter {
+        kind: svc::INSPECTION_APP.to_owned(),
+        scope: Some(p.scope()),
+        limit: 500,
+        ..Default::default()
+    };
+    let mut list = st.store.list_biz(&f).await?;
+    f.scope = None;
+    f.ref_id = Some(p.org_id);
+    for r in st.store.list_biz(&f).await? {
+        if !list.iter().any(|x| x.id == r.id) {
+            list.push(r);
+        }
+    }
+    Ok(Json(json!({"items": list.iter().map(|r| {
+        let mut v = r.body.clone();
+        v["id"] = json!(r.id);
+        v["org_id"] = json!(r.org_id);
+        v["state"] = json!(r.state);
+        v["created_at"] = json!(r.created_at);
+        v
+    }).collect::<Vec<_>>()})))
+}
+
+async fn worklist(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": svc::worklist(&st, &p).await?})))
+}
+
+async fn record_result(
+    State(st): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let (idx, hash) = svc::record_result(&st, &p, &body).await?;
+    Ok(noted(
+        (
+            StatusCode::CREATED,
+            Json(json!({"ledger_index": idx, "report_file": hash})),
+        ),
+        format!("inspection result, report {hash}"),
+    ))
+}
+
+/// The latest inspection report of a cylinder, as PDF.
+async fn report(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let c = services::get_cylinder(&st, &p, &code).await?;
+    let events = st.store.events_of(&c.archive.code).await?;
+    let hash = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event.data {
+            EventData::InspectionResult(r) => r.report_file.clone(),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::NotFound("该气瓶没有检验报告".to_owned()))?;
+    let bytes = files::read(&st, &files::reference(&hash))
+        .await
+        .ok_or_else(|| ApiError::NotFound("检验报告文件不存在".to_owned()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"inspection-{}.pdf\"", c.archive.code),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
