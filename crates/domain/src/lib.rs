@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod archive;
+pub mod car_bottle;
 pub mod circulation;
 pub mod codes;
 pub mod error;

@@ -73,7 +73,7 @@ pub fn load_pii_key(path: &Path) -> anyhow::Result<Sm4Key> {
     }
 }
 
-fn seal_text(st: &AppState, s: &str) -> ApiResult<Value> {
+pub(crate) fn seal_text(st: &AppState, s: &str) -> ApiResult<Value> {
     let (iv, ct) = crate::sm4::encrypt(&st.pii_key, s.as_bytes())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(json!({"iv": hex::encode(iv), "c": hex::encode(ct)}))

@@ -39,6 +39,7 @@ pub mod ledger;
 pub mod pdf;
 pub mod ps;
 pub mod public;
+pub mod registry;
 
 // ---------------------------------------------------------------------------------------------
 // Auth

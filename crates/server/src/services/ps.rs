@@ -75,7 +75,7 @@ pub fn reasons(v: &ValidationErrors) -> String {
         .join("；")
 }
 
-fn refuse(field: impl AsRef<str>, msg: impl AsRef<str>) -> PsError {
+pub(crate) fn refuse(field: impl AsRef<str>, msg: impl AsRef<str>) -> PsError {
     PsError::Refused(format!("{}: {}", field.as_ref(), msg.as_ref()))
 }
 

@@ -47,6 +47,7 @@ pub fn protected() -> Router<AppState> {
         .merge(super::archives::router())
         .merge(super::labels::router())
         .merge(super::inspection::router())
+        .merge(super::registry::router())
         .merge(super::ledger::router())
         .merge(super::ps::api_router())
 }

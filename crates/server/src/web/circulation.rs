@@ -1001,6 +1001,42 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/v1/cylinder-documents",
+        "cylinders",
+        "Attach a factory document to cylinders",
+    ),
+    (
+        "get",
+        "/api/v1/cylinders/{code}/documents",
+        "cylinders",
+        "A cylinder's factory documents",
+    ),
+    (
+        "post",
+        "/api/v1/vehicle-cylinders",
+        "cylinders",
+        "Register a vehicle cylinder (CarBottle)",
+    ),
+    (
+        "get",
+        "/api/v1/vehicle-cylinders",
+        "cylinders",
+        "Vehicle cylinders in scope",
+    ),
+    (
+        "get",
+        "/api/v1/vehicle-cylinders/{code}",
+        "cylinders",
+        "One vehicle cylinder",
+    ),
+    (
+        "get",
+        "/api/v1/vehicle-cylinders/{code}/labels",
+        "cylinders",
+        "The three labels of a vehicle cylinder (PDF)",
+    ),
+    (
+        "post",
         "/api/v1/label-blocks",
         "labels",
         "Reserve a block of label numbers for a medium",

@@ -9,6 +9,7 @@ pub mod labels;
 pub mod ledger;
 pub mod ops;
 pub mod ps;
+pub mod registry;
 pub mod views;
 
 use std::net::SocketAddr;

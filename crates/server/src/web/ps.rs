@@ -292,13 +292,27 @@ async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
     )
 }
 
-/// §3: vehicle cylinder archives. This node keeps none yet (vehicle archives arrive with the
-/// registration issue), so the list is empty — after the ticket is checked.
+/// §3: vehicle cylinder archives of the caller's scope changed at or after `lasttime`.
 async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
-    match svc::principal(&st, ticket(&q)).await {
-        Ok(p) => answer(Ok(Json(json!([])).into_response()), Some(&p), None),
-        Err(e) => envelope_err(e),
+    let p = match svc::principal(&st, ticket(&q)).await {
+        Ok(p) => p,
+        Err(e) => return envelope_err(e),
+    };
+    let result = async {
+        let since = match q
+            .get("lasttime")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            None => chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            Some(s) => cyltrace_domain::ps::parse_ymdhms(s)
+                .map_err(|m| crate::services::ps::refuse("lasttime", m))?,
+        };
+        let list = crate::services::registry::car_bottles_yunnan(&st, &p, since).await?;
+        Ok(Json(json!(list)).into_response())
     }
+    .await;
+    answer(result, Some(&p), None)
 }
 
 async fn trace(
