@@ -55,6 +55,9 @@ pub struct Config {
     /// The address people reach this node at: the base of the URL in every label's QR code
     /// (`<public_url>/Q?id=<16 digits>&s=<signature>`).
     pub public_url: String,
+    /// The variety digit that starts the 12-digit registration numbers this node assigns
+    /// (DOMAIN.md: 5 for LPG cylinders).
+    pub registration_variety: u8,
 }
 
 impl Default for Config {
@@ -83,12 +86,13 @@ impl Default for Config {
             uplink_interval_ms: 1000,
             uplink_pull_secs: 60,
             public_url: "http://127.0.0.1:8080".to_owned(),
+            registration_variety: 5,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 23] = [
+    const KEYS: [&'static str; 24] = [
         "data_dir",
         "listen",
         "database_url",
@@ -112,6 +116,7 @@ impl Config {
         "uplink_interval_ms",
         "uplink_pull_secs",
         "public_url",
+        "registration_variety",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -126,7 +131,14 @@ impl Config {
         // Only the settings themselves: other CYLTRACE_* variables (CYLTRACE_CONFIG names the file,
         // tests set their own) are not configuration.
         let env = Env::prefixed("CYLTRACE_").only(&Config::KEYS);
-        Ok(fig.merge(env).extract()?)
+        let c: Config = fig.merge(env).extract()?;
+        if !(1..=9).contains(&c.registration_variety) {
+            anyhow::bail!("registration_variety must be one digit, 1–9");
+        }
+        if !(c.public_url.starts_with("http://") || c.public_url.starts_with("https://")) {
+            anyhow::bail!("public_url must start with http:// or https://");
+        }
+        Ok(c)
     }
 
     /// The ledger settings the store is opened with.

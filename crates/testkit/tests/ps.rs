@@ -859,7 +859,7 @@ async fn generic_bottle_list_gives_the_callers_archives_since_lasttime() {
         refused(&r, "lasttime");
     }
 
-    // §3: this node keeps no vehicle archives; the list is empty (after the ticket is checked).
+    // §3: no vehicle cylinder is registered here; the list is empty (after the ticket is checked).
     let r = ps
         .get("/PS/CarBottle/List", &[("lasttime", "20000101000000")])
         .await;

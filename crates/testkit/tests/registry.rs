@@ -213,3 +213,74 @@ async fn vehicle_cylinders_have_archives_three_labels_and_go_upward() {
         .unwrap();
     assert_eq!(later, json!([]));
 }
+
+// A3: an enterprise on this node applies for usage registration through /api/v1 (the Yunnan ApplyNew
+// body, photos as uploaded files); the regulator approves; numbers are 12 digits starting with the
+// configured variety; the archive carries the certificate and a `register` event is recorded.
+#[tokio::test]
+async fn usage_registration_through_the_v1_api() {
+    let app = TestApp::spawn_with(|c| c.registration_variety = 7).await;
+    let w = app.enterprise("rg").await;
+    let regulator = app
+        .user_token(&app.admin, w.prefecture, "rg_regulator", &["regulator"])
+        .await;
+    let mut images = Vec::new();
+    for n in 0..3u8 {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend_from_slice(&[n; 16]);
+        let r = app
+            .post_raw(&w.admin, "/api/v1/files", png)
+            .await
+            .expect(201);
+        images.push(r.body["reference"].as_str().unwrap().to_owned());
+    }
+    let body = json!({"ThirdId": 501,
+        "Overview": {"Style": "YSP35.5", "Medium": "液化石油气", "Factory": 12, "CreateDate": "20250101",
+            "DiscardDate": "20330101", "CheckDate": "20250101", "NextDate": "20290101", "IdleWeight": 16.5,
+            "Remark": "新购", "Valve": 1, "PayImage": images[0], "BatchImage": images[1],
+            "DeviceImage": images[2]},
+        "Items": [{"Barcode": "1103007850", "Printno": "1260601", "InnerNo": "XY9"}]});
+    let mut bad = body.clone();
+    bad["Overview"]["PayImage"] = json!(format!("files/{}", "0".repeat(64)));
+    problem(
+        app.post(&w.admin, "/api/v1/registrations?kind=new", &bad)
+            .await,
+        422,
+        Some("Overview.PayImage"),
+    );
+    problem(
+        app.post(&w.admin, "/api/v1/registrations?kind=other", &body)
+            .await,
+        422,
+        Some("kind"),
+    );
+    let r = app
+        .post(&w.admin, "/api/v1/registrations?kind=new", &body)
+        .await
+        .expect(201);
+    let id = r.body["id"].as_i64().expect("id");
+    let r = app
+        .post(
+            &regulator,
+            &format!("/api/v1/ps/applications/{id}/approve"),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    let no = r.body["numbers"][0]["RegisterNo"]
+        .as_str()
+        .expect("a number")
+        .to_owned();
+    assert!(no.len() == 12 && no.starts_with('7'), "{no}");
+    let c = app
+        .get(&w.admin, "/api/v1/cylinders/1103007850")
+        .await
+        .expect(200);
+    assert_eq!(c.body["registration"]["number"], no.as_str(), "{}", c.text);
+    let kinds: Vec<String> = events_of(&app, &w.admin, "1103007850")
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"register".to_owned()), "{kinds:?}");
+}

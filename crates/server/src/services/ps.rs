@@ -439,7 +439,8 @@ pub async fn approve_registration(
     let mut events = Vec::new();
     for (i, it) in a.items.iter().enumerate() {
         let seq = next_seq(st, &format!("registration_seq:{}", &region[..2])).await?;
-        let number = ps::registration_number(5, &region[..2], unit, seq);
+        let number =
+            ps::registration_number(st.config.registration_variety, &region[..2], unit, seq);
         let reg = Registration {
             number: Text::parse(&number).map_err(ApiError::Internal)?,
             date: today,

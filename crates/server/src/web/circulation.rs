@@ -1001,6 +1001,12 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/v1/registrations",
+        "cylinders",
+        "Apply for usage registration (kind=new|old, the Yunnan ApplyNew body)",
+    ),
+    (
+        "post",
         "/api/v1/cylinder-documents",
         "cylinders",
         "Attach a factory document to cylinders",

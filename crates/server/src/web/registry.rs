@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/vehicle-cylinders", post(create).get(list))
         .route("/vehicle-cylinders/{code}", get(one))
         .route("/vehicle-cylinders/{code}/labels", get(three_labels))
+        .route("/registrations", post(apply_registration))
 }
 
 async fn attach(
@@ -110,4 +111,51 @@ async fn three_labels(
     let codes = vec![code.trim().to_owned(); 3];
     let pdf = labels::sheet(&st, &p, &codes).await?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationQuery {
+    /// `new` (ApplyNew) or `old` (ApplyOld: cylinders in use before the platform, with photos).
+    kind: String,
+}
+
+/// A usage registration application (A3) in the Yunnan `ApplyNew`/`ApplyOld` body, for enterprises
+/// that use this node directly rather than through `/PS`; decided by the regulator like those.
+async fn apply_registration(
+    State(st): State<AppState>,
+    p: Principal,
+    q: Result<axum::extract::Query<RegistrationQuery>, axum::extract::rejection::QueryRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let old = match super::api::query(q)?.kind.as_str() {
+        "new" => false,
+        "old" => true,
+        _ => return Err(ApiError::invalid("kind", "应为 new 或 old")),
+    };
+    let id = crate::services::ps::apply_registration(&st, &p, &body, old)
+        .await
+        .map_err(ps_to_api)?;
+    Ok(noted(
+        (StatusCode::CREATED, Json(json!({ "id": id }))),
+        format!("registration application {id}"),
+    ))
+}
+
+/// A `/PS` refusal as problem+json: its `field: reason` parts become the named fields.
+fn ps_to_api(e: crate::services::ps::PsError) -> ApiError {
+    use crate::services::ps::PsError;
+    match e {
+        PsError::BadRequest(m) => ApiError::BadRequest(m),
+        PsError::Unauthorized(m) => ApiError::Forbidden(m),
+        PsError::Internal(m) => ApiError::Internal(m),
+        PsError::Refused(m) => ApiError::Invalid(cyltrace_domain::ValidationErrors(
+            m.split('；')
+                .map(|part| match part.split_once(": ") {
+                    Some((f, r)) => cyltrace_domain::FieldError::new(f.trim(), r.trim()),
+                    None => cyltrace_domain::FieldError::new("", part.trim()),
+                })
+                .collect(),
+        )),
+    }
 }
