@@ -14,6 +14,7 @@ pub mod codes;
 pub mod error;
 pub mod event;
 pub mod filling;
+pub mod import;
 pub mod org;
 pub mod parse;
 pub mod ps;

@@ -110,6 +110,17 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<CylinderRecord>>;
     async fn count_cylinders(&self) -> Result<i64>;
+    /// The codes among `codes` that are archived already (in no particular order). One query per
+    /// chunk of codes, so a bulk import checks 100,000 codes in a few hundred queries.
+    async fn existing_codes(&self, codes: &[CylinderCode]) -> Result<Vec<CylinderCode>>;
+    /// Archives in `scope` ordered by code, the first `limit` after `after` (keyset paging: an export
+    /// of every archive reads each row once).
+    async fn list_cylinders_after(
+        &self,
+        scope: &Scope,
+        after: Option<&CylinderCode>,
+        limit: i64,
+    ) -> Result<Vec<CylinderRecord>>;
 
     /// Appends a batch of events in one transaction with the status projections of their cylinders.
     /// Ids stored before are answered with their original index and not stored again; an id stored

@@ -566,6 +566,72 @@ async fn cylinders_are_inserted_all_or_nothing() {
     );
 }
 
+#[tokio::test]
+async fn bulk_insert_existing_codes_and_keyset_listing() {
+    // A6: an import checks which codes are taken (one query per chunk), inserts thousands of archives
+    // in one all-or-nothing call, and an export reads them back page by page in code order.
+    let w = world(&["1103000500"]).await;
+    let s = &w.store;
+    let codes: Vec<String> = (0..1203).map(|i| format!("11030{i:05}")).collect();
+    let mut wanted: Vec<CylinderCode> = codes.iter().map(|c| code(c)).collect();
+    wanted.push(code("1199999999"));
+    let mut taken = s.existing_codes(&wanted).await.unwrap();
+    assert_eq!(taken, [code("1103000500")]);
+    assert!(s.existing_codes(&[]).await.unwrap().is_empty());
+
+    // A batch spanning several multi-row statements with one taken code in its middle: nothing stored.
+    let batch: Vec<NewCylinder> = codes
+        .iter()
+        .map(|c| NewCylinder {
+            archive: archive(c),
+            org_id: w.ent.id,
+        })
+        .collect();
+    match s.insert_cylinders(&batch, t0()).await {
+        Err(StoreError::Conflict(c)) => assert_eq!(c, "1103000500"),
+        other => panic!("expected Conflict(1103000500), got {other:?}"),
+    }
+    assert_eq!(s.count_cylinders().await.unwrap(), 1);
+
+    let fresh: Vec<NewCylinder> = batch
+        .into_iter()
+        .filter(|c| c.archive.code.as_str() != "1103000500")
+        .collect();
+    assert_eq!(s.insert_cylinders(&fresh, t0()).await.unwrap(), 1202);
+    assert_eq!(s.count_cylinders().await.unwrap(), 1203);
+    taken = s.existing_codes(&wanted).await.unwrap();
+    taken.sort();
+    assert_eq!(taken, wanted[..1203]);
+    let rec = s
+        .get_cylinder(&code("1103001202"))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(rec.archive, archive("1103001202"));
+    assert_eq!(rec.status, CylinderStatus::initial(&rec.archive));
+
+    // Keyset pages: every archive once, in code order; another scope sees none.
+    let scope = Scope(w.ent.path.clone());
+    let mut listed = Vec::new();
+    let mut after: Option<CylinderCode> = None;
+    loop {
+        let page = s
+            .list_cylinders_after(&scope, after.as_ref(), 500)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.archive.code.clone());
+        listed.extend(page.into_iter().map(|c| c.archive.code.to_string()));
+    }
+    assert_eq!(listed, codes);
+    assert!(
+        s.list_cylinders_after(&Scope(format!("/{}/", Uuid::new_v4())), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::archives::Operations as ArchiveOperations;
 use super::circulation::Operations;
 use super::views::*;
 use super::{AuditNote, JsonBody, LoginAttempt};
@@ -467,7 +468,7 @@ async fn audit(
           super::filling::create_batch, super::filling::list_batches, super::filling::fills, super::filling::checks,
           super::filling::alarms, super::ledger::checkpoint, super::ledger::entry, super::ledger::inclusion,
           super::ledger::consistency, super::ledger::public_cylinder),
-    modifiers(&BearerAuth, &Operations),
+    modifiers(&BearerAuth, &Operations, &ArchiveOperations),
     tags((name = "auth"), (name = "orgs"), (name = "cylinders"), (name = "events"), (name = "audit"), (name = "filling"), (name = "ledger"), (name = "public"))
 )]
 pub struct ApiDoc;
