@@ -946,6 +946,28 @@ async fn one_cylinder_goes_round_the_whole_cycle() {
     }
     assert!(lines[2].contains("30.8"), "{}", lines[2]);
     assert!(lines[8].contains(&idx.to_string()), "{}", lines[8]);
+
+    // The same table as xlsx: a header row and one row per event, gross weights as numbers.
+    let (status, _, xlsx) = app
+        .get_bytes(
+            &w.admin,
+            &format!("/api/v1/cylinders/{CODE}/trajectory?format=xlsx"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("an xlsx");
+    let sheet = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    assert_eq!(sheet.height(), 1 + rows.len());
+    assert_eq!(
+        sheet.get_value((0, 1)).map(|c| c.to_string()),
+        Some("操作".to_owned())
+    );
+    assert_eq!(sheet.get_value((2, 6)), Some(&calamine::Data::Float(30.8)));
 }
 
 // ---------------------------------------------------------------------------------------------

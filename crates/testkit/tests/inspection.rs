@@ -45,23 +45,6 @@ async fn setup() -> Setup {
     }
 }
 
-/// The text of a PDF, by `pdftotext` (poppler-utils, installed by `.ci/run`).
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("doc.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = std::process::Command::new("pdftotext")
-        .args(["-layout", path.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext runs (apt-get install poppler-utils)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
-
 fn result_body(code: &str, conclusion: &str) -> Value {
     let mut b = json!({"id": Uuid::new_v4(), "code": code, "conclusion": conclusion,
         "check_date": "2026-11-20", "report_no": format!("JY2026-{code}"), "inspector": "李检验"});

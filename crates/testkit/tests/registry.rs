@@ -11,18 +11,6 @@ const CODE: &str = "1103007831";
 const CODE2: &str = "1103007832";
 const CAR: &str = "1105000001";
 
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("doc.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = std::process::Command::new("pdftotext")
-        .args([path.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext runs (apt-get install poppler-utils)");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
-
 // A2: a batch certificate attached to two cylinders, retrievable from each; bad input named.
 #[tokio::test]
 async fn factory_documents_are_attached_to_a_batch_of_cylinders() {

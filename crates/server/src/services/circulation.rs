@@ -1638,38 +1638,43 @@ fn m_vehicle(d: &EventData) -> Option<String> {
     }
 }
 
-/// The flow table as CSV (UTF-8 with BOM so that Excel reads the Chinese).
-pub fn trajectory_csv(rows: &[TrajectoryRow]) -> String {
-    let mut out =
-        String::from("\u{feff}时间,操作,操作人,地点,去向/对象,皮重(kg),毛重(kg),存证序号\r\n");
-    let cell = |s: &str| {
-        // Quote everything; neutralise spreadsheet formulas (CSV injection).
-        let s = if s.starts_with(['=', '+', '-', '@']) {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    };
-    let kg = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.2}"));
+/// The flow table as CSV (UTF-8 with BOM so that Excel reads the Chinese) or xlsx.
+pub fn trajectory_table(
+    rows: &[TrajectoryRow],
+    format: super::archives::FileFormat,
+) -> ApiResult<Vec<u8>> {
+    use super::archives::{Cell, TableWriter};
+    let headers = [
+        "时间",
+        "操作",
+        "操作人",
+        "地点",
+        "去向/对象",
+        "皮重(kg)",
+        "毛重(kg)",
+        "存证序号",
+    ];
+    let mut w = TableWriter::new(format, "流转记录", &headers).map_err(ApiError::Internal)?;
+    let kg = |v: Option<f64>| v.map_or_else(|| Cell::Text(String::new()), Cell::Number);
     for r in rows {
         let t = r
             .time
             .with_timezone(&cyltrace_domain::time::cst())
-            .format("%Y-%m-%d %H:%M:%S");
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\r\n",
-            cell(&t.to_string()),
-            cell(&r.operation),
-            cell(&r.operator),
-            cell(&r.place),
-            cell(&r.target),
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        w.row(&[
+            Cell::Text(t),
+            Cell::Text(r.operation.clone()),
+            Cell::Text(r.operator.clone()),
+            Cell::Text(r.place.clone()),
+            Cell::Text(r.target.clone()),
             kg(r.tare_kg),
             kg(r.gross_kg),
-            r.ledger_index
-        ));
+            Cell::Number(r.ledger_index as f64),
+        ])
+        .map_err(ApiError::Internal)?;
     }
-    out
+    w.finish().map_err(ApiError::Internal)
 }
 
 // ---------------------------------------------------------------------------------------------

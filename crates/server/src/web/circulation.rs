@@ -727,18 +727,25 @@ async fn trajectory(
     let rows = svc::trajectory(&st, &p, &code).await?;
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(json!({"code": code, "rows": rows})).into_response()),
-        Some("csv") => Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"trajectory-{code}.csv\""),
-                ),
-            ],
-            svc::trajectory_csv(&rows),
-        )
-            .into_response()),
-        Some(_) => Err(ApiError::invalid("format", "应为 json 或 csv")),
+        Some(f @ ("csv" | "xlsx")) => {
+            let format = crate::services::archives::FileFormat::parse(f)
+                .map_err(|m| ApiError::invalid("format", m))?;
+            Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        crate::services::archives::content_type(format).to_owned(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"trajectory-{code}.{f}\""),
+                    ),
+                ],
+                svc::trajectory_table(&rows, format)?,
+            )
+                .into_response())
+        }
+        Some(_) => Err(ApiError::invalid("format", "应为 json、csv 或 xlsx")),
     }
 }
 
@@ -991,7 +998,7 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "get",
         "/api/v1/cylinders/{code}/trajectory",
         "cylinders",
-        "A cylinder's flow table (format=json|csv)",
+        "A cylinder's flow table (format=json|csv|xlsx)",
     ),
     (
         "post",

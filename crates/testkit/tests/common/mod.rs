@@ -149,3 +149,20 @@ pub fn item_ids(r: &Resp) -> Vec<String> {
         .filter_map(|i| i["id"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// The text of a PDF, by `pdftotext` (poppler-utils, installed by `.ci/run`), keeping the layout.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).expect("write");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path.to_str().expect("UTF-8 path"), "-"])
+        .output()
+        .expect("pdftotext runs (apt-get install poppler-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
