@@ -27,6 +27,7 @@ pub struct Known {
     pub state: &'static str,
     pub owner: Option<String>,
     pub medium: Option<String>,
+    pub style: Option<String>,
     pub next_check_date: Option<Date>,
     pub last_fill: Option<LastFill>,
     /// Newest first.
@@ -144,6 +145,7 @@ pub async fn cylinder(st: &AppState, code: &str) -> ApiResult<PublicCylinder> {
             state: c.status.state.as_str(),
             owner,
             medium: c.archive.medium.as_ref().map(|m| m.as_str().to_owned()),
+            style: c.archive.style.as_ref().map(|m| m.as_str().to_owned()),
             next_check_date: c.status.next_check_date,
             last_fill,
             trace,

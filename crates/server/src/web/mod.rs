@@ -8,6 +8,7 @@ pub mod inspection;
 pub mod labels;
 pub mod ledger;
 pub mod ops;
+pub mod pages;
 pub mod ps;
 pub mod registry;
 pub mod views;
@@ -46,6 +47,7 @@ pub fn router(st: AppState) -> Router {
         .nest("/api/v1", v1)
         .merge(ps)
         .merge(ops::router())
+        .merge(pages::router())
         .layer(axum::extract::DefaultBodyLimit::max(
             st.config.max_body_bytes,
         ))
