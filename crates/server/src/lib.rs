@@ -60,6 +60,13 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
 
 /// Creates the bootstrap admin when configured and the database is empty.
 pub async fn prepare(st: &AppState) -> anyhow::Result<()> {
+    let interrupted = services::archives::fail_interrupted_imports(st).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "import jobs cut off by the last stop marked failed"
+        );
+    }
     if let Some((user, password)) = st.config.bootstrap()?
         && services::bootstrap_admin(st, &user, &password).await?
     {

@@ -815,3 +815,52 @@ async fn fill_records_and_stock_export_as_csv_and_xlsx() {
     let rows = read_csv(&bytes);
     assert_eq!(rows[1][2], w.warehouse.to_string());
 }
+
+// A6: an import cut off by a stop of the server does not stay "validating" for ever: at the next
+// start it is marked failed with what to check.
+#[tokio::test]
+async fn imports_cut_off_by_a_restart_are_marked_failed() {
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("ir").await;
+    let now = app.state.now();
+    let mut ids = Vec::new();
+    for state in ["validating", "importing", "done"] {
+        let job = cyltrace_store::BizRecord {
+            id: Uuid::new_v4(),
+            kind: "import_job".to_owned(),
+            org_id: w.org,
+            org_path: String::new(),
+            key: None,
+            ref_id: None,
+            state: state.to_owned(),
+            due: None,
+            body: json!({"format": "csv", "total": 10, "validated": 0, "inserted": 0}),
+            created_at: now,
+            updated_at: now,
+        };
+        app.state.store.insert_biz(&job).await.expect("stored");
+        ids.push(job.id);
+    }
+    // What the server does when it starts.
+    cyltrace_server::prepare(&app.state)
+        .await
+        .expect("prepared");
+    let state = |r: &Resp| r.body["state"].as_str().unwrap_or_default().to_owned();
+    let v = app
+        .get(&w.admin, &format!("/api/v1/imports/{}", ids[0]))
+        .await
+        .expect(200);
+    assert_eq!(state(&v), "failed", "{}", v.text);
+    assert!(v.text.contains("未导入任何数据"), "{}", v.text);
+    let i = app
+        .get(&w.admin, &format!("/api/v1/imports/{}", ids[1]))
+        .await
+        .expect(200);
+    assert_eq!(state(&i), "failed");
+    assert!(i.text.contains("请查询档案确认"), "{}", i.text);
+    let d = app
+        .get(&w.admin, &format!("/api/v1/imports/{}", ids[2]))
+        .await
+        .expect(200);
+    assert_eq!(state(&d), "done");
+}

@@ -23,7 +23,9 @@ use cyltrace_domain::event::EventData;
 use cyltrace_domain::import::{self as imp, COLUMNS, CellKind, Importer, RowError, STATUS_COLUMNS};
 use cyltrace_domain::time::cst;
 use cyltrace_domain::{Archive, CylinderCode, LabelStatus, LicenceKind, OrgKind, Role};
-use cyltrace_store::{BizRecord, CylinderRecord, NewCylinder, OrgRecord, Scope, Store, StoreError};
+use cyltrace_store::{
+    BizFilter, BizRecord, CylinderRecord, NewCylinder, OrgRecord, Scope, Store, StoreError,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -702,6 +704,38 @@ pub async fn get_import(st: &AppState, p: &Principal, id: &str) -> ApiResult<Val
         Uuid::parse_str(id.trim()).map_err(|_| ApiError::NotFound("导入任务不存在".to_owned()))?;
     let r = super::circulation::visible_record(st, p, IMPORT_JOB, id, "导入任务").await?;
     Ok(job_view(&r))
+}
+
+/// At start-up: an import still `validating` or `importing` was cut off by a stop of the server (its
+/// task lived in that process). It is marked failed with what the user should check — the archives
+/// are written in one transaction, so they are all there or none is.
+pub async fn fail_interrupted_imports(st: &AppState) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for state in [JobState::Validating, JobState::Importing] {
+        let list = st
+            .store
+            .list_biz(&BizFilter {
+                kind: IMPORT_JOB.to_owned(),
+                state: Some(state.as_str().to_owned()),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        for mut job in list {
+            let expected = job.updated_at;
+            job.state = JobState::Failed.as_str().to_owned();
+            job.body["message"] = json!(if state == JobState::Validating {
+                "服务重启，导入在校验阶段中断，未导入任何数据，请重新导入"
+            } else {
+                "服务重启，导入在写入阶段中断：档案是一次性整体写入的，请查询档案确认，未写入时请重新导入"
+            });
+            job.updated_at = st.now().max(expected + chrono::Duration::microseconds(1));
+            if st.store.update_biz(&job, expected).await? {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The answer of `GET /imports/{id}`.
