@@ -73,6 +73,14 @@ impl CylinderState {
         }
     }
 
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Normal => "正常",
+            Self::Locked => "锁定",
+            Self::Scrapped => "已报废",
+        }
+    }
+
     /// The Yunnan integer form (0 normal, 1 locked, 2 scrapped).
     pub fn yunnan(self) -> i32 {
         match self {

@@ -19,6 +19,7 @@ pub mod org;
 pub mod parse;
 pub mod ps;
 pub mod status;
+pub mod supervision;
 pub mod time;
 pub mod units;
 

@@ -233,6 +233,15 @@ impl SiteKind {
         }
     }
 
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::FillingStation => "充装站",
+            Self::Warehouse => "仓库",
+            Self::Store => "供应站",
+            Self::DeliveryStation => "配送站",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
     }

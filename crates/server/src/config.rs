@@ -58,6 +58,16 @@ pub struct Config {
     /// The variety digit that starts the 12-digit registration numbers this node assigns
     /// (DOMAIN.md: 5 for LPG cylinders).
     pub registration_variety: u8,
+    /// Supervision windows (UI.md): cylinders whose next inspection falls within this many days
+    /// are "pending inspection", whose discard date falls within `pending_scrap_days` "pending scrap".
+    pub pending_inspection_days: u32,
+    pub pending_scrap_days: u32,
+    /// Overstock warning (重瓶超量存放): more full cylinders than this at one store, warehouse or
+    /// delivery station, or than `customer_full_limit` at one customer.
+    pub site_full_limit: u64,
+    pub customer_full_limit: u64,
+    /// Credit rating weights (E5), e.g. `refusal_overridden=10,late_upload=1,overdue_filled=5,complaint_upheld=5`.
+    pub credit_weights: String,
 }
 
 impl Default for Config {
@@ -87,12 +97,17 @@ impl Default for Config {
             uplink_pull_secs: 60,
             public_url: "http://127.0.0.1:8080".to_owned(),
             registration_variety: 5,
+            pending_inspection_days: 30,
+            pending_scrap_days: 90,
+            site_full_limit: 300,
+            customer_full_limit: 5,
+            credit_weights: String::new(),
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 24] = [
+    const KEYS: [&'static str; 29] = [
         "data_dir",
         "listen",
         "database_url",
@@ -117,6 +132,11 @@ impl Config {
         "uplink_pull_secs",
         "public_url",
         "registration_variety",
+        "pending_inspection_days",
+        "pending_scrap_days",
+        "site_full_limit",
+        "customer_full_limit",
+        "credit_weights",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -134,6 +154,9 @@ impl Config {
         let c: Config = fig.merge(env).extract()?;
         if !(1..=9).contains(&c.registration_variety) {
             anyhow::bail!("registration_variety must be one digit, 1–9");
+        }
+        if let Err(e) = cyltrace_domain::supervision::CreditWeights::parse(&c.credit_weights) {
+            anyhow::bail!("credit_weights: {e}");
         }
         if !(c.public_url.starts_with("http://") || c.public_url.starts_with("https://")) {
             anyhow::bail!("public_url must start with http:// or https://");

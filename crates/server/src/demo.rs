@@ -282,20 +282,31 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             recorded_at: now,
         };
         let refs = circulation(st, ent, n, now).await?;
-        let mut batch = Vec::new();
+        let mut all = Vec::new();
         for (i, c) in archives.iter().enumerate().take(WITH_HISTORY) {
             if c.archive.next_check_date.is_some_and(|d| d.naive() < today) {
                 continue; // overdue cylinders were taken out of circulation
             }
-            history(ent, &refs, i, &c.archive, now, &mut batch)?;
-            if batch.len() >= 500 {
-                st.store.append_events(&batch, &ctx).await?;
-                services::circulation::after_append(st, &batch)
+            history(ent, &refs, i, &c.archive, now, &mut all)?;
+        }
+        // As a live node would have: the history arrives in time order, a few minutes after each
+        // four-hour window of work (so upload delays and the credit rating look like real ones).
+        all.sort_by_key(|e| e.time);
+        let window = |t: DateTime<Utc>| t.timestamp().div_euclid(4 * 3600);
+        for group in all.chunk_by(|a, b| window(a.time) == window(b.time)) {
+            for part in group.chunks(500) {
+                let last = part.iter().map(|e| e.time).max().unwrap_or(now);
+                let at = AppendContext {
+                    recorded_at: (last + Duration::minutes(3)).min(now),
+                    ..ctx.clone()
+                };
+                st.store.append_events(part, &at).await?;
+                services::circulation::after_append(st, part)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                batch.clear();
             }
         }
+        let mut batch = Vec::new();
         // One cylinder found unfit at inspection and scrapped: its label is void.
         let scrapped = &archives[7].archive;
         batch.push(event(

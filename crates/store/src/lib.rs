@@ -90,6 +90,8 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<()>;
+    /// Ends a token (logout); an unknown token is no error.
+    async fn delete_token(&self, token_hash: &str) -> Result<()>;
     /// The user holding an unexpired token, and when the token expires.
     async fn user_by_token(
         &self,

@@ -1197,6 +1197,14 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn delete_token(&self, token_hash: &str) -> Result<()> {
+                sqlx::query("delete from tokens where token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(UserRecord, DateTime<Utc>)>> {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "select {USER_COLUMNS}, t.expires_at from tokens t join users u on u.user_id = t.user_id join orgs o on o.org_id = u.org_id

@@ -40,6 +40,7 @@ pub mod pdf;
 pub mod ps;
 pub mod public;
 pub mod registry;
+pub mod supervision;
 
 // ---------------------------------------------------------------------------------------------
 // Auth
@@ -103,6 +104,14 @@ pub async fn login_for(
 
 /// The principal holding `token`, if it is valid and unexpired. Cached for a few seconds (never
 /// past the token's expiry), as every API call asks.
+/// Ends a session or token at once (the principal cache forgets it too).
+pub async fn logout(st: &AppState, token: &str) -> ApiResult<()> {
+    let hash = crate::auth::token_hash(token);
+    st.store.delete_token(&hash).await?;
+    st.caches.principals.remove(&hash);
+    Ok(())
+}
+
 pub async fn authenticate(st: &AppState, token: &str) -> ApiResult<Principal> {
     let hash = crate::auth::token_hash(token);
     let now = st.now();

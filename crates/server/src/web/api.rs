@@ -31,6 +31,7 @@ pub fn public() -> Router<AppState> {
 pub fn protected() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
+        .route("/session", get(super::session::whoami))
         .route("/orgs", post(create_org).get(list_orgs))
         .route("/orgs/{id}", get(get_org))
         .route("/sites", post(create_site).get(list_sites))

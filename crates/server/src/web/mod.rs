@@ -3,7 +3,9 @@
 pub mod api;
 pub mod archives;
 pub mod circulation;
+pub mod console;
 pub mod filling;
+pub mod handheld;
 pub mod inspection;
 pub mod labels;
 pub mod ledger;
@@ -11,6 +13,8 @@ pub mod ops;
 pub mod pages;
 pub mod ps;
 pub mod registry;
+pub mod session;
+pub mod supervision;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -48,6 +52,14 @@ pub fn router(st: AppState) -> Router {
         .merge(ps)
         .merge(ops::router())
         .merge(pages::router())
+        .merge(
+            session::router()
+                .merge(console::router())
+                .merge(supervision::router())
+                .merge(handheld::router())
+                .layer(from_fn_with_state(st.clone(), audit))
+                .layer(from_fn_with_state(st.clone(), session::resolve)),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(
             st.config.max_body_bytes,
         ))
@@ -111,11 +123,21 @@ async fn require_auth(State(st): State<AppState>, mut req: Request, next: Next) 
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(|t| t.trim().to_owned());
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return ApiError::Unauthorized("缺少访问令牌（Authorization: Bearer …）".to_owned())
-            .into_response();
+    let resolved = match token.filter(|t| !t.is_empty()) {
+        Some(token) => services::authenticate(&st, &token).await,
+        None => {
+            match session::api_session(&st, &req.headers().clone(), &req.method().clone()).await {
+                Some(r) => r,
+                None => {
+                    return ApiError::Unauthorized(
+                        "缺少访问令牌（Authorization: Bearer …）".to_owned(),
+                    )
+                    .into_response();
+                }
+            }
+        }
     };
-    match services::authenticate(&st, &token).await {
+    match resolved {
         Ok(p) => {
             req.extensions_mut().insert(p.clone());
             let mut resp = next.run(req).await;
