@@ -158,6 +158,13 @@ pub struct EnterpriseRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct InUse {
+    pub county: String,
+    pub org: String,
+    pub cylinders: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct SitePoint {
     pub name: String,
     pub kind: SiteKind,
@@ -190,7 +197,7 @@ pub struct Supervision {
     pub active: u64,
     /// Active cylinders per county (distribution map) and of them at customers (in-use table).
     pub by_county: BTreeMap<String, u64>,
-    pub in_use: BTreeMap<(String, String), u64>,
+    pub in_use: Vec<InUse>,
     pub sites: Vec<SitePoint>,
     pub inspection_soon: Vec<CylinderLine>,
     pub inspection_overdue: Vec<CylinderLine>,
@@ -304,6 +311,7 @@ pub async fn compute(
     let mut next_check: HashMap<String, (Option<Date>, Uuid)> = HashMap::new();
     let mut per_site: HashMap<Uuid, (u64, u64)> = HashMap::new();
     let mut per_holder: HashMap<String, (u64, Uuid)> = HashMap::new();
+    let mut in_use: BTreeMap<(String, String), u64> = BTreeMap::new();
     each_cylinder(st, &scope, |c| {
         let code = c.archive.code.as_str().to_owned();
         next_check.insert(code.clone(), (c.status.next_check_date, c.org_id));
@@ -335,7 +343,7 @@ pub async fn compute(
             );
         *s.by_county.entry(county.clone()).or_default() += 1;
         if at_customer {
-            *s.in_use.entry((county, org_name(c.org_id))).or_default() += 1;
+            *in_use.entry((county, org_name(c.org_id))).or_default() += 1;
             if let Some(e) = ent.get_mut(&c.org_id) {
                 e.at_customers += 1;
             }
@@ -373,6 +381,14 @@ pub async fn compute(
     })
     .await?;
 
+    s.in_use = in_use
+        .into_iter()
+        .map(|((county, org), cylinders)| InUse {
+            county,
+            org,
+            cylinders,
+        })
+        .collect();
     // Sites as points, with what they hold now.
     for site in &sites {
         let (n, full) = per_site.get(&site.id).copied().unwrap_or_default();

@@ -32,6 +32,7 @@ pub fn protected() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
         .route("/session", get(super::session::whoami))
+        .merge(super::supervision::api())
         .route("/orgs", post(create_org).get(list_orgs))
         .route("/orgs/{id}", get(get_org))
         .route("/sites", post(create_site).get(list_sites))

@@ -46,6 +46,57 @@ pub const NAV: [(&str, &str); 15] = [
     ("/bigscreen", "指挥大屏"),
 ];
 
+/// The figures as JSON for other systems and the tests: `GET /api/v1/supervision?from&to` and
+/// `GET /api/v1/supervision/statistics?g=month|quarter|year`.
+pub fn api() -> Router<AppState> {
+    Router::new()
+        .route("/supervision", get(api_figures))
+        .route("/supervision/statistics", get(api_statistics))
+}
+
+async fn api_figures(
+    State(st): State<AppState>,
+    p: crate::auth::Principal,
+    Query(q): Query<PeriodQuery>,
+) -> Result<axum::Json<svc::Supervision>, ApiError> {
+    let (from, to) = api_period(&st, &q)?;
+    Ok(axum::Json(svc::compute(&st, &p, from, to).await?))
+}
+
+fn api_period(st: &AppState, q: &PeriodQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let (mf, mt) = this_month(st.now());
+    let day = |s: &Option<String>, name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| ApiError::invalid(name, "日期格式应为 YYYY-MM-DD")),
+        }
+    };
+    let from = day(&q.from, "from")?.map_or(mf, day_start);
+    let to = day(&q.to, "to")?.map_or(mt, |d| day_start(d + chrono::Duration::days(1)));
+    if to <= from {
+        return Err(ApiError::invalid("to", "结束日期应不早于开始日期"));
+    }
+    Ok((from, to))
+}
+
+async fn api_statistics(
+    State(st): State<AppState>,
+    p: crate::auth::Principal,
+    Query(q): Query<StatsQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let g = match q.g.as_deref().filter(|s| !s.is_empty()) {
+        None => Granularity::Month,
+        Some(s) => Granularity::parse(s)
+            .ok_or_else(|| ApiError::invalid("g", "应为 month、quarter 或 year"))?,
+    };
+    let n = q.n.unwrap_or(12).clamp(1, 60);
+    Ok(axum::Json(
+        json!({"buckets": svc::statistics(&st, &p, g, n).await?}),
+    ))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/supervision", get(overview))
@@ -92,23 +143,7 @@ fn period(
     st: &AppState,
     q: &PeriodQuery,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>, String, String), Response> {
-    let (mf, mt) = this_month(st.now());
-    let parse = |s: &Option<String>, name: &str| -> Result<Option<NaiveDate>, Response> {
-        match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| error_page(ApiError::invalid(name, "日期格式应为 YYYY-MM-DD"))),
-        }
-    };
-    let from = parse(&q.from, "from")?.map_or(mf, day_start);
-    let to = parse(&q.to, "to")?.map_or(mt, |d| day_start(d + chrono::Duration::days(1)));
-    if to <= from {
-        return Err(error_page(ApiError::invalid(
-            "to",
-            "结束日期应不早于开始日期",
-        )));
-    }
+    let (from, to) = api_period(st, q).map_err(error_page)?;
     let f = china_date(from).to_string();
     let t = china_date(to - chrono::Duration::seconds(1)).to_string();
     Ok((from, to, f, t))
@@ -168,7 +203,12 @@ fn summary_cards(s: &svc::Supervision) -> Vec<Card> {
     vec![
         Card::new("total", "在册钢瓶", s.total),
         Card::new("active", "在用钢瓶（正常且标签有效）", s.active).class("good"),
-        Card::new("in_use", "在用户处", s.in_use.values().sum::<u64>()).link("/supervision/map"),
+        Card::new(
+            "in_use",
+            "在用户处",
+            s.in_use.iter().map(|u| u.cylinders).sum::<u64>(),
+        )
+        .link("/supervision/map"),
         Card::new(
             "inspection_soon",
             &format!("{} 天内待检", s.inspection_days),
@@ -456,7 +496,13 @@ async fn map(State(st): State<AppState>, v: Viewer, Query(q): Query<PeriodQuery>
     u.rows = s
         .in_use
         .iter()
-        .map(|((county, org), n)| vec![Cell::text(county), Cell::text(org), Cell::num(n)])
+        .map(|u| {
+            vec![
+                Cell::text(&u.county),
+                Cell::text(&u.org),
+                Cell::num(u.cylinders),
+            ]
+        })
         .collect();
     page.blocks.push(Block::Table(u));
     let mut p = Table::new(
@@ -705,6 +751,7 @@ async fn overstock(State(st): State<AppState>, v: Viewer) -> PageResult {
 #[derive(Deserialize, Default)]
 struct StatsQuery {
     g: Option<String>,
+    n: Option<usize>,
 }
 
 async fn statistics(
