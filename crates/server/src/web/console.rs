@@ -190,6 +190,13 @@ pub struct FormSpec {
     pub submit: &'static str,
 }
 
+impl FormSpec {
+    /// A form with a file field is sent as `multipart/form-data`.
+    pub fn multipart(&self) -> bool {
+        self.fields.iter().any(|f| f.kind == "file")
+    }
+}
+
 pub enum Block {
     Table(Table),
     /// A chart or map drawn on the server (our own SVG; text inside is escaped by its builder).
@@ -197,6 +204,8 @@ pub enum Block {
     Facts(String, Vec<(String, String)>),
     Form(FormSpec),
     Note(String),
+    /// A list of links (downloads, related pages): `(href, label)`.
+    Links(String, Vec<(String, String)>),
 }
 
 #[derive(Template)]
@@ -252,8 +261,28 @@ pub fn render(status: StatusCode, t: &impl Template) -> Response {
     }
 }
 
+/// A page that could not be shown: its HTML error page (boxed: a `Response` is large).
+pub struct PageError(Box<Response>);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<Response> for PageError {
+    fn from(r: Response) -> Self {
+        PageError(Box::new(r))
+    }
+}
+
 /// An error as a Chinese HTML page with the matching status.
-pub fn error_page(e: ApiError) -> Response {
+pub fn error_page(e: ApiError) -> PageError {
+    PageError(Box::new(error_response(e)))
+}
+
+/// [`error_page`] as a plain response.
+pub fn error_response(e: ApiError) -> Response {
     let (status, title) = match &e {
         ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "请先登录"),
         ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "无权访问"),
@@ -285,7 +314,7 @@ pub fn error_page(e: ApiError) -> Response {
     render(status, &ErrorPage { title, message })
 }
 
-pub type PageResult = Result<Response, Response>;
+pub type PageResult = Result<Response, PageError>;
 
 /// The signed-in user of a page: without a session, the browser goes to the login page.
 pub struct Viewer {
@@ -294,12 +323,12 @@ pub struct Viewer {
 }
 
 impl axum::extract::FromRequestParts<AppState> for Viewer {
-    type Rejection = Response;
+    type Rejection = PageError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         _st: &AppState,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, PageError> {
         let p = parts.extensions.get::<Principal>().cloned();
         let s = parts.extensions.get::<Session>().cloned();
         match (p, s) {
@@ -311,7 +340,7 @@ impl axum::extract::FromRequestParts<AppState> for Viewer {
                     .map_or("/", |pq| pq.as_str())
                     .to_owned();
                 let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-                Err(Redirect::to(&format!("/login?{q}")).into_response())
+                Err(Redirect::to(&format!("/login?{q}")).into_response().into())
             }
         }
     }
@@ -325,7 +354,11 @@ fn nav_for(p: &Principal) -> Vec<(&'static str, &'static str)> {
         nav.extend(super::supervision::NAV);
     }
     if has(Role::NodeAdmin) {
-        nav.extend([("/admin/audit", "审计日志"), ("/admin/orgs", "组织机构")]);
+        nav.extend([
+            ("/admin/node", "节点与存证"),
+            ("/admin/audit", "审计日志"),
+            ("/admin/orgs", "组织机构"),
+        ]);
     }
     if has(Role::EnterpriseAdmin) {
         nav.extend(ENTERPRISE_NAV);
@@ -405,12 +438,12 @@ impl Viewer {
         }
     }
 
-    pub fn require(&self, a: Action) -> Result<(), Response> {
+    pub fn require(&self, a: Action) -> Result<(), PageError> {
         self.p.require(a).map_err(error_page)
     }
 
     /// 403 unless the viewer has one of `roles`.
-    pub fn require_role(&self, roles: &[Role]) -> Result<(), Response> {
+    pub fn require_role(&self, roles: &[Role]) -> Result<(), PageError> {
         if self.p.roles.iter().any(|r| roles.contains(r)) {
             Ok(())
         } else {
@@ -420,7 +453,7 @@ impl Viewer {
         }
     }
 
-    pub fn check_csrf(&self, given: Option<&str>) -> Result<(), Response> {
+    pub fn check_csrf(&self, given: Option<&str>) -> Result<(), PageError> {
         self.session.check_csrf(given).map_err(error_page)
     }
 }
@@ -430,11 +463,11 @@ pub fn ok(p: Page) -> PageResult {
 }
 
 /// Maps a service error to its HTML page.
-pub fn pe<T>(r: Result<T, ApiError>) -> Result<T, Response> {
+pub fn pe<T>(r: Result<T, ApiError>) -> Result<T, PageError> {
     r.map_err(error_page)
 }
 
-pub fn se<T, E: Into<ApiError>>(r: Result<T, E>) -> Result<T, Response> {
+pub fn se<T, E: Into<ApiError>>(r: Result<T, E>) -> Result<T, PageError> {
     r.map_err(|e| error_page(e.into()))
 }
 
@@ -511,10 +544,19 @@ pub fn router() -> Router<AppState> {
         .route("/console/orders/{id}/dispatch", post(dispatch_order))
         .route("/console/recycling", get(recycling))
         .route("/console/inspections", get(inspections))
-        .route("/console/imports", get(imports))
+        .route(
+            "/console/imports",
+            get(imports)
+                .post(upload_import)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    services::archives::MAX_IMPORT_BYTES,
+                )),
+        )
+        .route("/console/imports/{id}", get(import_job))
         .route("/inspection", get(inspector_home))
         .route("/admin/audit", get(audit))
         .route("/admin/orgs", get(orgs))
+        .route("/admin/node", get(node))
 }
 
 async fn css() -> Response {
@@ -535,7 +577,7 @@ async fn root(p: Option<Extension<Principal>>) -> Response {
     }
 }
 
-fn enterprise(v: &Viewer) -> Result<(), Response> {
+fn enterprise(v: &Viewer) -> Result<(), PageError> {
     v.require_role(&[Role::EnterpriseAdmin, Role::NodeAdmin])
 }
 
@@ -545,7 +587,7 @@ async fn count_events(
     kinds: Vec<&'static str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<i64, Response> {
+) -> Result<i64, PageError> {
     let (_, n) = se(st
         .store
         .list_events(&EventFilter {
@@ -567,7 +609,7 @@ async fn count_decisions(
     illegal: Option<bool>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<i64, Response> {
+) -> Result<i64, PageError> {
     let (_, n) = se(st
         .store
         .list_decisions(&DecisionFilter {
@@ -903,20 +945,29 @@ async fn cylinder(State(st): State<AppState>, v: Viewer, Path(code): Path<String
         .collect();
     page.blocks.push(Block::Table(tr));
     let code = a.code.as_str();
-    page.blocks.push(Block::Facts(
-        "标签与文件".to_owned(),
-        vec![
-            ("公众查询页".to_owned(), format!("/q/{code}")),
-            (
-                "标签（SVG）".to_owned(),
-                format!("/api/v1/labels/{code}/label.svg"),
-            ),
-            (
-                "流向表（CSV）".to_owned(),
-                format!("/api/v1/cylinders/{code}/trajectory?format=csv"),
-            ),
-        ],
-    ));
+    let mut links = vec![
+        (format!("/q/{code}"), "公众查询页（二维码页面）".to_owned()),
+        (
+            format!("/api/v1/labels/{code}/svg"),
+            "标签（SVG，可打印）".to_owned(),
+        ),
+        (
+            format!("/api/v1/labels/sheet?codes={code}"),
+            "A4 标签纸（PDF）".to_owned(),
+        ),
+        (
+            format!("/api/v1/cylinders/{code}/trajectory?format=csv"),
+            "流向表（CSV）".to_owned(),
+        ),
+    ];
+    if s.last_check_date.is_some() {
+        links.push((
+            format!("/api/v1/cylinders/{code}/inspection-report"),
+            "最近一次检验报告（PDF）".to_owned(),
+        ));
+    }
+    page.blocks
+        .push(Block::Links("标签与文件".to_owned(), links));
     ok(page)
 }
 
@@ -932,7 +983,9 @@ async fn labels(State(st): State<AppState>, v: Viewer) -> PageResult {
         ))
         .await)?;
     let mut page = v.page(&st, "标签打印", "/console/labels").await;
-    page.intro = "标签号段、发卡记录与发卡率；A4 标签纸（每页 10 枚）通过 POST /api/v1/labels/sheet 生成 PDF。".to_owned();
+    page.intro =
+        "标签号段、发卡记录与发卡率；在气瓶档案页可打印单个标签或 A4 标签纸（每页 10 枚）。"
+            .to_owned();
     let mut t = Table::new(
         "issuance",
         "发卡率",
@@ -953,6 +1006,14 @@ async fn labels(State(st): State<AppState>, v: Viewer) -> PageResult {
         })
         .collect();
     page.blocks.push(Block::Table(b));
+    page.filter = Some(Filter {
+        action: "/api/v1/labels/sheet".to_owned(),
+        fields: vec![Field::new(
+            "codes",
+            "打印 A4 标签纸：气瓶编码（逗号分隔，最多 500 个）",
+            "",
+        )],
+    });
     ok(page)
 }
 
@@ -1159,7 +1220,7 @@ async fn fills(
     t.pager = Some(q.pager("/console/fills", total));
     page.blocks.push(Block::Table(t));
     page.blocks.push(Block::Note(
-        "导出：/api/v1/exports/fills?format=xlsx（当前筛选条件同样适用）".to_owned(),
+        "导出：/api/v1/fills/export?format=xlsx（可附加与本页相同的筛选条件）".to_owned(),
     ));
     ok(page)
 }
@@ -1324,7 +1385,7 @@ async fn stock(State(st): State<AppState>, v: Viewer) -> PageResult {
         .collect();
     page.blocks.push(Block::Table(t));
     page.blocks.push(Block::Note(
-        "盘点：POST /api/v1/sites/{id}/stocktake；库存导出：/api/v1/exports/stock?format=xlsx"
+        "盘点：手持终端或 POST /api/v1/sites/{id}/stocktake；库存导出：/api/v1/stock/export?format=xlsx"
             .to_owned(),
     ));
     ok(page)
@@ -1444,7 +1505,7 @@ async fn customers(State(st): State<AppState>, v: Viewer) -> PageResult {
     ok(page)
 }
 
-async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, Response> {
+async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
     let view = cyltrace_domain::circulation::personal_view(&v.p.roles);
     let orders = se(st
         .store
@@ -1744,24 +1805,32 @@ async fn imports(State(st): State<AppState>, v: Viewer) -> PageResult {
         ],
     );
     page.blocks.push(Block::Table(t));
-    page.blocks.push(Block::Facts(
+    page.blocks.push(Block::Links(
         "下载".to_owned(),
         vec![
             (
-                "导入模板（Excel）".to_owned(),
                 "/api/v1/cylinders/import-template?format=xlsx".to_owned(),
+                "导入模板（Excel）".to_owned(),
             ),
             (
+                "/api/v1/cylinders/import-template?format=csv".to_owned(),
+                "导入模板（CSV）".to_owned(),
+            ),
+            (
+                "/api/v1/cylinders/export?format=xlsx".to_owned(),
                 "档案导出（Excel）".to_owned(),
-                "/api/v1/exports/archives?format=xlsx".to_owned(),
             ),
             (
-                "充装记录导出".to_owned(),
-                "/api/v1/exports/fills?format=xlsx".to_owned(),
+                "/api/v1/cylinders/export?format=generic_bottle_xlsx".to_owned(),
+                "档案导出（云南省平台格式）".to_owned(),
             ),
             (
-                "库存导出".to_owned(),
-                "/api/v1/exports/stock?format=xlsx".to_owned(),
+                "/api/v1/fills/export?format=xlsx".to_owned(),
+                "充装记录导出（Excel）".to_owned(),
+            ),
+            (
+                "/api/v1/stock/export?format=xlsx".to_owned(),
+                "库存导出（Excel）".to_owned(),
             ),
         ],
     ));
@@ -1769,6 +1838,19 @@ async fn imports(State(st): State<AppState>, v: Viewer) -> PageResult {
         "导入：POST /api/v1/cylinders/import（上传 CSV 或 Excel，逐行校验，全部正确才入库）"
             .to_owned(),
     ));
+    page.blocks.insert(
+        0,
+        Block::Form(FormSpec {
+            title: "导入档案".to_owned(),
+            action: "/console/imports".to_owned(),
+            fields: vec![
+                Field::new("file", "Excel（.xlsx）或 CSV 文件", "")
+                    .kind("file")
+                    .required(),
+            ],
+            submit: "上传并校验",
+        }),
+    );
     ok(page)
 }
 
@@ -1853,6 +1935,160 @@ async fn orgs(State(st): State<AppState>, v: Viewer) -> PageResult {
             ]
         })
         .collect();
+    page.blocks.push(Block::Table(t));
+    ok(page)
+}
+
+/// 节点与存证: the ledger, its latest signed checkpoint and the upstream outbox.
+async fn node(State(st): State<AppState>, v: Viewer) -> PageResult {
+    v.require_role(&[Role::NodeAdmin])?;
+    let size = se(st.store.ledger_size().await)?;
+    let cp = se(st.store.latest_checkpoint().await)?;
+    let outbox = se(st.store.outbox_stats().await)?;
+    let info = st.store.ledger();
+    let mut page = v.page(&st, "节点与存证", "/admin/node").await;
+    page.cards =
+        vec![
+            Card::new("ledger_size", "存证记录数", size),
+            Card::new("outbox_pending", "待上报", outbox.pending).class(if outbox.pending > 0 {
+                "warn"
+            } else {
+                "good"
+            }),
+            Card::new("outbox_sent", "已上报", outbox.sent),
+            Card::new("outbox_refused", "被上级拒收", outbox.refused)
+                .class(if outbox.refused > 0 { "bad" } else { "" }),
+        ];
+    page.blocks.push(Block::Facts(
+        "存证账本".to_owned(),
+        vec![
+            ("账本名称".to_owned(), info.origin.clone()),
+            ("哈希算法".to_owned(), info.hash.to_string()),
+            ("存储".to_owned(), st.store.backend().to_owned()),
+            (
+                "最新签名检查点".to_owned(),
+                cp.as_ref().map_or("尚未签名".to_owned(), |c| {
+                    format!("{} 条，{}", c.size, local(c.time))
+                }),
+            ),
+            (
+                "SM2 公钥".to_owned(),
+                cp.as_ref()
+                    .map_or(String::new(), |c| hex::encode(&c.public_key)),
+            ),
+            (
+                "最早待上报".to_owned(),
+                outbox.oldest_pending.map_or("—".to_owned(), local),
+            ),
+            (
+                "上级平台".to_owned(),
+                st.config
+                    .upstream_url
+                    .clone()
+                    .unwrap_or_else(|| "未配置".to_owned()),
+            ),
+        ],
+    ));
+    page.blocks.push(Block::Links(
+        "校验".to_owned(),
+        vec![
+            (
+                "/api/v1/ledger/checkpoint".to_owned(),
+                "检查点（JSON）".to_owned(),
+            ),
+            ("/metrics".to_owned(), "运行指标（Prometheus）".to_owned()),
+        ],
+    ));
+    ok(page)
+}
+
+/// Upload of an archive file from the console: the same import job as `POST /api/v1/cylinders/import`.
+async fn upload_import(
+    State(st): State<AppState>,
+    v: Viewer,
+    mut form: axum::extract::Multipart,
+) -> PageResult {
+    enterprise(&v)?;
+    let mut csrf = None;
+    let mut file = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| error_page(ApiError::BadRequest(format!("上传内容无法读取：{e}"))))?
+    {
+        match field.name() {
+            Some("_csrf") => csrf = field.text().await.ok(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or("").to_lowercase();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| error_page(ApiError::BadRequest(format!("文件无法读取：{e}"))))?;
+                let format = if name.ends_with(".csv") {
+                    Some("csv")
+                } else if name.ends_with(".xlsx") {
+                    Some("xlsx")
+                } else {
+                    None
+                };
+                file = Some((format, bytes));
+            }
+            _ => {}
+        }
+    }
+    v.check_csrf(csrf.as_deref())?;
+    let (format, bytes) = file
+        .filter(|(_, b)| !b.is_empty())
+        .ok_or_else(|| error_page(ApiError::invalid("file", "请选择要导入的文件")))?;
+    let job = pe(services::archives::start_import(&st, &v.p, format, None, bytes).await)?;
+    Ok(Redirect::to(&format!("/console/imports/{}", job.id)).into_response())
+}
+
+/// One import job: its progress (the page reloads itself until the job ends) and row errors.
+async fn import_job(State(st): State<AppState>, v: Viewer, Path(id): Path<String>) -> PageResult {
+    enterprise(&v)?;
+    let job = pe(services::archives::get_import(&st, &v.p, &id).await)?;
+    let state = job["state"].as_str().unwrap_or("");
+    let mut page = v.page(&st, "档案导入任务", "/console/imports").await;
+    let running = matches!(state, "validating" | "importing");
+    if running {
+        page.chrome.refresh = 2;
+    }
+    page.intro = match state {
+        "validating" => "正在逐行校验……".to_owned(),
+        "importing" => "校验通过，正在写入……".to_owned(),
+        "done" => "导入完成。".to_owned(),
+        _ => format!(
+            "导入未完成，未写入任何档案。{}",
+            job["message"]
+                .as_str()
+                .unwrap_or("请按下表修改文件后重新上传。")
+        ),
+    };
+    let n = |k: &str| job[k].as_i64().unwrap_or(0);
+    page.cards = vec![
+        Card::new("total", "总行数", n("total")),
+        Card::new("validated", "已校验", n("validated")),
+        Card::new("inserted", "已导入", n("inserted")).class("good"),
+        Card::new("errors", "错误", n("error_count")).class(if n("error_count") > 0 {
+            "bad"
+        } else {
+            ""
+        }),
+    ];
+    let mut t = Table::new(
+        "row_errors",
+        "错误明细（前 1000 条）",
+        &["行", "列", "原因"],
+    );
+    t.rows = job["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| vec![jcell(e, "row"), jcell(e, "column"), jcell(e, "message")])
+                .collect()
+        })
+        .unwrap_or_default();
     page.blocks.push(Block::Table(t));
     ok(page)
 }

@@ -247,10 +247,10 @@ async fn logout(
 ) -> Response {
     if let Some(axum::Extension(s)) = s {
         if let Err(e) = s.check_csrf(f.csrf.as_deref()) {
-            return super::console::error_page(e);
+            return super::console::error_response(e);
         }
         if let Err(e) = services::logout(&st, &s.token).await {
-            return super::console::error_page(e);
+            return super::console::error_response(e);
         }
     }
     let mut r = Redirect::to("/login").into_response();

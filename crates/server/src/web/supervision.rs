@@ -20,15 +20,15 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::console::{
-    Block, Card, Cell, Chrome, Field, Filter, FormSpec, PageResult, Table, Viewer, day_start,
-    error_page, jcell, local, ok, pe, render, se, this_month,
+    Block, Card, Cell, Chrome, Field, Filter, FormSpec, PageError, PageResult, Table, Viewer,
+    day_start, error_page, jcell, local, ok, pe, render, se, this_month,
 };
 use crate::error::ApiError;
 use crate::services::supervision::{self as svc, ARTICLE, COMPLAINT, CylinderLine, MESSAGE};
 use crate::services::{self, circulation as circ};
 use crate::state::AppState;
 
-pub const NAV: [(&str, &str); 15] = [
+pub const NAV: [(&str, &str); 17] = [
     ("/supervision", "监管总览"),
     ("/supervision/map", "钢瓶分布"),
     ("/supervision/inspection", "待检钢瓶"),
@@ -43,6 +43,8 @@ pub const NAV: [(&str, &str); 15] = [
     ("/supervision/messages", "通知消息"),
     ("/supervision/articles", "安全宣传"),
     ("/supervision/check-items", "安检项维护"),
+    ("/supervision/registrations", "使用登记审批"),
+    ("/supervision/spot-checks", "抽查"),
     ("/bigscreen", "指挥大屏"),
 ];
 
@@ -117,6 +119,12 @@ pub fn router() -> Router<AppState> {
             "/supervision/check-items",
             get(check_items).post(save_check_items),
         )
+        .route("/supervision/registrations", get(registrations))
+        .route(
+            "/supervision/registrations/{id}/{decision}",
+            post(decide_registration),
+        )
+        .route("/supervision/spot-checks", get(spot_checks))
         .route("/bigscreen", get(bigscreen))
         .route("/console/messages", get(inbox))
         .route("/console/messages/{id}/ack", post(ack_message))
@@ -128,7 +136,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn regulator(v: &Viewer) -> Result<(), Response> {
+fn regulator(v: &Viewer) -> Result<(), PageError> {
     v.require_role(&[Role::Regulator, Role::NodeAdmin])
 }
 
@@ -142,7 +150,7 @@ struct PeriodQuery {
 fn period(
     st: &AppState,
     q: &PeriodQuery,
-) -> Result<(DateTime<Utc>, DateTime<Utc>, String, String), Response> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>, String, String), PageError> {
     let (from, to) = api_period(st, q).map_err(error_page)?;
     let f = china_date(from).to_string();
     let t = china_date(to - chrono::Duration::seconds(1)).to_string();
@@ -188,7 +196,7 @@ async fn figures(
     st: &AppState,
     v: &Viewer,
     q: &PeriodQuery,
-) -> Result<(svc::Supervision, String, String), Response> {
+) -> Result<(svc::Supervision, String, String), PageError> {
     regulator(v)?;
     let (from, to, f, t) = period(st, q)?;
     Ok((pe(svc::compute(st, &v.p, from, to).await)?, f, t))
@@ -930,7 +938,7 @@ async fn list(
     st: &AppState,
     kind: &str,
     scope: Option<cyltrace_store::Scope>,
-) -> Result<Vec<BizRecord>, Response> {
+) -> Result<Vec<BizRecord>, PageError> {
     se(st
         .store
         .list_biz(&BizFilter {
@@ -1052,7 +1060,7 @@ async fn answer_complaint(
     Ok(Redirect::to("/supervision/complaints").into_response())
 }
 
-async fn enterprise_options(st: &AppState, v: &Viewer) -> Result<Vec<(String, String)>, Response> {
+async fn enterprise_options(st: &AppState, v: &Viewer) -> Result<Vec<(String, String)>, PageError> {
     Ok(pe(svc::orgs_in(st, &v.p.scope()).await)?
         .into_iter()
         .filter(|o| o.kind == cyltrace_domain::OrgKind::FillingEnterprise)
@@ -1110,7 +1118,7 @@ struct MessageForm {
     content: String,
 }
 
-fn required(name: &str, value: &str, max: usize) -> Result<String, Response> {
+fn required(name: &str, value: &str, max: usize) -> Result<String, PageError> {
     let v = value.trim();
     if v.is_empty() {
         return Err(error_page(ApiError::invalid(name, "不能为空")));
@@ -1580,4 +1588,143 @@ async fn bigscreen(State(st): State<AppState>, v: Viewer) -> PageResult {
     };
     regulator(&v)?;
     Ok(render(StatusCode::OK, &page))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration approvals and spot checks (the `/PS` documents, seen from the console)
+
+fn doc_state_zh(s: &str) -> &'static str {
+    match s {
+        "pending" => "待审批",
+        "approved" => "已通过",
+        "rejected" => "已驳回",
+        "open" => "待企业答复",
+        "answered" => "已答复",
+        "ended" => "已结束",
+        _ => "—",
+    }
+}
+
+async fn registrations(State(st): State<AppState>, v: Viewer) -> PageResult {
+    regulator(&v)?;
+    let page_all = cyltrace_store::Page {
+        limit: 500,
+        offset: 0,
+    };
+    let mut docs = pe(services::ps::list_docs(&st, &v.p, "apply_new", None, page_all).await)?;
+    docs.extend(pe(services::ps::list_docs(
+        &st,
+        &v.p,
+        "apply_old",
+        None,
+        page_all,
+    )
+    .await)?);
+    docs.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+    let mut page = v
+        .page(&st, "使用登记审批", "/supervision/registrations")
+        .await;
+    page.intro = "企业提交的新瓶 / 在用瓶使用登记申请；通过后为每只气瓶分配登记证编号并记入档案。"
+        .to_owned();
+    let mut t = Table::new(
+        "registrations",
+        "",
+        &["申请时间", "申请单位", "类型", "气瓶数", "状态", "审批", ""],
+    );
+    for d in &docs {
+        let org = se(st.store.get_org(d.org_id).await)?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        let n = d.body["Request"]["Items"].as_array().map_or(0, Vec::len);
+        let pending = d.state == "pending";
+        t.rows.push(vec![
+            Cell::text(local(d.created_at)),
+            Cell::text(org),
+            Cell::text(if d.kind == "apply_new" {
+                "新瓶登记"
+            } else {
+                "在用瓶登记"
+            }),
+            Cell::num(n),
+            Cell::text(doc_state_zh(&d.state)),
+            if pending {
+                Cell::button(
+                    format!("/supervision/registrations/{}/approve", d.id),
+                    "通过",
+                )
+            } else {
+                Cell::text("")
+            },
+            if pending {
+                Cell::button(
+                    format!("/supervision/registrations/{}/reject", d.id),
+                    "驳回",
+                )
+            } else {
+                Cell::text(d.body["Reason"].as_str().unwrap_or(""))
+            },
+        ]);
+    }
+    page.blocks.push(Block::Table(t));
+    ok(page)
+}
+
+async fn decide_registration(
+    State(st): State<AppState>,
+    v: Viewer,
+    Path((id, decision)): Path<(i64, String)>,
+    Form(f): Form<super::console::CsrfOnly>,
+) -> PageResult {
+    v.check_csrf(f.csrf.as_deref())?;
+    regulator(&v)?;
+    match decision.as_str() {
+        "approve" => {
+            pe(services::ps::approve_registration(&st, &v.p, id).await)?;
+        }
+        "reject" => {
+            pe(
+                services::ps::reject_registration(&st, &v.p, id, "资料不全，请补充后重新申请")
+                    .await,
+            )?
+        }
+        _ => return Err(error_page(ApiError::NotFound("未知的审批操作".to_owned()))),
+    }
+    Ok(Redirect::to("/supervision/registrations").into_response())
+}
+
+async fn spot_checks(State(st): State<AppState>, v: Viewer) -> PageResult {
+    regulator(&v)?;
+    let docs = pe(services::ps::list_docs(
+        &st,
+        &v.p,
+        "spot_check",
+        None,
+        cyltrace_store::Page {
+            limit: 500,
+            offset: 0,
+        },
+    )
+    .await)?;
+    let mut page = v.page(&st, "抽查", "/supervision/spot-checks").await;
+    page.intro =
+        "向企业下达的气瓶抽查任务及企业答复（下达：POST /api/v1/ps/spot-checks）。".to_owned();
+    let mut t = Table::new(
+        "spot_checks",
+        "",
+        &["下达时间", "被抽查企业", "气瓶数", "说明", "状态"],
+    );
+    for d in &docs {
+        let org = se(st.store.get_org(d.org_id).await)?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        t.rows.push(vec![
+            Cell::text(local(d.created_at)),
+            Cell::text(org),
+            Cell::num(d.body["CheckCount"].as_u64().unwrap_or(0)),
+            Cell::text(d.body["CheckComment"].as_str().unwrap_or("")),
+            Cell::text(doc_state_zh(&d.state)),
+        ]);
+    }
+    page.blocks.push(Block::Table(t));
+    ok(page)
 }
