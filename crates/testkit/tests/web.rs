@@ -5,6 +5,9 @@ use cyltrace_testkit::{PASSWORD, TestApp, World, archive, event, id_number, samp
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod common;
+use common::{HEADERS, csv_file, row};
+
 /// A browser: follows no redirects, keeps the cookies it is given.
 struct Browser {
     client: reqwest::Client,
@@ -723,4 +726,117 @@ async fn pages_respect_roles_and_data_scope() {
         .status,
         403
     );
+}
+
+/// A multipart body of `_csrf` and one file, as a browser sends the import form.
+fn upload(csrf: &str, name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----cyltrace-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_upload(b: &mut Browser, csrf: &str, bytes: &[u8]) -> Page {
+    let (ct, body) = upload(csrf, "档案.csv", bytes);
+    let req = b
+        .client
+        .post(format!("{}/console/imports", b.base))
+        .header("content-type", ct)
+        .body(body);
+    b.send(req).await
+}
+
+/// The job page, once the job has ended (it reloads itself while running).
+async fn finished_job(b: &mut Browser, path: &str) -> String {
+    for _ in 0..200 {
+        let p = b.get(path).await;
+        assert_eq!(p.status, 200, "{}", p.text);
+        if !p.text.contains("http-equiv=\"refresh\"") {
+            return p.text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import job at {path} did not end");
+}
+
+/// A6 from the console: the upload form starts the same all-or-nothing import job as the API.
+#[tokio::test]
+async fn the_console_imports_archives_from_an_uploaded_file() {
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("im").await;
+    let mut b = Browser::new(&app);
+    b.login("im_admin", PASSWORD).await;
+    let form = b.get("/console/imports").await;
+    assert!(
+        form.text.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        form.text
+    );
+    let csrf = hidden(&form.text, "_csrf");
+    let good = csv_file(
+        HEADERS,
+        &[row("5400000001", w.org), row("5400000002", w.org)],
+    );
+
+    // Without the session's CSRF token: refused, no job.
+    let r = post_upload(&mut b, "forged", &good).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(
+        app.get(&w.admin, "/api/v1/cylinders/5400000001")
+            .await
+            .status,
+        404
+    );
+
+    let r = post_upload(&mut b, &csrf, &good).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(
+        r.location.starts_with("/console/imports/"),
+        "{}",
+        r.location
+    );
+    let done = finished_job(&mut b, &r.location).await;
+    assert!(done.contains("导入完成"), "{done}");
+    assert_eq!(figure(&done, "inserted"), "2");
+    app.get(&w.admin, "/api/v1/cylinders/5400000002")
+        .await
+        .expect(200);
+
+    // A bad row: the page names the row, the column and the reason; nothing of the file is stored.
+    let mut bad = row("5400000004", w.org);
+    bad[16] = "2026-13-45".to_owned();
+    let file = csv_file(HEADERS, &[row("5400000003", w.org), bad]);
+    let r = post_upload(&mut b, &csrf, &file).await;
+    let failed = finished_job(&mut b, &r.location).await;
+    assert!(failed.contains("导入未完成"), "{failed}");
+    assert!(
+        failed.contains("下次检验日期") && failed.contains("<td class=\"num\">3</td>"),
+        "{failed}"
+    );
+    assert_eq!(
+        app.get(&w.admin, "/api/v1/cylinders/5400000003")
+            .await
+            .status,
+        404
+    );
+    // The jobs list shows both.
+    let list = b.get("/console/imports").await;
+    assert_eq!(
+        list.text.matches("<td>csv</td>").count(),
+        2,
+        "{}",
+        list.text
+    );
+
+    // Another enterprise cannot open these jobs.
+    let _ = app.enterprise("iz").await;
+    let mut z = Browser::new(&app);
+    z.login("iz_admin", PASSWORD).await;
+    assert_eq!(z.get(&r.location).await.status, 403);
 }

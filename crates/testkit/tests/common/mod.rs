@@ -166,3 +166,76 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     );
     String::from_utf8(out.stdout).expect("UTF-8")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Archive files for imports (A6)
+
+/// The template's columns used by the generated files (Chinese headers, in template order).
+pub const HEADERS: &[&str] = &[
+    "气瓶编码",
+    "出厂编号",
+    "规格型号",
+    "阀门类型",
+    "充装介质",
+    "皮重(kg)",
+    "允许充装量(kg)",
+    "公称容积(L)",
+    "公称工作压力(MPa)",
+    "水压试验压力(MPa)",
+    "设计壁厚(mm)",
+    "设计使用年限(年)",
+    "检验周期(年)",
+    "制造单位",
+    "制造年月",
+    "检验日期",
+    "下次检验日期",
+    "报废日期",
+    "产权单位ID",
+    "使用登记证编号",
+    "登记日期",
+    "登记机构",
+    "档案状态",
+];
+
+/// A valid row for `code` (as the cells of [`HEADERS`]).
+pub fn row(code: &str, owner: Uuid) -> Vec<String> {
+    let n = &code[code.len() - 6..];
+    [
+        code,
+        &format!("F{n}"),
+        "YSP35.5",
+        "1",
+        "液化石油气",
+        "16.5",
+        "14.5",
+        "35.5",
+        "2.1",
+        "3.2",
+        "2.5",
+        "8",
+        "4",
+        "江苏特种设备生产有限公司",
+        "2022-09",
+        "2022-09-01",
+        "2026-09-01",
+        "2030-09-01",
+        &owner.to_string(),
+        &format!("5530{n}"),
+        "2022-10-01",
+        "昆明市市场监督管理局",
+        "正常",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+/// A CSV file (UTF-8 with BOM, as Excel writes "CSV UTF-8") of `rows` under `headers`.
+pub fn csv_file(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    w.write_record(headers).expect("header");
+    for r in rows {
+        w.write_record(r).expect("row");
+    }
+    w.into_inner().expect("csv bytes")
+}
