@@ -509,7 +509,8 @@ fn history(
         "no_temperature_rise": true});
     let (plate, waybill) = &refs.transport[i % refs.transport.len()];
     let vehicle = json!({"vehicle": plate, "waybill": waybill});
-    let customer = refs.customers[i % refs.customers.len()].to_string();
+    // Every other cylinder stays with its customer after the last cycle: spread those evenly.
+    let customer = refs.customers[(i / 2) % refs.customers.len()].to_string();
     let start = now - Duration::days(24) + Duration::minutes(((i % 40) * 12) as i64);
     for cycle in 0..3i64 {
         let t0 = start + Duration::days(cycle * 7);
@@ -564,7 +565,17 @@ fn history(
             {
                 return Ok(());
             }
-            out.push(event(kind, a, t, site, data)?);
+            let mut e = event(kind, a, t, site, data)?;
+            // The staff who did it (the handheld records its user's name).
+            let who = match kind {
+                "pre_fill_check" | "post_fill_check" => "检查员",
+                "fill" => "充装工",
+                "store_in" | "store_out" => "库管员",
+                "load" | "unload" => "驾驶员",
+                _ => "配送员",
+            };
+            e.operator = Some(cyltrace_domain::Text::parse(who).map_err(anyhow::Error::msg)?);
+            out.push(e);
         }
     }
     Ok(())

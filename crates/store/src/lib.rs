@@ -139,6 +139,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Events matching `filter` (fill and check records), newest first, and how many match.
     async fn list_events(&self, filter: &EventFilter) -> Result<(Vec<StoredEvent>, i64)>;
+    /// Visits every event the filter selects (its `limit` and `offset` are ignored) in ledger order,
+    /// a page at a time, without holding them all; answers how many it visited.
+    async fn for_each_event(
+        &self,
+        filter: &EventFilter,
+        each: &mut (dyn FnMut(StoredEvent) + Send),
+    ) -> Result<u64>;
     async fn list_alarms(&self, filter: &AlarmFilter) -> Result<(Vec<AlarmRecord>, i64)>;
 
     /// Records a filling-control decision with one row per failing rule.

@@ -308,6 +308,15 @@ fn decode_event(
 }
 
 const EVENT_COLUMNS: &str = "e.ledger_index, e.event_id, e.kind, e.codes, e.time_us, e.site_id, e.operator, e.device, e.lat, e.lon, e.data, e.org_id, e.recorded_by, e.created_at";
+/// The filter of [`EventFilter`] over `events e join orgs o` ($1–$10).
+const EVENTS_WHERE: &str = "where ($1 is null or o.path like $1)
+      and ($2 is null or e.kind in ($2, $3, $4))
+      and ($5 is null or e.site_id = $5)
+      and ($6 is null or exists (select 1 from event_codes x where x.ledger_index = e.ledger_index and x.code = $6))
+      and ($7 is null or e.operator = $7)
+      and ($8 is null or e.recorded_by = $8)
+      and ($9 is null or e.time_us >= $9)
+      and ($10 is null or e.time_us < $10)";
 const USER_COLUMNS: &str = "u.user_id, u.org_id, u.username, u.password_hash, u.name, u.roles, u.failed_logins, u.locked_until, u.created_at, o.path";
 
 /// The `n`th (1-based) bind parameter of a generated statement. SQLite gets anonymous `?`: with
@@ -1395,15 +1404,52 @@ macro_rules! impl_store {
                 .collect()
             }
 
+            async fn for_each_event(
+                &self,
+                f: &EventFilter,
+                each: &mut (dyn FnMut(StoredEvent) + Send),
+            ) -> Result<u64> {
+                const WHERE: &str = EVENTS_WHERE;
+                const PAGE: i64 = 5_000;
+                let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
+                let kind = |i: usize| f.kinds.get(i).copied();
+                let mut after = -1i64;
+                let mut n = 0u64;
+                loop {
+                    // Keyset paging on the ledger index: each row is read once.
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "select {EVENT_COLUMNS} from events e join orgs o on o.org_id = e.org_id {WHERE}
+                         and e.ledger_index > $11 order by e.ledger_index limit $12"
+                    )))
+                    .bind(&scope)
+                    .bind(kind(0))
+                    .bind(kind(1))
+                    .bind(kind(2))
+                    .bind(f.site_id.map(|s| s.to_string()))
+                    .bind(&f.code)
+                    .bind(&f.operator)
+                    .bind(f.recorded_by.map(|u| u.to_string()))
+                    .bind(f.from.map(us))
+                    .bind(f.to.map(us))
+                    .bind(after)
+                    .bind(PAGE)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let got = rows.len() as i64;
+                    for r in &rows {
+                        let e = Self::event(r)?;
+                        after = e.ledger_index;
+                        n += 1;
+                        each(e);
+                    }
+                    if got < PAGE {
+                        return Ok(n);
+                    }
+                }
+            }
+
             async fn list_events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, i64)> {
-                const WHERE: &str = "where ($1 is null or o.path like $1)
-                      and ($2 is null or e.kind in ($2, $3, $4))
-                      and ($5 is null or e.site_id = $5)
-                      and ($6 is null or exists (select 1 from event_codes x where x.ledger_index = e.ledger_index and x.code = $6))
-                      and ($7 is null or e.operator = $7)
-                      and ($8 is null or e.recorded_by = $8)
-                      and ($9 is null or e.time_us >= $9)
-                      and ($10 is null or e.time_us < $10)";
+                const WHERE: &str = EVENTS_WHERE;
                 let scope = f.scope.as_ref().map(|s| format!("{}%", s.0));
                 let kind = |i: usize| f.kinds.get(i).copied();
                 macro_rules! bound {

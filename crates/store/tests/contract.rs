@@ -10,9 +10,10 @@ use cyltrace_domain::{
     NewSite, Role,
 };
 use cyltrace_store::{
-    AppendContext, Appended, AuditFilter, AuditRecord, Durability, LedgerParams, NewCylinder,
-    OrgRecord, OutboxItem, OutboxMark, OutboxStats, Page, PsDoc, PsDocFilter, RegAlarm,
-    RegAlarmFilter, Scope, SiteRecord, Store, StoreError, UserRecord, WitnessRecord, refold,
+    AppendContext, Appended, AuditFilter, AuditRecord, Durability, EventFilter, LedgerParams,
+    NewCylinder, OrgRecord, OutboxItem, OutboxMark, OutboxStats, Page, PsDoc, PsDocFilter,
+    RegAlarm, RegAlarmFilter, Scope, SiteRecord, Store, StoreError, UserRecord, WitnessRecord,
+    refold,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -2663,4 +2664,57 @@ async fn stock_per_site_and_cylinders_held_per_customer_follow_the_projection() 
             );
         }
     }
+}
+
+/// `for_each_event` visits exactly the events `list_events` would select — across pages, in
+/// ledger order, each once — however many there are.
+#[tokio::test]
+async fn every_selected_event_is_visited_once_across_pages() {
+    let (c1, c2) = ("1109000001", "1109000002");
+    let w = world(&[c1, c2]).await;
+    let n = 11_000i64;
+    let mut expected = Vec::new();
+    let events: Vec<Event> = (0..n)
+        .map(|i| {
+            let kind = if i % 2 == 0 { "store_in" } else { "store_out" };
+            let t = t0() + Duration::seconds(i);
+            if kind == "store_out" && (1_000..10_500).contains(&i) {
+                expected.push(i);
+            }
+            event(kind, if i % 3 == 0 { c1 } else { c2 }, t, w.site)
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        w.append(chunk).await;
+    }
+    let filter = EventFilter {
+        scope: Some(Scope(w.ent.path.clone())),
+        kinds: vec!["store_out"],
+        from: Some(t0() + Duration::seconds(1_000)),
+        to: Some(t0() + Duration::seconds(10_500)),
+        limit: 1,
+        offset: 7,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let visited = w
+        .store
+        .for_each_event(&filter, &mut |e| seen.push(e.ledger_index))
+        .await
+        .expect("visit");
+    assert_eq!(visited as usize, expected.len());
+    assert_eq!(seen, expected, "ledger order, each once");
+    let (_, total) = w.store.list_events(&filter).await.expect("list");
+    assert_eq!(total as usize, expected.len());
+    // Outside the scope: nothing.
+    let other = EventFilter {
+        scope: Some(Scope("/elsewhere/".to_owned())),
+        ..filter
+    };
+    let mut none = 0;
+    w.store
+        .for_each_event(&other, &mut |_| none += 1)
+        .await
+        .expect("visit");
+    assert_eq!(none, 0);
 }

@@ -277,8 +277,14 @@ fn with(mut a: Value, fields: Value) -> Value {
     a
 }
 
+/// The codes of a listing (`{"count", "items"}`), checking the count.
 fn codes(v: &Value) -> Vec<String> {
-    let mut c: Vec<String> = v
+    assert_eq!(
+        v["count"].as_u64(),
+        v["items"].as_array().map(|a| a.len() as u64),
+        "{v}"
+    );
+    let mut c: Vec<String> = v["items"]
         .as_array()
         .expect("array")
         .iter()

@@ -16,6 +16,8 @@
   const SYNC_EVERY_MS = 15000;
   const DUPLICATE_MS = 3000;
   const RECENT_MAX = 30;
+  const FETCH_TIMEOUT_MS = 20000;
+  const START_TIMEOUT_MS = 6000;
 
   // The operations, in display order. `needs`: context that must be chosen; `optional`: may be.
   const OPS = {
@@ -48,6 +50,7 @@
   // ------------------------------------------------------------------------------------ state
   let session = null;          // the user (from the server, or the copy kept for offline starts)
   let sessionVerified = false; // the server confirmed it in this page's life (so csrf is known)
+  let refsFresh = false;       // sites, vehicles… came from the server in this page's life
   let refs = { sites: [], vehicles: [], waybills: [], customers: [], orders: [] };
   let prefs = {};
   let op = null;
@@ -140,8 +143,38 @@
     location.href = LOGIN;
   }
 
+  /// fetch with a time limit: a request that hangs (a weak signal) counts as a network error, and a
+  /// scan sent that way simply goes again later with the same id.
+  async function fetchT(url, opts, ms) {
+    const ctl = 'AbortController' in window ? new AbortController() : null;
+    const timer = ctl ? setTimeout(() => ctl.abort(), ms || FETCH_TIMEOUT_MS) : null;
+    try {
+      const r = await fetch(url, ctl ? { ...opts, signal: ctl.signal } : opts);
+      noteServerClock(r);
+      return r;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /// The device's clock may be wrong: scans are stamped with the server's time as last seen (the
+  /// `Date` header of its answers), so that a device running ahead does not record the future.
+  const LS_CLOCK = 'cyltrace-handheld-clock-offset';
+  let clockOffsetMs = Number(localStorage.getItem(LS_CLOCK)) || 0;
+  function noteServerClock(r) {
+    const d = Date.parse(r.headers.get('date') || '');
+    if (Number.isNaN(d)) return;
+    // The header has whole seconds: only offsets beyond a few seconds are worth correcting.
+    const off = d - Date.now();
+    clockOffsetMs = Math.abs(off) > 5000 ? off : 0;
+    localStorage.setItem(LS_CLOCK, String(clockOffsetMs));
+  }
+  function nowIso() {
+    return new Date(Date.now() + clockOffsetMs).toISOString();
+  }
+
   async function getJson(path) {
-    const r = await fetch(API + path, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
+    const r = await fetchT(API + path, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
     if (r.status === 401) { goLogin(); throw new Error('401'); }
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     setNet(true);
@@ -163,7 +196,7 @@
   async function refreshSession() {
     let r;
     try {
-      r = await fetch(`${API}/session`, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
+      r = await fetchT(`${API}/session`, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } }, sessionVerified ? FETCH_TIMEOUT_MS : START_TIMEOUT_MS);
     } catch {
       setNet(false);
       return false;
@@ -213,11 +246,16 @@
       try {
         const v = await getJson(paths[k]);
         refs[k] = Array.isArray(v.items) ? v.items : [];
+        // A courier sees the orders dispatched to them (an admin sees all).
+        if (k === 'orders' && !all && session.user_id) {
+          refs[k] = refs[k].filter((o) => !o.courier_id || o.courier_id === session.user_id);
+        }
       } catch {
         refs[k] = mine[k] || [];
       }
     }));
     saveJson(LS_REFS, { user: session.username, saved_at: new Date().toISOString(), ...refs });
+    refsFresh = true;
   }
   function loadCachedRefs() {
     const cached = loadJson(LS_REFS, {});
@@ -428,7 +466,7 @@
       id: crypto.randomUUID(),
       action: op,
       code: parsed.code,
-      time: new Date().toISOString(),
+      time: nowIso(),
       site_id: uses.has('site') ? (c.site_id || null) : null,
       vehicle: uses.has('vehicle') ? (c.vehicle || null) : null,
       waybill: uses.has('waybill') ? (c.waybill || null) : null,
@@ -460,7 +498,7 @@
   // A label URL is checked in the background: a forged one is flagged, the scan stays recorded.
   async function verifyLabel(label, itemId) {
     try {
-      const r = await fetch(`${API}/labels/verify`, {
+      const r = await fetchT(`${API}/labels/verify`, {
         method: 'POST', credentials: 'same-origin', cache: 'no-store',
         headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': (session && session.csrf) || '' },
         body: JSON.stringify({ label }),
@@ -481,7 +519,7 @@
     try {
       let v;
       if (parsed.label) {
-        const r = await fetch(`${API}/labels/verify`, {
+        const r = await fetchT(`${API}/labels/verify`, {
           method: 'POST', credentials: 'same-origin', cache: 'no-store',
           headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': await csrf() },
           body: JSON.stringify({ label: parsed.label }),
@@ -499,7 +537,7 @@
             ['最近流转', v.trace && v.trace[0] ? `${v.trace[0].what} ${v.trace[0].site || ''} ${fmtTime(v.trace[0].time)}` : null]],
         });
       }
-      const r = await fetch(`${API}/cylinders/${encodeURIComponent(parsed.code)}`, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
+      const r = await fetchT(`${API}/cylinders/${encodeURIComponent(parsed.code)}`, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
       if (r.status === 401) return goLogin();
       if (!r.ok) return showCard('failed', '查询失败', [await problemMessage(r)], { code: parsed.code });
       setNet(true);
@@ -541,7 +579,7 @@
     if (!navigator.onLine) return showCard('refused', '离线无法查询', ['充装前查询须联网，请检查网络'], { code: parsed.code });
     showCard('pending', '正在查询…', [], { code: parsed.code });
     try {
-      const r = await fetch(`${API}/fill-control`, {
+      const r = await fetchT(`${API}/fill-control`, {
         method: 'POST', credentials: 'same-origin', cache: 'no-store',
         headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': await csrf() },
         body: JSON.stringify({ code: parsed.code, site_id: c.site_id, medium: c.medium || $('medium').value }),
@@ -594,6 +632,12 @@
     o.textContent = others.length ? `本机另有 ${others.length} 条其他账号（${[...new Set(others.map((i) => i.user))].join('、')}）的待同步记录，须该账号登录后同步。` : '';
     for (const p of pending) {
       if (!recent.some((r) => r.id === p.id)) recent.push({ id: p.id, action: p.action, code: p.code, time: p.time, state: 'pending', note: p.error || '' });
+    }
+    // Entries this page still shows as pending that another window has synced or set aside.
+    for (const r of recent) {
+      if (r.state !== 'pending' || pending.some((p) => p.id === r.id)) continue;
+      const f = failed.find((x) => x.id === r.id);
+      if (f) { r.state = 'failed'; r.note = f.error || ''; } else if (!items.some((x) => x.id === r.id)) { r.state = 'synced'; }
     }
     recent.sort((a, b) => (a.time < b.time ? 1 : -1));
     renderFailed(failed);
@@ -680,7 +724,7 @@
   async function sendItem(item, retried) {
     let r;
     try {
-      r = await fetch(`${API}/scan/${encodeURIComponent(item.action)}`, {
+      r = await fetchT(`${API}/scan/${encodeURIComponent(item.action)}`, {
         method: 'POST',
         credentials: 'same-origin',
         cache: 'no-store',
@@ -954,6 +998,13 @@
       onScan(v);
       focusScan();
     });
+    // Some scanners end with Tab instead of Enter: treat it as Enter rather than leave the field.
+    $('scan').addEventListener('keydown', (e) => {
+      if (e.key === 'Tab' && $('scan').value.trim()) {
+        e.preventDefault();
+        $('scan-form').requestSubmit();
+      }
+    });
     // The field keeps the focus (a hardware scanner types into it) unless another control takes it.
     $('scan').addEventListener('blur', () => {
       setTimeout(() => {
@@ -1000,7 +1051,14 @@
     $('camera-close').addEventListener('click', closeCamera);
     $('logout').addEventListener('click', logout);
 
-    window.addEventListener('online', () => { setNet(true); retryDelay = 0; requestSync(); });
+    window.addEventListener('online', () => {
+      setNet(true);
+      retryDelay = 0;
+      requestSync().then(() => {
+        // Started offline: the sites, vehicles and customers are refreshed once the server answers.
+        if (!refsFresh && sessionVerified && !leaving) loadRefs().then(() => renderContext()).catch(() => {});
+      });
+    });
     window.addEventListener('offline', () => { setNet(false); renderSyncInfo(); });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') { updateCounts(); if (pendingCount && navigator.onLine) requestSync(); }

@@ -50,51 +50,44 @@ pub async fn each_cylinder(
     }
 }
 
-/// Every event in `scope` whose time is in `[from, to)`, of the given kinds (none = all).
-pub async fn events_in(
+/// Visits every event in `scope` whose time is in `[from, to)`, a page at a time.
+pub async fn each_event(
     st: &AppState,
     scope: &Scope,
-    kinds: Vec<&'static str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> ApiResult<Vec<StoredEvent>> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let (page, _) = st
-            .store
-            .list_events(&EventFilter {
+    each: &mut (dyn FnMut(StoredEvent) + Send),
+) -> ApiResult<u64> {
+    Ok(st
+        .store
+        .for_each_event(
+            &EventFilter {
                 scope: Some(scope.clone()),
-                kinds: kinds.clone(),
                 from: Some(from),
                 to: Some(to),
-                limit: 5_000,
-                offset,
                 ..Default::default()
-            })
-            .await?;
-        let n = page.len() as i64;
-        out.extend(page);
-        if n < 5_000 {
-            return Ok(out);
-        }
-        offset += n;
-    }
+            },
+            each,
+        )
+        .await?)
 }
 
-/// The number of events (counting each cylinder of an event) of `kinds` in `[from, to)`.
-pub async fn count_codes(
-    st: &AppState,
-    scope: &Scope,
-    kinds: Vec<&'static str>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> ApiResult<u64> {
-    Ok(events_in(st, scope, kinds, from, to)
-        .await?
-        .iter()
-        .map(|e| e.event.codes.len() as u64)
-        .sum())
+/// How many cylinders a list holds, and the first of them (a page shows at most [`Listing::MAX`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Listing {
+    pub count: u64,
+    pub items: Vec<CylinderLine>,
+}
+
+impl Listing {
+    pub const MAX: usize = 1_000;
+
+    fn push(&mut self, line: CylinderLine) {
+        self.count += 1;
+        if self.items.len() < Self::MAX {
+            self.items.push(line);
+        }
+    }
 }
 
 /// The names of the counties (区县) of Kunming, for tables and the map; other codes show as codes.
@@ -199,12 +192,12 @@ pub struct Supervision {
     pub by_county: BTreeMap<String, u64>,
     pub in_use: Vec<InUse>,
     pub sites: Vec<SitePoint>,
-    pub inspection_soon: Vec<CylinderLine>,
-    pub inspection_overdue: Vec<CylinderLine>,
-    pub scrap_soon: Vec<CylinderLine>,
-    pub scrap_past: Vec<CylinderLine>,
+    pub inspection_soon: Listing,
+    pub inspection_overdue: Listing,
+    pub scrap_soon: Listing,
+    pub scrap_past: Listing,
     /// Abnormal (异常钢瓶).
-    pub overdue_used: Vec<CylinderLine>,
+    pub overdue_used: Listing,
     pub scrapped_scanned: u64,
     pub illegal_labels: u64,
     pub circulation_gaps: u64,
@@ -436,11 +429,10 @@ pub async fn compute(
     }
 
     // Events of the period.
-    let events = events_in(st, &scope, vec![], from, to).await?;
     let mut fills: Vec<(String, DateTime<Utc>, Uuid)> = Vec::new();
     let mut delays: HashMap<Uuid, (i64, i64)> = HashMap::new();
     let mut seen_overdue = std::collections::HashSet::new();
-    for e in &events {
+    let mut visit = |e: StoredEvent| {
         let ev = &e.event;
         let kind = ev.kind();
         let n = ev.codes.len() as u64;
@@ -489,7 +481,8 @@ pub async fn compute(
                 }
             }
         }
-    }
+    };
+    each_event(st, &scope, from, to, &mut visit).await?;
     for (org, (sum, n)) in delays {
         if let Some(r) = ent.get_mut(&org)
             && n > 0
@@ -616,7 +609,7 @@ pub async fn statistics(
             label: g.bucket(start),
             ..Default::default()
         };
-        for e in events_in(st, &scope, vec![], from, to).await? {
+        let mut visit = |e: StoredEvent| {
             let n = e.event.codes.len() as u64;
             match &e.event.data {
                 EventData::Fill(_) => b.fills += n,
@@ -634,7 +627,8 @@ pub async fn statistics(
                 EventData::InFillCheck(c) if !c.passed() => b.checks_failed += n,
                 _ => {}
             }
-        }
+        };
+        each_event(st, &scope, from, to, &mut visit).await?;
         for (rule, count) in st
             .store
             .refusal_counts(&DecisionFilter {

@@ -232,6 +232,7 @@ pub struct LoginPage {
 #[template(path = "error.html")]
 struct ErrorPage {
     title: &'static str,
+    code: u16,
     message: String,
 }
 
@@ -311,7 +312,14 @@ pub fn error_response(e: ApiError) -> Response {
         }
         _ => String::new(),
     };
-    render(status, &ErrorPage { title, message })
+    render(
+        status,
+        &ErrorPage {
+            title,
+            code: status.as_u16(),
+            message,
+        },
+    )
 }
 
 pub type PageResult = Result<Response, PageError>;
@@ -378,7 +386,7 @@ fn nav_for(p: &Principal) -> Vec<(&'static str, &'static str)> {
     nav
 }
 
-const ENTERPRISE_NAV: [(&str, &str); 16] = [
+const ENTERPRISE_NAV: [(&str, &str); 17] = [
     ("/console", "企业总览"),
     ("/console/cylinders", "气瓶档案"),
     ("/console/labels", "标签打印"),
@@ -395,6 +403,7 @@ const ENTERPRISE_NAV: [(&str, &str); 16] = [
     ("/console/recycling", "回收记录"),
     ("/console/inspections", "定期检验"),
     ("/console/imports", "导入导出"),
+    ("/console/messages", "监管通知"),
 ];
 
 impl Viewer {
@@ -489,6 +498,17 @@ pub fn this_month(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     (day_start(s), day_start(Granularity::Month.next(s)))
 }
 
+/// A JSON timestamp (RFC 3339) as China time; anything else as it is.
+pub fn jtime(v: &Value, key: &str) -> Cell {
+    match v[key]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    {
+        Some(t) => Cell::text(local(t.with_timezone(&Utc))),
+        None => jcell(v, key),
+    }
+}
+
 /// A cell from a JSON field (strings as they are, numbers and booleans in words).
 pub fn jcell(v: &Value, key: &str) -> Cell {
     match v.get(key) {
@@ -554,6 +574,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/imports/{id}", get(import_job))
         .route("/inspection", get(inspector_home))
+        .route("/inspection/results", post(inspection_result))
         .route("/admin/audit", get(audit))
         .route("/admin/orgs", get(orgs))
         .route("/admin/node", get(node))
@@ -690,7 +711,7 @@ async fn overview(State(st): State<AppState>, v: Viewer) -> PageResult {
             .link("/console/refusals"),
         Card::new("full_stock", "重瓶库存", full).link("/console/stock"),
         Card::new("empty_stock", "空瓶库存", empty).link("/console/stock"),
-        Card::new("orders_new", "待派单订单", open("new")).link("/console/orders"),
+        Card::new("orders_new", "待派送订单", open("created")).link("/console/orders"),
         Card::new("orders_dispatched", "配送中订单", open("dispatched")).link("/console/orders"),
         Card::new("rectifications", "待整改隐患", reminders.len()).class("warn"),
     ];
@@ -936,10 +957,7 @@ async fn cylinder(State(st): State<AppState>, v: Viewer, Path(code): Path<String
                 Cell::text(&r.target),
                 r.tare_kg.map_or(Cell::text("—"), Cell::num),
                 r.gross_kg.map_or(Cell::text("—"), Cell::num),
-                Cell::link(
-                    r.ledger_index,
-                    format!("/api/v1/ledger/entries/{}", r.ledger_index),
-                ),
+                Cell::num(r.ledger_index),
             ]
         })
         .collect();
@@ -1098,17 +1116,29 @@ async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
         "驾驶员与押运员",
         &["姓名", "岗位", "电话", "证书编号", "证书有效期", "证书有效"],
     );
-    s.rows = json_rows(
-        &staff,
-        &[
-            "name",
-            "role",
-            "phone",
-            "certificate_no",
-            "certificate_valid_until",
-            "certificate_valid",
-        ],
-    );
+    s.rows = staff
+        .iter()
+        .map(|x| {
+            let mut row = json_rows(
+                std::slice::from_ref(x),
+                &[
+                    "name",
+                    "role",
+                    "phone",
+                    "certificate_no",
+                    "certificate_valid_until",
+                    "certificate_valid",
+                ],
+            )
+            .remove(0);
+            row[1] = Cell::text(match x["role"].as_str() {
+                Some("driver") => "驾驶员",
+                Some("escort") => "押运员",
+                _ => "—",
+            });
+            row
+        })
+        .collect();
     page.blocks.push(Block::Table(s));
     ok(page)
 }
@@ -1162,6 +1192,21 @@ impl RecordPageQuery {
     }
 }
 
+/// The weighing of a fill: tare, gross, net and the scale.
+fn weighing(e: &cyltrace_store::StoredEvent) -> String {
+    let v = serde_json::to_value(&e.event.data).unwrap_or(Value::Null);
+    let d = v.get("data").unwrap_or(&v);
+    let n = |k: &str| d[k].as_f64();
+    match (n("tare_kg"), n("gross_kg")) {
+        (Some(t), Some(g)) => format!(
+            "皮重 {t:.2} kg · 毛重 {g:.2} kg · 净重 {:.2} kg · 秤 {}",
+            g - t,
+            d["scale_no"].as_str().unwrap_or("—")
+        ),
+        _ => String::new(),
+    }
+}
+
 fn event_row(e: &cyltrace_store::StoredEvent, detail: String) -> Vec<Cell> {
     let ev = &e.event;
     vec![
@@ -1180,25 +1225,6 @@ fn event_row(e: &cyltrace_store::StoredEvent, detail: String) -> Vec<Cell> {
     ]
 }
 
-fn event_detail(e: &cyltrace_store::StoredEvent) -> String {
-    let v = serde_json::to_value(&e.event.data).unwrap_or(Value::Null);
-    let d = v.get("data").unwrap_or(&v);
-    match d {
-        Value::Object(m) => m
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "kind"))
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
 async fn fills(
     State(st): State<AppState>,
     v: Viewer,
@@ -1213,15 +1239,11 @@ async fn fills(
         "",
         &["时间", "操作", "气瓶", "充装工", "称重", "存证序号"],
     );
-    t.rows = events
-        .iter()
-        .map(|e| event_row(e, event_detail(e)))
-        .collect();
+    t.rows = events.iter().map(|e| event_row(e, weighing(e))).collect();
     t.pager = Some(q.pager("/console/fills", total));
     page.blocks.push(Block::Table(t));
-    page.blocks.push(Block::Note(
-        "导出：/api/v1/fills/export?format=xlsx（可附加与本页相同的筛选条件）".to_owned(),
-    ));
+    page.blocks
+        .push(Block::Note("导出为 Excel：见“导入导出”页".to_owned()));
     ok(page)
 }
 
@@ -1385,8 +1407,7 @@ async fn stock(State(st): State<AppState>, v: Viewer) -> PageResult {
         .collect();
     page.blocks.push(Block::Table(t));
     page.blocks.push(Block::Note(
-        "盘点：手持终端或 POST /api/v1/sites/{id}/stocktake；库存导出：/api/v1/stock/export?format=xlsx"
-            .to_owned(),
+        "盘点请用手持终端逐瓶扫码；库存可在“导入导出”页导出为 Excel。".to_owned(),
     ));
     ok(page)
 }
@@ -1408,6 +1429,19 @@ async fn transport(State(st): State<AppState>, v: Viewer) -> PageResult {
     let waybills = se(st.store.list_biz(&list(circ::WAYBILL)).await)?;
     let waybills: Vec<Value> = waybills.iter().map(circ::waybill_view).collect();
     let positions = pe(circ::latest_positions(&st, &v.p).await)?;
+    let site_names: HashMap<String, String> = se(st
+        .store
+        .list_sites(
+            &v.p.scope(),
+            StorePage {
+                limit: 1000,
+                offset: 0,
+            },
+        )
+        .await)?
+    .into_iter()
+    .map(|s| (s.id.to_string(), s.name))
+    .collect();
     let mut page = v.page(&st, "车辆与运单", "/console/transport").await;
     let mut t = Table::new(
         "vehicles",
@@ -1436,11 +1470,26 @@ async fn transport(State(st): State<AppState>, v: Viewer) -> PageResult {
             let n = |k: &str| Cell::num(r[k].as_array().map_or(0, Vec::len));
             vec![
                 jcell(r, "number"),
-                jcell(r, "destination"),
-                jcell(r, "state"),
+                Cell::text(
+                    r["waybill"]["destination"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            r["waybill"]["destination_site_id"]
+                                .as_str()
+                                .and_then(|id| site_names.get(id).cloned())
+                        })
+                        .unwrap_or_else(|| "—".to_owned()),
+                ),
+                Cell::text(match r["state"].as_str().unwrap_or("") {
+                    "created" => "待装车",
+                    "in_transit" => "运输中",
+                    "done" => "已完成",
+                    _ => "—",
+                }),
                 n("loaded"),
                 n("unloaded"),
-                jcell(r, "created_at"),
+                jtime(r, "created_at"),
             ]
         })
         .collect();
@@ -1450,7 +1499,17 @@ async fn transport(State(st): State<AppState>, v: Viewer) -> PageResult {
         "车辆最新位置",
         &["车牌", "时间", "纬度", "经度"],
     );
-    p.rows = json_rows(&positions, &["plate", "time", "lat", "lon"]);
+    p.rows = positions
+        .iter()
+        .map(|x| {
+            vec![
+                jcell(x, "plate"),
+                jtime(x, "time"),
+                jcell(x, "lat"),
+                jcell(x, "lon"),
+            ]
+        })
+        .collect();
     page.blocks.push(Block::Table(p));
     ok(page)
 }
@@ -1487,20 +1546,24 @@ async fn customers(State(st): State<AppState>, v: Viewer) -> PageResult {
     page.blocks.push(Block::Table(pr));
     let mut t = Table::new(
         "customers",
-        "用户（个人信息已脱敏）",
-        &["用户编号", "姓名", "类型", "电话", "身份证号", "实名"],
+        "用户（身份证号脱敏显示；完整号码须单独申请查看并留痕）",
+        &["姓名", "类型", "电话", "身份证号", "实名认证"],
     );
-    t.rows = json_rows(
-        &list,
-        &[
-            "id",
-            "name",
-            "kind",
-            "phone",
-            "id_number",
-            "real_name_verified",
-        ],
-    );
+    t.rows = list
+        .iter()
+        .map(|c| {
+            vec![
+                jcell(c, "name"),
+                Cell::text(match c["kind"].as_str() {
+                    Some("commercial") => "商户",
+                    _ => "居民",
+                }),
+                jcell(c, "phone"),
+                jcell(c, "id_number"),
+                jcell(c, "real_name_verified"),
+            ]
+        })
+        .collect();
     page.blocks.push(Block::Table(t));
     ok(page)
 }
@@ -1530,11 +1593,34 @@ async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
     .filter(|u| u.roles.contains(&Role::Courier))
     .map(|u| (u.id.to_string(), u.name))
     .collect();
+    let customers: Vec<(String, String)> = pe(circ::list_customers(
+        st,
+        &v.p,
+        &circ::ListQuery {
+            limit: Some(1000),
+            offset: None,
+            state: None,
+            customer_id: None,
+        },
+    )
+    .await)?
+    .iter()
+    .map(|c| {
+        (
+            c["id"].as_str().unwrap_or("").to_owned(),
+            format!(
+                "{} {}",
+                c["name"].as_str().unwrap_or(""),
+                c["phone"].as_str().unwrap_or("")
+            ),
+        )
+    })
+    .collect();
     let mut page = v.page(st, "订单与配送", "/console/orders").await;
     let mut t = Table::new(
         "orders",
         "订单",
-        &["下单时间", "用户编号", "地址", "品种与数量", "状态", "操作"],
+        &["下单时间", "用户", "地址", "品种与数量", "状态", "操作"],
     );
     for r in &orders {
         let o = circ::order_view(r, view, false);
@@ -1554,14 +1640,25 @@ async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
                     .join("，")
             })
             .unwrap_or_default();
+        let customer = match r.ref_id {
+            Some(id) => se(st.store.get_biz(circ::CUSTOMER, id).await)?
+                .map(|c| {
+                    circ::customer_view(&c, view)["name"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .unwrap_or_default(),
+            None => String::new(),
+        };
         let mut row = vec![
-            jcell(&o, "created_at"),
-            jcell(&o, "customer_id"),
+            jtime(&o, "created_at"),
+            Cell::text(customer),
             Cell::text(o["address"]["address"].as_str().unwrap_or("—")),
             Cell::text(items),
             jcell(&o, "state_zh"),
         ];
-        row.push(if r.state == "new" {
+        row.push(if r.state == "created" {
             Cell::button(
                 format!("/console/orders/{}/dispatch", r.id),
                 "派给第一位配送员",
@@ -1576,12 +1673,14 @@ async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
         title: "电话订气：新建订单".to_owned(),
         action: "/console/orders".to_owned(),
         fields: vec![
-            Field::new("customer_id", "用户编号（UUID）", "").required(),
+            Field::new("customer_id", "用户", "")
+                .options(customers)
+                .required(),
             Field::new("quantity", "数量（瓶）", "1")
                 .kind("number")
                 .required(),
-            Field::new("medium", "介质", "LPG"),
-            Field::new("spec", "规格", "YSP15"),
+            Field::new("medium", "介质", "液化石油气"),
+            Field::new("spec", "规格", "YSP35.5"),
             Field::new("courier", "配送员", "").options(
                 std::iter::once((String::new(), "暂不派单".to_owned()))
                     .chain(couriers)
@@ -1834,10 +1933,6 @@ async fn imports(State(st): State<AppState>, v: Viewer) -> PageResult {
             ),
         ],
     ));
-    page.blocks.push(Block::Note(
-        "导入：POST /api/v1/cylinders/import（上传 CSV 或 Excel，逐行校验，全部正确才入库）"
-            .to_owned(),
-    ));
     page.blocks.insert(
         0,
         Block::Form(FormSpec {
@@ -1854,23 +1949,126 @@ async fn imports(State(st): State<AppState>, v: Viewer) -> PageResult {
     ok(page)
 }
 
-/// 检验工作台: the station's worklist.
-async fn inspector_home(State(st): State<AppState>, v: Viewer) -> PageResult {
+#[derive(Deserialize, Default)]
+struct InspectionQuery {
+    report: Option<String>,
+}
+
+/// 检验工作台: the station's worklist and the result form (table D.1); a result makes the report PDF.
+async fn inspector_home(
+    State(st): State<AppState>,
+    v: Viewer,
+    Query(q): Query<InspectionQuery>,
+) -> PageResult {
     v.require_role(&[Role::Inspector])?;
     let list = pe(services::inspection::worklist(&st, &v.p).await)?;
     let mut page = v.page(&st, "检验工作台", "/inspection").await;
     page.cards = vec![Card::new("worklist", "待检气瓶", list.len())];
+    if let Some(code) = q
+        .report
+        .filter(|c| c.len() == 10 && c.bytes().all(|b| b.is_ascii_digit()))
+    {
+        page.blocks.push(Block::Links(
+            format!("已录入气瓶 {code} 的检验结果"),
+            vec![(
+                format!("/api/v1/cylinders/{code}/inspection-report"),
+                "下载检验报告（PDF）".to_owned(),
+            )],
+        ));
+    }
     let mut t = Table::new(
         "worklist",
         "待检验气瓶",
-        &["气瓶", "送检单位", "送检时间", "下次检验（原）"],
+        &["气瓶", "产权单位", "送检时间", "原下次检验日期"],
     );
-    t.rows = json_rows(&list, &["code", "owner", "sent_at", "next_check_date"]);
+    t.rows = list
+        .iter()
+        .map(|w| {
+            vec![
+                jcell(w, "code"),
+                jcell(w, "owner"),
+                jtime(w, "sent_at"),
+                jcell(w, "next_check_date"),
+            ]
+        })
+        .collect();
     page.blocks.push(Block::Table(t));
-    page.blocks.push(Block::Note(
-        "录入检验结果：POST /api/v1/inspections/results（合格或判废），系统生成中文检验报告 PDF 并存证。".to_owned(),
-    ));
+    if !list.is_empty() {
+        let today = china_date(st.now());
+        let inspector = se(st.store.get_user(v.p.user_id).await)?
+            .map_or_else(|| v.p.username.clone(), |u| u.name);
+        let yes_no = vec![
+            ("false".to_owned(), "否".to_owned()),
+            ("true".to_owned(), "是".to_owned()),
+        ];
+        page.blocks.push(Block::Form(FormSpec {
+            title: "录入检验结果".to_owned(),
+            action: "/inspection/results".to_owned(),
+            fields: vec![
+                Field::new("id", "", Uuid::new_v4().to_string()).kind("hidden"),
+                Field::new("code", "气瓶", "").options(
+                    list.iter()
+                        .filter_map(|w| w["code"].as_str())
+                        .map(|c| (c.to_owned(), c.to_owned()))
+                        .collect(),
+                ),
+                Field::new("conclusion", "检验结论", "pass").options(vec![
+                    ("pass".to_owned(), "合格".to_owned()),
+                    ("scrap".to_owned(), "判废".to_owned()),
+                ]),
+                Field::new("check_date", "检验日期", today.to_string())
+                    .kind("date")
+                    .required(),
+                Field::new("next_check_date", "下次检验日期（合格时必填）", "").kind("date"),
+                Field::new("report_no", "报告编号", "").required(),
+                Field::new("inspector", "检验员", inspector).required(),
+                Field::new("valve_replaced", "是否更换瓶阀", "false").options(yes_no),
+                Field::new("valve_maker", "瓶阀制造单位", ""),
+                Field::new("remark", "备注", ""),
+            ],
+            submit: "提交结果并生成报告",
+        }));
+    }
     ok(page)
+}
+
+#[derive(Deserialize)]
+struct ResultForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    id: String,
+    code: String,
+    conclusion: String,
+    check_date: String,
+    next_check_date: Option<String>,
+    report_no: String,
+    inspector: String,
+    valve_replaced: Option<String>,
+    valve_maker: Option<String>,
+    remark: Option<String>,
+}
+
+async fn inspection_result(
+    State(st): State<AppState>,
+    v: Viewer,
+    Form(f): Form<ResultForm>,
+) -> PageResult {
+    v.check_csrf(f.csrf.as_deref())?;
+    v.require_role(&[Role::Inspector])?;
+    let opt = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let body = json!({
+        "id": f.id.trim(), "code": f.code.trim(), "conclusion": f.conclusion, "check_date": f.check_date.trim(),
+        "next_check_date": opt(f.next_check_date), "report_no": f.report_no.trim(), "inspector": f.inspector.trim(),
+        "valve_replaced": f.valve_replaced.as_deref() == Some("true"), "valve_maker": opt(f.valve_maker),
+        "remark": opt(f.remark),
+    });
+    let body = match body {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    };
+    pe(services::inspection::record_result(&st, &v.p, &body).await)?;
+    let qs = serde_urlencoded::to_string([("report", f.code.trim())]).unwrap_or_default();
+    Ok(Redirect::to(&format!("/inspection?{qs}")).into_response())
 }
 
 async fn audit(State(st): State<AppState>, v: Viewer) -> PageResult {

@@ -43,6 +43,11 @@ pub fn router() -> Router<AppState> {
             "/app/icon.svg",
             get(|| async { asset("icon.svg", "image/svg+xml", ICON) }),
         )
+        // Browsers ask for it on every site; the app's icon serves.
+        .route(
+            "/favicon.ico",
+            get(|| async { asset("icon.svg", "image/svg+xml", ICON) }),
+        )
 }
 
 /// A file of the shell: the compiled-in copy, or — for working on the app without rebuilding —

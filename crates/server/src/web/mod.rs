@@ -173,8 +173,13 @@ async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response
         (Some(p), Some(f)) => Some(format!("{p} (X-Forwarded-For: {f})")),
         (p, _) => p,
     };
+    // A page request's principal comes from its session cookie (resolved before this layer).
+    let session_principal = req.extensions().get::<Principal>().cloned();
     let resp = next.run(req).await;
-    let principal = resp.extensions().get::<Principal>();
+    let principal = resp
+        .extensions()
+        .get::<Principal>()
+        .or(session_principal.as_ref());
     let attempt = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
     let record = AuditRecord {
         id: 0,

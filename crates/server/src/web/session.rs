@@ -295,7 +295,7 @@ pub async fn whoami(
     let org = st.store.get_org(p.org_id).await?;
     let csrf = cookie_value(&headers, SESSION_COOKIE).map(|t| csrf_of(&t));
     Ok(axum::Json(json!({
-        "username": p.username, "name": user.name, "org_id": p.org_id,
+        "user_id": p.user_id, "username": p.username, "name": user.name, "org_id": p.org_id,
         "org_name": org.map(|o| o.name),
         "roles": p.roles, "roles_zh": p.roles.iter().map(|r| r.label_zh()).collect::<Vec<_>>(),
         "home": home_of(&p), "csrf": csrf,

@@ -24,7 +24,7 @@ use super::console::{
     day_start, error_page, jcell, local, ok, pe, render, se, this_month,
 };
 use crate::error::ApiError;
-use crate::services::supervision::{self as svc, ARTICLE, COMPLAINT, CylinderLine, MESSAGE};
+use crate::services::supervision::{self as svc, ARTICLE, COMPLAINT, Listing, MESSAGE};
 use crate::services::{self, circulation as circ};
 use crate::state::AppState;
 
@@ -171,10 +171,16 @@ fn pct(r: Option<f64>) -> String {
     r.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
 }
 
-fn lines_table(id: &str, title: &str, date_head: &str, lines: &[CylinderLine]) -> Table {
+fn lines_table(id: &str, title: &str, date_head: &str, list: &Listing) -> Table {
+    let lines = &list.items;
+    let shown = if list.count as usize > lines.len() {
+        format!("，列出前 {} 只", lines.len())
+    } else {
+        String::new()
+    };
     let mut t = Table::new(
         id,
-        &format!("{title}（{} 只）", lines.len()),
+        &format!("{title}（{} 只{shown}）", list.count),
         &["气瓶编码", "产权单位", date_head, "位置/操作"],
     );
     t.rows = lines
@@ -203,8 +209,8 @@ async fn figures(
 }
 
 fn summary_cards(s: &svc::Supervision) -> Vec<Card> {
-    let abnormal = s.overdue_used.len() as u64
-        + s.scrap_past.len() as u64
+    let abnormal = s.overdue_used.count
+        + s.scrap_past.count
         + s.scrapped_scanned
         + s.illegal_labels
         + s.circulation_gaps;
@@ -220,21 +226,21 @@ fn summary_cards(s: &svc::Supervision) -> Vec<Card> {
         Card::new(
             "inspection_soon",
             &format!("{} 天内待检", s.inspection_days),
-            s.inspection_soon.len(),
+            s.inspection_soon.count,
         )
         .class("warn")
         .link("/supervision/inspection"),
-        Card::new("inspection_overdue", "超期未检", s.inspection_overdue.len())
+        Card::new("inspection_overdue", "超期未检", s.inspection_overdue.count)
             .class("bad")
             .link("/supervision/inspection"),
         Card::new(
             "scrap_soon",
             &format!("{} 天内待报废", s.scrap_days),
-            s.scrap_soon.len(),
+            s.scrap_soon.count,
         )
         .class("warn")
         .link("/supervision/scrap"),
-        Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.len())
+        Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.count)
             .class("bad")
             .link("/supervision/scrap"),
         Card::new("abnormal", "异常钢瓶事项", abnormal)
@@ -322,8 +328,10 @@ async fn overview(
     page.intro = format!("辖区内全部数据；统计期间 {f} 至 {t}（中国标准时间）。");
     page.filter = Some(period_filter("/supervision", &f, &t));
     page.cards = summary_cards(&s);
-    page.blocks
-        .push(Block::Svg("钢瓶实时分布".to_owned(), map_svg(&s, 900, 420)));
+    page.blocks.push(Block::Svg(
+        "钢瓶实时分布".to_owned(),
+        map_svg(&s, 900, 420, false),
+    ));
     page.blocks.push(Block::Table(enterprise_table(&s)));
     ok(page)
 }
@@ -338,7 +346,12 @@ fn esc(s: &str) -> String {
 
 /// The distribution map: sites as points at their coordinates (size = cylinders held, colour =
 /// kind), with the active cylinders per county listed beside.
-pub fn map_svg(s: &svc::Supervision, w: u32, h: u32) -> String {
+pub fn map_svg(s: &svc::Supervision, w: u32, h: u32, dark: bool) -> String {
+    let (bg, plot, fg, frame) = if dark {
+        ("#102a4c", "#0b1a2e", "#e8f0fb", "#1f3f69")
+    } else {
+        ("#eef3f8", "#fff", "#1f2328", "#c8d1db")
+    };
     let (w, h) = (f64::from(w), f64::from(h));
     let pad = 40.0;
     let legend_w = 260.0;
@@ -350,12 +363,15 @@ pub fn map_svg(s: &svc::Supervision, w: u32, h: u32) -> String {
         lon0 = lon0.min(p.lon);
         lon1 = lon1.max(p.lon);
     }
-    let span_lat = (lat1 - lat0).max(0.01);
-    let span_lon = (lon1 - lon0).max(0.01);
+    // A margin of a tenth on every side, so that no point sits on the frame.
+    let span_lat = (lat1 - lat0).max(0.01) * 1.25;
+    let span_lon = (lon1 - lon0).max(0.01) * 1.25;
+    lat0 -= span_lat * 0.1;
+    lon0 -= span_lon * 0.1;
     let plot_w = w - legend_w - 2.0 * pad;
     let plot_h = h - 2.0 * pad;
     let mut out = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="钢瓶实时分布图" font-family="sans-serif" font-size="13"><rect width="{w}" height="{h}" fill="#eef3f8"/><rect x="{pad}" y="{pad}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#c8d1db"/>"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="钢瓶实时分布图" font-family="sans-serif" font-size="13" fill="{fg}"><rect width="{w}" height="{h}" fill="{bg}"/><rect x="{pad}" y="{pad}" width="{plot_w}" height="{plot_h}" fill="{plot}" stroke="{frame}"/>"##
     );
     let max = pts.iter().map(|p| p.cylinders).max().unwrap_or(1).max(1) as f64;
     for p in pts {
@@ -370,14 +386,12 @@ pub fn map_svg(s: &svc::Supervision, w: u32, h: u32) -> String {
         };
         let _ = write!(
             out,
-            r##"<g class="site"><circle cx="{x:.1}" cy="{y:.1}" r="{r:.1}" fill="{colour}" fill-opacity=".55" stroke="{colour}"><title>{} · {} · {} 只（重瓶 {}）</title></circle><text x="{:.1}" y="{:.1}" fill="#1f2328">{}</text></g>"##,
+            r##"<circle class="site" cx="{x:.1}" cy="{y:.1}" r="{r:.1}" fill="{colour}" fill-opacity=".55" stroke="{colour}"><title>{} · {} · {} · {} 只（重瓶 {}）</title></circle>"##,
             esc(&p.name),
             p.kind.label_zh(),
+            esc(&p.org),
             p.cylinders,
             p.full,
-            x + r + 3.0,
-            y + 4.0,
-            esc(&p.name)
         );
     }
     let lx = w - legend_w;
@@ -417,26 +431,40 @@ pub fn map_svg(s: &svc::Supervision, w: u32, h: u32) -> String {
 }
 
 /// Grouped bars: one group per label, one bar per series.
-pub fn bar_chart(labels: &[String], series: &[(&str, &str, Vec<u64>)], w: u32, h: u32) -> String {
+pub fn bar_chart(
+    labels: &[String],
+    series: &[(&str, &str, Vec<u64>)],
+    w: u32,
+    h: u32,
+    dark: bool,
+) -> String {
+    let (bg, fg, grid) = if dark {
+        ("#102a4c", "#e8f0fb", "#1f3f69")
+    } else {
+        ("#fff", "#1f2328", "#e7ebf0")
+    };
     let (w, h) = (f64::from(w), f64::from(h));
     let (left, bottom, top) = (50.0, 40.0, 30.0);
     let plot_w = w - left - 10.0;
     let plot_h = h - bottom - top;
-    let max = series
+    // Four gridlines at whole numbers: the axis top is the next multiple of 4 × step.
+    let top_value = series
         .iter()
         .flat_map(|s| s.2.iter().copied())
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
+        .max(1);
+    let step = top_value.div_ceil(4);
+    let max = (step * 4) as f64;
     let mut out = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="统计图" font-family="sans-serif" font-size="12"><rect width="{w}" height="{h}" fill="#fff"/>"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="统计图" font-family="sans-serif" font-size="12" fill="{fg}"><rect width="{w}" height="{h}" fill="{bg}"/>"##
     );
     for i in 0..=4 {
         let v = max * f64::from(i) / 4.0;
         let y = top + plot_h - plot_h * f64::from(i) / 4.0;
         let _ = write!(
             out,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e7ebf0"/><text x="{}" y="{:.1}" text-anchor="end">{:.0}</text>"##,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="{grid}"/><text x="{}" y="{:.1}" text-anchor="end">{:.0}</text>"##,
             w - 10.0,
             left - 4.0,
             y + 4.0,
@@ -487,8 +515,10 @@ async fn map(State(st): State<AppState>, v: Viewer, Query(q): Query<PeriodQuery>
     let (s, _, _) = figures(&st, &v, &q).await?;
     let mut page = v.page(&st, "钢瓶实时分布", "/supervision/map").await;
     page.intro = "在用钢瓶（状态正常且标签有效）按其最后所在站点或用户所属区县汇总；站点按坐标绘制，圆点大小为当前在站钢瓶数。".to_owned();
-    page.blocks
-        .push(Block::Svg("分布图".to_owned(), map_svg(&s, 1000, 520)));
+    page.blocks.push(Block::Svg(
+        "分布图".to_owned(),
+        map_svg(&s, 1000, 520, false),
+    ));
     let mut c = Table::new("by_county", "在用钢瓶（按区县）", &["区县", "钢瓶数"]);
     c.rows = s
         .by_county
@@ -559,8 +589,8 @@ async fn inspection(
         s.inspection_days
     );
     page.cards = vec![
-        Card::new("inspection_soon", "待检", s.inspection_soon.len()).class("warn"),
-        Card::new("inspection_overdue", "超期未检", s.inspection_overdue.len()).class("bad"),
+        Card::new("inspection_soon", "待检", s.inspection_soon.count).class("warn"),
+        Card::new("inspection_overdue", "超期未检", s.inspection_overdue.count).class("bad"),
     ];
     page.blocks.push(Block::Table(lines_table(
         "soon",
@@ -585,8 +615,8 @@ async fn scrap(State(st): State<AppState>, v: Viewer, Query(q): Query<PeriodQuer
         s.scrap_days
     );
     page.cards = vec![
-        Card::new("scrap_soon", "待报废", s.scrap_soon.len()).class("warn"),
-        Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.len()).class("bad"),
+        Card::new("scrap_soon", "待报废", s.scrap_soon.count).class("warn"),
+        Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.count).class("bad"),
     ];
     page.blocks.push(Block::Table(lines_table(
         "soon",
@@ -612,8 +642,8 @@ async fn abnormal(
     let mut page = v.page(&st, "异常钢瓶", "/supervision/abnormal").await;
     page.filter = Some(period_filter("/supervision/abnormal", &f, &t));
     page.cards = vec![
-        Card::new("overdue_used", "超期仍在充装/流转", s.overdue_used.len()).class("bad"),
-        Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.len()).class("bad"),
+        Card::new("overdue_used", "超期仍在充装/流转", s.overdue_used.count).class("bad"),
+        Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.count).class("bad"),
         Card::new("scrapped_scanned", "报废瓶被扫码充装", s.scrapped_scanned).class("bad"),
         Card::new("illegal_labels", "非法标签", s.illegal_labels).class("bad"),
         Card::new("circulation_gaps", "流转断档（B1.9）", s.circulation_gaps).class("warn"),
@@ -731,7 +761,7 @@ async fn overstock(State(st): State<AppState>, v: Viewer) -> PageResult {
         .page(&st, "重瓶超量存放预警", "/supervision/overstock")
         .await;
     page.intro = format!(
-        "供应站、仓库、配送站存放重瓶超过 {} 只，或单个用户持有重瓶超过 {} 只时预警（限值见配置项 site_full_limit / customer_full_limit）。",
+        "供应站、仓库、配送站存放重瓶超过 {} 只，或单个用户持有重瓶超过 {} 只时预警（限值由平台管理员配置）。",
         st.config.site_full_limit, st.config.customer_full_limit
     );
     let mut t = Table::new(
@@ -802,6 +832,7 @@ async fn statistics(
             ],
             1000,
             320,
+            false,
         ),
     ));
     page.blocks.push(Block::Svg(
@@ -816,6 +847,7 @@ async fn statistics(
             ],
             1000,
             320,
+            false,
         ),
     ));
     let mut t = Table::new(
@@ -840,13 +872,15 @@ async fn statistics(
                 Cell::text(&b.label),
                 Cell::num(b.fills),
                 Cell::num(b.refusals),
-                Cell::text(
+                Cell::text(if b.refusals_by_rule.is_empty() {
+                    "—".to_owned()
+                } else {
                     b.refusals_by_rule
                         .iter()
-                        .map(|(r, n)| format!("{r}:{n}"))
+                        .map(|(r, n)| format!("{r}：{n}"))
                         .collect::<Vec<_>>()
-                        .join(" "),
-                ),
+                        .join("，")
+                }),
                 Cell::num(b.checks_failed),
                 Cell::num(b.delivered),
                 Cell::num(b.recycled),
@@ -877,7 +911,7 @@ async fn enterprises(
         .page(&st, "企业概况与信用评价", "/supervision/enterprises")
         .await;
     page.filter = Some(period_filter("/supervision/enterprises", &f, &t));
-    page.intro = "信用分 = 100 − Σ 权重 × 次数（本期）：拒充后仍充装、迟报（记录晚于发生 24 小时以上）、超期瓶充装、投诉属实；A ≥ 90，B ≥ 75，C ≥ 60，其余 D。权重见配置项 credit_weights。".to_owned();
+    page.intro = "信用分 = 100 − Σ 权重 × 次数（本期）：拒充后仍充装、迟报（记录晚于发生 24 小时以上）、超期瓶充装、投诉属实；A ≥ 90，B ≥ 75，C ≥ 60，其余 D。各项权重由平台管理员配置。".to_owned();
     page.blocks.push(Block::Table(enterprise_table(&s)));
     let mut c = Table::new(
         "credit",
@@ -1535,7 +1569,7 @@ async fn bigscreen(State(st): State<AppState>, v: Viewer) -> PageResult {
     let mut chrome = v.chrome(&st, "指挥大屏", "/bigscreen").await;
     chrome.refresh = 60;
     let mut alerts = Vec::new();
-    for l in s.overdue_used.iter().take(5) {
+    for l in s.overdue_used.items.iter().take(5) {
         alerts.push(format!("超期仍在流转：{}（{}）", l.code, l.org));
     }
     for o in s.overstock.iter().take(5) {
@@ -1551,7 +1585,7 @@ async fn bigscreen(State(st): State<AppState>, v: Viewer) -> PageResult {
         region: chrome.org.clone(),
         updated: local(st.now()),
         cards: summary_cards(&s),
-        map: map_svg(&s, 900, 460),
+        map: map_svg(&s, 900, 460, true),
         chart: bar_chart(
             &labels,
             &[
@@ -1569,6 +1603,7 @@ async fn bigscreen(State(st): State<AppState>, v: Viewer) -> PageResult {
             ],
             600,
             300,
+            true,
         ),
         enterprises: s
             .enterprises
