@@ -650,6 +650,21 @@ async fn pages_respect_roles_and_data_scope() {
     let theirs = a.get("/console/cylinders/5300000001").await;
     assert_eq!(theirs.status, 403, "{}", theirs.text);
     assert!(!theirs.text.contains("1260419"));
+    // Every page of the enterprise menu renders for its admin.
+    let home = a.get("/console").await.text;
+    let pages: Vec<String> = home
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| h.starts_with("/console"))
+        .map(str::to_owned)
+        .collect();
+    assert!(pages.len() >= 15, "{pages:?}");
+    for p in &pages {
+        let r = a.get(p).await;
+        assert_eq!(r.status, 200, "{p}: {}", r.text);
+        assert!(!r.text.contains("class=\"error\""), "{p}");
+    }
     let list = a.get("/console/cylinders").await;
     assert!(list.text.contains("5200000001") && !list.text.contains("5300000001"));
     for page in [
@@ -666,6 +681,21 @@ async fn pages_respect_roles_and_data_scope() {
         r.login("pa_regulator", PASSWORD).await.location,
         "/supervision"
     );
+    // Every page of the regulator's menu renders.
+    let home = r.get("/supervision").await.text;
+    let pages: Vec<String> = home
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| h.starts_with("/supervision") || h.starts_with("/bigscreen"))
+        .map(str::to_owned)
+        .collect();
+    assert!(pages.len() >= 17, "{pages:?}");
+    for p in &pages {
+        let page = r.get(p).await;
+        assert_eq!(page.status, 200, "{p}: {}", page.text);
+        assert!(!page.text.contains("class=\"error\""), "{p}");
+    }
     assert_eq!(r.get("/console/cylinders/5200000001").await.status, 200);
     assert_eq!(r.get("/console/cylinders/5300000001").await.status, 403);
     assert_eq!(

@@ -1597,7 +1597,7 @@ async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
         st,
         &v.p,
         &circ::ListQuery {
-            limit: Some(1000),
+            limit: Some(500),
             offset: None,
             state: None,
             customer_id: None,
