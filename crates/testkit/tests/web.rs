@@ -158,6 +158,29 @@ async fn sessions_need_csrf_for_every_write_and_end_at_logout() {
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(!forged.cookies.contains_key("cyltrace_session"));
 
+    // `next` must be a path on this site: a tab (browsers drop it) must not turn `/\t/x` into `//x`.
+    let mut evil = Browser::new(&app);
+    let form = evil.get("/login?next=/%09/evil.example").await;
+    assert_eq!(hidden(&form.text, "next"), "", "{}", form.text);
+    let csrf = hidden(&form.text, "_csrf");
+    let r = evil
+        .post_form(
+            "/login",
+            &[
+                ("username", "ss_admin"),
+                ("password", PASSWORD),
+                ("_csrf", &csrf),
+                ("next", "/\t/evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/console"));
+    // A period outside the calendar is a clear error, not a crash.
+    let far = app
+        .get(&app.admin, "/api/v1/supervision?to=%2B262142-12-31")
+        .await;
+    assert_eq!(far.status, 422, "{}", far.text);
+
     // A wrong password: the form again with the reason, in Chinese.
     let r = b.login("ss_admin", "wrong-password1").await;
     assert_eq!(r.status, 401);

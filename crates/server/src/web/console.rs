@@ -727,6 +727,8 @@ struct CylinderQuery {
 }
 
 const PAGE_ROWS: usize = 50;
+/// The last page a list offers (50 × 20,000 rows; beyond, use the exports).
+const MAX_PAGE_NO: usize = 20_000;
 
 fn verdict_options() -> Vec<(String, String)> {
     let mut o = vec![(String::new(), "全部".to_owned())];
@@ -771,7 +773,7 @@ async fn cylinders(
     let needle = q.q.clone().unwrap_or_default().trim().to_owned();
     let verdict = q.verdict.clone().unwrap_or_default();
     let location = q.location.clone().unwrap_or_default();
-    let page_no = q.page.unwrap_or(0);
+    let page_no = q.page.unwrap_or(0).min(MAX_PAGE_NO);
     let mut rows = Vec::new();
     let mut matched = 0usize;
     pe(
@@ -1156,7 +1158,7 @@ impl RecordPageQuery {
             code: self.code.clone().filter(|s| !s.trim().is_empty()),
             date: self.date.clone().filter(|s| !s.trim().is_empty()),
             limit: Some(PAGE_ROWS as i64),
-            offset: Some(self.page.unwrap_or(0).max(0) * PAGE_ROWS as i64),
+            offset: Some(self.page.unwrap_or(0).min(MAX_PAGE_NO as i64).max(0) * PAGE_ROWS as i64),
             ..Default::default()
         }
     }
@@ -1170,7 +1172,7 @@ impl RecordPageQuery {
         }
     }
     fn pager(&self, action: &str, total: i64) -> Pager {
-        let n = self.page.unwrap_or(0).max(0);
+        let n = self.page.unwrap_or(0).min(MAX_PAGE_NO as i64).max(0);
         let link = |p: i64| {
             let qs = serde_urlencoded::to_string([
                 ("code", self.code.clone().unwrap_or_default()),
@@ -1737,6 +1739,7 @@ async fn dispatch_order(
     Form(f): Form<CsrfOnly>,
 ) -> PageResult {
     v.check_csrf(f.csrf.as_deref())?;
+    let order = pe(circ::visible_record(&st, &v.p, circ::ORDER, id, "订单").await)?;
     let courier = se(st
         .store
         .list_users(
@@ -1748,7 +1751,7 @@ async fn dispatch_order(
         )
         .await)?
     .into_iter()
-    .find(|u| u.roles.contains(&Role::Courier))
+    .find(|u| u.roles.contains(&Role::Courier) && u.org_id == order.org_id)
     .ok_or_else(|| error_page(ApiError::invalid("courier_id", "本企业没有配送员账户")))?;
     pe(circ::dispatch_order(&st, &v.p, id, &json!({"courier_id": courier.id})).await)?;
     Ok(Redirect::to("/console/orders").into_response())
@@ -1767,7 +1770,7 @@ async fn recycling(
             kinds: vec!["recycle"],
             code: q.code.clone().filter(|c| !c.is_empty()),
             limit: PAGE_ROWS as i64,
-            offset: q.page.unwrap_or(0).max(0) * PAGE_ROWS as i64,
+            offset: q.page.unwrap_or(0).min(MAX_PAGE_NO as i64).max(0) * PAGE_ROWS as i64,
             ..Default::default()
         })
         .await)?;

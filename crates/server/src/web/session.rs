@@ -118,8 +118,15 @@ struct NextQuery {
 
 /// Only a path on this site (no scheme, no `//host`) may be a redirect target after login.
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_owned)
+    // No control characters either: browsers drop tabs and newlines from URLs, so `/\t/evil` would
+    // become `//evil`, another site.
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(char::is_control)
+    })
+    .map(str::to_owned)
 }
 
 /// The home page of a role.

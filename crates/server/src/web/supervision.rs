@@ -75,8 +75,17 @@ fn api_period(st: &AppState, q: &PeriodQuery) -> Result<(DateTime<Utc>, DateTime
                 .map_err(|_| ApiError::invalid(name, "日期格式应为 YYYY-MM-DD")),
         }
     };
-    let from = day(&q.from, "from")?.map_or(mf, day_start);
-    let to = day(&q.to, "to")?.map_or(mt, |d| day_start(d + chrono::Duration::days(1)));
+    // A period within the calendar this platform can have records for (and no date arithmetic
+    // at the edges of chrono's range).
+    let in_range = |d: Option<NaiveDate>, name: &str| match d {
+        Some(d) if !(2000..=2100).contains(&chrono::Datelike::year(&d)) => {
+            Err(ApiError::invalid(name, "日期应在 2000–2100 年之间"))
+        }
+        d => Ok(d),
+    };
+    let from = in_range(day(&q.from, "from")?, "from")?.map_or(mf, day_start);
+    let to =
+        in_range(day(&q.to, "to")?, "to")?.map_or(mt, |d| day_start(d + chrono::Duration::days(1)));
     if to <= from {
         return Err(ApiError::invalid("to", "结束日期应不早于开始日期"));
     }
