@@ -1,15 +1,21 @@
-//! Persistence of cyltrace. One [`Store`] trait in terms of domain types, implemented for SQLite (the
-//! embedded default, WAL, in the data directory) and PostgreSQL, with migrations per backend run at
-//! start-up.
+//! Persistence of cyltrace. [`Store`] is composed of one trait per area — organisations and people
+//! ([`OrgStore`]), archives ([`CylinderStore`]), events ([`EventStore`]), filling records
+//! ([`FillingStore`]), the ledger ([`LedgerStore`]), the `/PS` interface and the uplink ([`PsStore`]),
+//! business records ([`RecordStore`]) and the audit log ([`AuditStore`]) — plus [`Store::write`], the
+//! one write path. One implementation, [`SqlStore`], serves SQLite (the embedded default, WAL, in the
+//! data directory) and PostgreSQL, with migrations per backend run at start-up.
 //!
-//! Events are append-only. Appending a batch is one transaction: the events, their per-cylinder index
-//! rows and the updated status projections commit together or not at all; an event id seen before is
-//! not stored again. Writes go through one writer at a time (SQLite allows one writer; the log index
-//! must be dense), so concurrency queues instead of contending.
+//! Every event, filling decision and audit row is written by one writer task (`sql/writer.rs`): it
+//! takes the requests that are waiting, judges each event inside its transaction against the state
+//! left by everything before it (`cyltrace_domain::intake`), appends what is accepted with its
+//! projection, index, alarm, outbox, ledger and business-record rows, and commits once for the group
+//! before answering anyone. A refused request is rolled back alone; an id seen before is not stored
+//! again.
 
 pub mod leaf;
 mod model;
 mod sql;
+mod write;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +23,10 @@ use cyltrace_domain::{Archive, CylinderCode, CylinderStatus, NewSite};
 use uuid::Uuid;
 
 pub use model::*;
-pub use sql::{PgStore, SqliteStore};
+#[cfg(feature = "failpoints")]
+pub use sql::FailPoint;
+pub use sql::SqlStore;
+pub use write::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,17 +46,6 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Whether writing an append-only record (an audit row, a filling decision) waits for its commit.
-///
-/// Events are always committed before their 2xx. These records are group-committed either way;
-/// `Queued` answers without waiting for the fsync, so that a filling-control answer costs no disk
-/// wait: what a power failure can lose is the batch in flight (milliseconds), never an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    Committed,
-    Queued,
-}
-
 /// A new cylinder archive and the organisation that owns its data.
 #[derive(Debug, Clone)]
 pub struct NewCylinder {
@@ -55,14 +53,87 @@ pub struct NewCylinder {
     pub org_id: Uuid,
 }
 
+/// The whole store: every area, and the one write path.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    OrgStore
+    + CylinderStore
+    + EventStore
+    + FillingStore
+    + LedgerStore
+    + PsStore
+    + RecordStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
+{
     /// The backend's name, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<()>;
     /// True when no organisation and no user exists yet (bootstrap and demo seeding).
     async fn is_empty(&self) -> Result<bool>;
 
+    /// The one write path: hands `req` to the writer and answers once it is committed (or refused,
+    /// and then nothing of it is stored).
+    async fn write(&self, req: WriteRequest) -> std::result::Result<Written, WriteError>;
+
+    /// Appends events as they come, without judging them: seeding and records this node does not
+    /// judge. See [`Judge::Trusted`].
+    async fn append_events(
+        &self,
+        events: &[cyltrace_domain::Event],
+        ctx: &AppendContext,
+    ) -> Result<Vec<Appended>> {
+        let req = WriteRequest {
+            intake: Some(Intake {
+                events: events.to_vec(),
+                recorded_at: ctx.recorded_at,
+                judge: Judge::Trusted {
+                    recorded_by: ctx.recorded_by,
+                    org_id: ctx.org_id,
+                },
+            }),
+            ..Default::default()
+        };
+        match self.write(req).await {
+            Ok(w) => Ok(w.appended),
+            Err(WriteError::Store(e)) => Err(e),
+            Err(WriteError::Refused(r)) => Err(StoreError::Corrupt(format!(
+                "a trusted append was judged: {r:?}"
+            ))),
+        }
+    }
+
+    /// Writes one audit row (committed before this returns).
+    async fn insert_audit(&self, record: &AuditRecord) -> Result<()> {
+        let req = WriteRequest {
+            audit: Some(record.clone()),
+            ..Default::default()
+        };
+        self.write(req)
+            .await
+            .map(drop)
+            .map_err(WriteError::into_store)
+    }
+
+    /// Records a filling-control decision with one row per failing rule (committed before this
+    /// returns).
+    async fn insert_decision(&self, d: &DecisionRecord) -> Result<()> {
+        let req = WriteRequest {
+            decision: Some(d.clone()),
+            ..Default::default()
+        };
+        self.write(req)
+            .await
+            .map(drop)
+            .map_err(WriteError::into_store)
+    }
+}
+
+/// Organisations, sites, users and their tokens.
+#[async_trait]
+pub trait OrgStore {
     async fn insert_org(&self, org: &OrgRecord) -> Result<()>;
     async fn get_org(&self, id: Uuid) -> Result<Option<OrgRecord>>;
     async fn list_orgs(&self, scope: &Scope, page: Page) -> Result<Vec<OrgRecord>>;
@@ -98,7 +169,11 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(UserRecord, DateTime<Utc>)>>;
+}
 
+/// Cylinder archives and their status projections.
+#[async_trait]
+pub trait CylinderStore {
     /// Inserts archives, all or none; a taken code is `Conflict(code)`.
     async fn insert_cylinders(&self, cylinders: &[NewCylinder], at: DateTime<Utc>)
     -> Result<usize>;
@@ -123,20 +198,14 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&CylinderCode>,
         limit: i64,
     ) -> Result<Vec<CylinderRecord>>;
+}
 
-    /// Appends a batch of events in one transaction with the status projections of their cylinders.
-    /// Ids stored before are answered with their original index and not stored again; an id stored
-    /// before for a different kind, codes, data or organisation is `Conflict(id)` and nothing is
-    /// stored (a retry repeats the record; anything else reusing the id would be silently lost).
-    async fn append_events(
-        &self,
-        events: &[cyltrace_domain::Event],
-        ctx: &AppendContext,
-    ) -> Result<Vec<Appended>>;
+/// Reading the stored events.
+#[async_trait]
+pub trait EventStore {
     async fn get_event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
     /// A cylinder's events in time order (ties in record order).
     async fn events_of(&self, code: &CylinderCode) -> Result<Vec<StoredEvent>>;
-
     /// Events matching `filter` (fill and check records), newest first, and how many match.
     async fn list_events(&self, filter: &EventFilter) -> Result<(Vec<StoredEvent>, i64)>;
     /// Visits every event the filter selects (its `limit` and `offset` are ignored) in ledger order,
@@ -146,10 +215,12 @@ pub trait Store: Send + Sync + 'static {
         filter: &EventFilter,
         each: &mut (dyn FnMut(StoredEvent) + Send),
     ) -> Result<u64>;
-    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<(Vec<AlarmRecord>, i64)>;
+}
 
-    /// Records a filling-control decision with one row per failing rule.
-    async fn insert_decision(&self, d: &DecisionRecord, durability: Durability) -> Result<()>;
+/// Filling records: decisions, refusal counts, alarms, batches.
+#[async_trait]
+pub trait FillingStore {
+    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<(Vec<AlarmRecord>, i64)>;
     /// Matching decisions, newest first, and how many match.
     async fn list_decisions(&self, filter: &DecisionFilter) -> Result<(Vec<DecisionRecord>, i64)>;
     /// How often each rule refused, among the decisions matching `filter` (`rule` is ignored).
@@ -161,13 +232,18 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_batch(&self, b: &BatchRecord) -> Result<()>;
     async fn get_batch(&self, org_id: Uuid, number: &str) -> Result<Option<BatchRecord>>;
     async fn list_batches(&self, scope: &Scope, page: Page) -> Result<Vec<BatchRecord>>;
+}
 
-    async fn insert_audit(&self, record: &AuditRecord, durability: Durability) -> Result<()>;
-    /// Returns once every record queued before the call is committed (graceful shutdown, tests).
-    async fn flush(&self) -> Result<()>;
+/// The audit log (written through [`Store::write`]).
+#[async_trait]
+pub trait AuditStore {
     /// Matching audit records, newest first, and the total number matching.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)>;
+}
 
+/// The ledger: the Merkle tree's tiles and the signed checkpoints.
+#[async_trait]
+pub trait LedgerStore {
     /// The origin and hash of this node's log.
     fn ledger(&self) -> &LedgerInfo;
     /// Number of leaves in the log (= events stored).
@@ -185,15 +261,17 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>>;
     /// The kept history of checkpoints, oldest first.
     async fn checkpoints(&self) -> Result<Vec<CheckpointRecord>>;
+}
 
-    // --- uplink outbox (issue 5) ---
+/// The `/PS` interface: the uplink outbox, documents, lower nodes' ledgers, regulator alarms.
+#[async_trait]
+pub trait PsStore {
     /// Pending outbox rows in outbox order (= log order), at most `limit`.
     async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxItem>>;
     /// Records the outcome of a delivery attempt for the rows `ids`.
     async fn outbox_mark(&self, ids: &[i64], mark: &OutboxMark) -> Result<()>;
     async fn outbox_stats(&self) -> Result<OutboxStats>;
 
-    // --- documents of the /PS interface ---
     /// Inserts a document; with a `third_id` already used for the same (kind, org_id), stores
     /// nothing and answers the existing id and `false`.
     async fn insert_ps_doc(&self, doc: &PsDoc) -> Result<(i64, bool)>;
@@ -209,16 +287,6 @@ pub trait Store: Send + Sync + 'static {
     /// Matching documents, newest first.
     async fn list_ps_docs(&self, filter: &PsDocFilter) -> Result<Vec<PsDoc>>;
 
-    // --- witnessing lower nodes' ledgers ---
-    /// Remembers the leaf hash a lower node declared for an uploaded record (kept once per index).
-    async fn insert_ps_leaf(
-        &self,
-        user_id: Uuid,
-        ledger_index: i64,
-        leaf_hash: &cyltrace_ledger::Hash,
-        event_id: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<()>;
     /// Declared leaves of `user_id` below `size` not yet audited, in index order, at most `limit`.
     async fn ps_leaves_unaudited(
         &self,
@@ -232,14 +300,14 @@ pub trait Store: Send + Sync + 'static {
     /// The largest checkpoint accepted from `user_id`.
     async fn latest_witness(&self, user_id: Uuid) -> Result<Option<WitnessRecord>>;
 
-    // --- regulator alarms and node settings ---
     async fn insert_reg_alarm(&self, a: &RegAlarm) -> Result<i64>;
     /// Matching alarms, newest first.
     async fn list_reg_alarms(&self, f: &RegAlarmFilter) -> Result<Vec<RegAlarm>>;
-    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
-    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+}
 
-    // --- circulation records (issue 6) ---
+/// Business records of circulation, vehicle positions, stock, node settings.
+#[async_trait]
+pub trait RecordStore {
     /// Inserts a business record. A `key` already used by a record of the same kind stores nothing
     /// and fails with `StoreError::Conflict(key)`.
     async fn insert_biz(&self, r: &BizRecord) -> Result<()>;
@@ -252,8 +320,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_biz(&self, f: &BizFilter) -> Result<Vec<BizRecord>>;
     /// Counts of matching records per state (page ignored).
     async fn count_biz(&self, f: &BizFilter) -> Result<Vec<(String, i64)>>;
-    /// Stores vehicle positions (a point already stored for the same vehicle and time is kept once).
-    async fn insert_positions(&self, points: &[VehiclePosition]) -> Result<()>;
+    /// Stores vehicle positions (a point already stored for the same vehicle and time is kept once);
+    /// `at` is when they arrived.
+    async fn insert_positions(&self, points: &[VehiclePosition], at: DateTime<Utc>) -> Result<()>;
     /// The latest position of each vehicle owned inside `scope`.
     async fn latest_positions(&self, scope: &Scope) -> Result<Vec<VehiclePosition>>;
     /// Positions of one vehicle in `[from, to)`, oldest first, at most `limit`.
@@ -271,6 +340,10 @@ pub trait Store: Send + Sync + 'static {
     async fn stock_codes(&self, site_id: Uuid) -> Result<Vec<(CylinderCode, bool)>>;
     /// The cylinders whose status `holder` is `holder` (delivered to that customer, not returned).
     async fn held_by(&self, holder: &str) -> Result<Vec<CylinderCode>>;
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
+    /// Sets a node setting; `at` is when.
+    async fn set_setting(&self, key: &str, value: &str, at: DateTime<Utc>) -> Result<()>;
 }
 
 /// Recomputes a cylinder's status from its archive and events (used on late events and by checks).
@@ -287,14 +360,14 @@ pub async fn open(
 ) -> Result<std::sync::Arc<dyn Store>> {
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
-            std::sync::Arc::new(PgStore::connect(url, None, ledger).await?),
+            std::sync::Arc::new(SqlStore::connect_postgres(url, None, ledger).await?),
         ),
         Some(url) => Err(StoreError::Corrupt(format!(
             "unsupported database URL scheme: {}",
             url.split(':').next().unwrap_or("")
         ))),
         None => Ok(std::sync::Arc::new(
-            SqliteStore::open(&data_dir.join("cyltrace.db"), ledger).await?,
+            SqlStore::open_sqlite(&data_dir.join("cyltrace.db"), ledger).await?,
         )),
     }
 }

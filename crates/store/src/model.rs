@@ -19,6 +19,16 @@ impl Scope {
     pub fn contains(&self, path: &str) -> bool {
         path.starts_with(&self.0)
     }
+
+    /// The `like` pattern of the subtree (`/a/b/%`).
+    pub fn like(&self) -> String {
+        format!("{}%", self.0)
+    }
+}
+
+/// The `like` pattern of an optional scope (`None` matches everything).
+pub(crate) fn scope_like(scope: &Option<Scope>) -> Option<String> {
+    scope.as_ref().map(Scope::like)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,23 +101,6 @@ pub struct StoredEvent {
     pub recorded_by: Option<Uuid>,
     /// The organisation that recorded it.
     pub org_id: Uuid,
-}
-
-/// Who appends a batch, and when.
-#[derive(Debug, Clone)]
-pub struct AppendContext {
-    pub recorded_by: Option<Uuid>,
-    pub org_id: Uuid,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// The answer for one event of an appended batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    pub id: Uuid,
-    pub ledger_index: i64,
-    /// False when the id had been stored before (an idempotent retry).
-    pub new: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

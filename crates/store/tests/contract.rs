@@ -10,7 +10,7 @@ use cyltrace_domain::{
     NewSite, Role,
 };
 use cyltrace_store::{
-    AppendContext, Appended, AuditFilter, AuditRecord, Durability, EventFilter, LedgerParams,
+    AppendContext, Appended, AuditFilter, AuditRecord, DeclaredLeaf, EventFilter, LedgerParams,
     NewCylinder, OrgRecord, OutboxItem, OutboxMark, OutboxStats, Page, PsDoc, PsDocFilter,
     RegAlarm, RegAlarmFilter, Scope, SiteRecord, Store, StoreError, UserRecord, WitnessRecord,
     refold,
@@ -952,22 +952,19 @@ async fn events_their_index_and_the_audit_log_cannot_be_changed_or_removed() {
     let w = world(&[c]).await;
     w.append(&[event("scrap", c, t0(), w.site)]).await;
     w.store
-        .insert_audit(
-            &AuditRecord {
-                id: 0,
-                at: t0(),
-                user_id: None,
-                username: Some("filler1".to_owned()),
-                org_id: Some(w.ent.id),
-                org_path: Some(w.ent.path.clone()),
-                method: "POST".to_owned(),
-                path: "/api/v1/events".to_owned(),
-                status: 201,
-                ip: Some("127.0.0.1".to_owned()),
-                detail: None,
-            },
-            Durability::Committed,
-        )
+        .insert_audit(&AuditRecord {
+            id: 0,
+            at: t0(),
+            user_id: None,
+            username: Some("filler1".to_owned()),
+            org_id: Some(w.ent.id),
+            org_path: Some(w.ent.path.clone()),
+            method: "POST".to_owned(),
+            path: "/api/v1/events".to_owned(),
+            status: 201,
+            ip: Some("127.0.0.1".to_owned()),
+            detail: None,
+        })
         .await
         .expect("audit");
     for sql in [
@@ -1060,7 +1057,7 @@ async fn audit_is_filtered_paged_and_newest_first() {
         200,
     );
     for r in [&r1, &r2, &r3] {
-        s.insert_audit(r, Durability::Committed).await.unwrap();
+        s.insert_audit(r).await.unwrap();
     }
     let filter = AuditFilter {
         limit: 100,
@@ -1727,23 +1724,38 @@ async fn ps_docs_are_idempotent_on_third_id_and_scoped_by_owner_or_target() {
 // Witnessing lower nodes' ledgers
 // ---------------------------------------------------------------------------------------------------
 
+/// Declares a lower node's leaf the way a `/PS` upload does (through the writer).
+async fn declare(
+    s: &std::sync::Arc<dyn Store>,
+    user_id: Uuid,
+    ledger_index: i64,
+    leaf_hash: cyltrace_ledger::Hash,
+) {
+    let leaf = DeclaredLeaf {
+        user_id,
+        ledger_index,
+        leaf_hash,
+        event_id: Uuid::new_v4(),
+        at: t0(),
+    };
+    let req = cyltrace_store::WriteRequest {
+        ps_leaves: vec![leaf],
+        ..Default::default()
+    };
+    s.write(req).await.expect("declared leaf");
+}
+
 #[tokio::test]
 async fn declared_leaves_are_kept_once_and_audited_in_index_order() {
     let (s, _g) = store().await;
     let (u, v) = (Uuid::new_v4(), Uuid::new_v4());
     let h = |i: u8| cyltrace_ledger::Hash([i; 32]);
     for i in 0..6u8 {
-        s.insert_ps_leaf(u, i64::from(i), &h(i), Uuid::new_v4(), t0())
-            .await
-            .unwrap();
+        declare(&s, u, i64::from(i), h(i)).await;
     }
-    s.insert_ps_leaf(v, 0, &h(100), Uuid::new_v4(), t0())
-        .await
-        .unwrap();
+    declare(&s, v, 0, h(100)).await;
     // Kept once per index: a second declaration changes nothing.
-    s.insert_ps_leaf(u, 2, &h(200), Uuid::new_v4(), t0())
-        .await
-        .unwrap();
+    declare(&s, u, 2, h(200)).await;
 
     let unaudited = |user: Uuid, size: u64, limit: i64| {
         let s = s.clone();
@@ -1897,17 +1909,19 @@ async fn regulator_alarms_are_scoped_and_newest_first() {
 async fn settings_are_upserted() {
     let (s, _g) = store().await;
     assert_eq!(s.get_setting("uplink.url").await.unwrap(), None);
-    s.set_setting("uplink.url", "https://up.example.cn/PS")
+    s.set_setting("uplink.url", "https://up.example.cn/PS", t0())
         .await
         .unwrap();
     assert_eq!(
         s.get_setting("uplink.url").await.unwrap().as_deref(),
         Some("https://up.example.cn/PS")
     );
-    s.set_setting("uplink.url", "https://other.example.cn/PS")
+    s.set_setting("uplink.url", "https://other.example.cn/PS", t0())
         .await
         .unwrap();
-    s.set_setting("uplink.user", "530102-node").await.unwrap();
+    s.set_setting("uplink.user", "530102-node", t0())
+        .await
+        .unwrap();
     assert_eq!(
         s.get_setting("uplink.url").await.unwrap().as_deref(),
         Some("https://other.example.cn/PS")
@@ -2362,20 +2376,28 @@ async fn vehicle_positions_are_kept_once_per_time_latest_per_vehicle_in_scope_an
     };
     let q1 = position(v2, &a, t + Duration::seconds(30), 24.9);
     let w1 = position(v3, &b, t + Duration::minutes(5), 26.1);
-    s.insert_positions(&[]).await.unwrap();
+    s.insert_positions(&[], t0()).await.unwrap();
     // Out of order, and the same point twice in one call.
-    s.insert_positions(&[p2.clone(), w1.clone(), p1.clone(), p2.clone(), q1.clone()])
+    s.insert_positions(
+        &[p2.clone(), w1.clone(), p1.clone(), p2.clone(), q1.clone()],
+        t0(),
+    )
+    .await
+    .unwrap();
+    s.insert_positions(std::slice::from_ref(&p3), t0())
         .await
         .unwrap();
-    s.insert_positions(std::slice::from_ref(&p3)).await.unwrap();
     // A point already stored for the same vehicle and time is kept once, as first stored.
-    s.insert_positions(&[
-        VehiclePosition {
-            lat: 0.0,
-            ..p1.clone()
-        },
-        p3.clone(),
-    ])
+    s.insert_positions(
+        &[
+            VehiclePosition {
+                lat: 0.0,
+                ..p1.clone()
+            },
+            p3.clone(),
+        ],
+        t0(),
+    )
     .await
     .unwrap();
 

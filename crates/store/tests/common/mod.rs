@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cyltrace_store::{LedgerParams, PgStore, SqliteStore, Store};
+use cyltrace_store::{LedgerParams, SqlStore, Store};
 use tempfile::TempDir;
 
 /// The environment variable naming the PostgreSQL server the suite runs against.
@@ -59,7 +59,7 @@ pub async fn store_with(params: &LedgerParams) -> (Arc<dyn Store>, Guard) {
     match std::env::var(DATABASE_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let store = PgStore::connect(&url, Some(&schema), params)
+            let store = SqlStore::connect_postgres(&url, Some(&schema), params)
                 .await
                 .unwrap_or_else(|e| {
                     panic!("cannot open PostgreSQL store at {url} (schema {schema}): {e}")
@@ -74,7 +74,7 @@ pub async fn store_with(params: &LedgerParams) -> (Arc<dyn Store>, Guard) {
         }
         _ => {
             let dir = TempDir::new().expect("temporary directory");
-            let store = SqliteStore::open(&dir.path().join("t.db"), params)
+            let store = SqlStore::open_sqlite(&dir.path().join("t.db"), params)
                 .await
                 .expect("open SQLite store");
             (
