@@ -375,7 +375,5 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         }
     }
     server.serve(cyltrace_server::shutdown_signal()).await?;
-    // Records written behind their answers are committed before the process ends.
-    st.store.flush().await?;
     Ok(())
 }

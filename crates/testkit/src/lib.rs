@@ -37,7 +37,7 @@ impl TestDb {
         match std::env::var("CYLTRACE_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let schema = format!("t_{}", Uuid::new_v4().simple());
-                let store = cyltrace_store::PgStore::connect(&url, Some(&schema), params)
+                let store = cyltrace_store::SqlStore::connect_postgres(&url, Some(&schema), params)
                     .await
                     .expect("PostgreSQL test schema");
                 TestDb {
@@ -48,7 +48,7 @@ impl TestDb {
             }
             _ => {
                 let store =
-                    cyltrace_store::SqliteStore::open(&dir.path().join("cyltrace.db"), params)
+                    cyltrace_store::SqlStore::open_sqlite(&dir.path().join("cyltrace.db"), params)
                         .await
                         .expect("SQLite test database");
                 TestDb {

@@ -420,7 +420,7 @@ pub async fn report_positions(
         }
     }
     errs.into_result(())?;
-    st.store.insert_positions(&points).await?;
+    st.store.insert_positions(&points, now).await?;
     Ok(points.len())
 }
 
@@ -1335,6 +1335,7 @@ pub async fn set_check_items(
         .set_setting(
             CHECK_ITEMS_SETTING,
             &serde_json::to_string(&items.items).unwrap_or_default(),
+            st.now(),
         )
         .await?;
     Ok(items.items)

@@ -9,7 +9,7 @@ use cyltrace_domain::status::LabelStatus;
 use cyltrace_domain::time::cst;
 use cyltrace_domain::{CylinderCode, Date, OrgKind, SiteKind, Text, Timestamp, ValidationErrors};
 use cyltrace_store::{
-    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, Durability, EventFilter,
+    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter,
     Page, RefusalRecord, SiteRecord, StoredEvent,
 };
 use serde::Deserialize;
@@ -130,10 +130,7 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
         fill_limit_kg: decision.fill_limit_kg,
         target_gross_kg: decision.target_gross_kg,
     };
-    // Written behind the answer (group commit, no fsync wait): see `Durability::Queued`.
-    st.store
-        .insert_decision(&record, Durability::Queued)
-        .await?;
+    st.store.insert_decision(&record).await?;
     st.metrics
         .fill_decisions
         .get_or_create(&crate::metrics::DecisionLabels {
@@ -249,14 +246,11 @@ fn code_filter(q: &RecordQuery, errs: &mut ValidationErrors) -> Option<String> {
     })
 }
 
-/// A decision is written behind its answer; a query first waits for what is queued, so that a client
-/// reads its own decisions.
-async fn decision_filter(
-    st: &AppState,
+/// The filter of a decision query, validated.
+fn decision_filter(
     p: &Principal,
     q: &RecordQuery,
 ) -> ApiResult<DecisionFilter> {
-    st.store.flush().await?;
     let mut errs = ValidationErrors::default();
     let (from, to) = window(q, &mut errs);
     let code = code_filter(q, &mut errs);
@@ -287,7 +281,7 @@ pub async fn decisions(
     q: &RecordQuery,
 ) -> ApiResult<(Vec<DecisionRecord>, i64, Page)> {
     p.require(Action::Read)?;
-    let f = decision_filter(st, p, q).await?;
+    let f = decision_filter(p, q)?;
     let (items, total) = st.store.list_decisions(&f).await?;
     Ok((
         items,
@@ -306,7 +300,7 @@ pub async fn refusal_counts(
     q: &RecordQuery,
 ) -> ApiResult<Vec<(filling::Rule, i64)>> {
     p.require(Action::Read)?;
-    let f = decision_filter(st, p, q).await?;
+    let f = decision_filter(p, q)?;
     let counts = st.store.refusal_counts(&f).await?;
     Ok(std::iter::once(filling::Rule::A8)
         .chain(filling::Rule::TABLE_B1)
@@ -329,7 +323,7 @@ pub async fn illegal_label_counts(
     q: &RecordQuery,
 ) -> ApiResult<Vec<(SiteRecord, i64)>> {
     p.require(Action::Read)?;
-    let f = decision_filter(st, p, q).await?;
+    let f = decision_filter(p, q)?;
     let mut out = Vec::new();
     for (site_id, n) in st.store.illegal_label_counts(&f).await? {
         if let Some(site) = st.store.get_site(site_id).await? {

@@ -663,8 +663,6 @@ pub async fn list_audit(
         limit: page.limit,
         offset: page.offset,
     };
-    // Some audit rows are written behind their answers: read them too.
-    st.store.flush().await?;
     let (items, total) = st.store.list_audit(&filter).await?;
     Ok((items, total, page))
 }

@@ -242,9 +242,18 @@ pub async fn upload_trace(
         })?;
     for it in &items {
         if let Some(l) = it.leaf {
-            st.store
-                .insert_ps_leaf(p.user_id, l.index, &Hash(l.leaf_hash), it.event.id, now)
-                .await?;
+            let leaf = cyltrace_store::DeclaredLeaf {
+                user_id: p.user_id,
+                ledger_index: l.index,
+                leaf_hash: Hash(l.leaf_hash),
+                event_id: it.event.id,
+                at: now,
+            };
+            let req = cyltrace_store::WriteRequest {
+                ps_leaves: vec![leaf],
+                ..Default::default()
+            };
+            st.store.write(req).await.map_err(|e| e.into_store())?;
         }
     }
     let fresh = appended.iter().filter(|a| a.new).count();
@@ -550,7 +559,7 @@ async fn next_seq(st: &AppState, key: &str) -> Result<u32, ApiError> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
         + 1;
-    st.store.set_setting(key, &n.to_string()).await?;
+    st.store.set_setting(key, &n.to_string(), st.now()).await?;
     Ok(n)
 }
 

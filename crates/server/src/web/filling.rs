@@ -108,9 +108,7 @@ async fn fill_control(
         d.allow,
         rules.join(",")
     );
-    let mut resp = noted(Json(DecisionView::from(d)), note);
-    resp.extensions_mut().insert(super::AuditWriteBehind);
-    Ok(resp)
+    Ok(noted(Json(DecisionView::from(d)), note))
 }
 
 #[derive(Serialize, ToSchema)]

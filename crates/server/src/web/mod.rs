@@ -26,7 +26,7 @@ use axum::extract::{ConnectInfo, FromRequest, MatchedPath, OriginalUri, Request,
 use axum::http::{Method, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use cyltrace_store::{AuditRecord, Durability};
+use cyltrace_store::AuditRecord;
 use serde_json::Value;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -101,11 +101,6 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 /// What a handler wants the audit record to say about a write (ids, counts; never secrets).
 #[derive(Clone, Debug)]
 pub struct AuditNote(pub String);
-
-/// Marks a response whose audit record may be written behind the answer (group commit without
-/// waiting for it), as the decision it audits is.
-#[derive(Clone, Copy, Debug)]
-pub struct AuditWriteBehind;
 
 /// The username a login attempt named (the login route has no principal yet).
 #[derive(Clone, Debug)]
@@ -194,13 +189,7 @@ async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response
         ip,
         detail: resp.extensions().get::<AuditNote>().map(|n| n.0.clone()),
     };
-    // Write-behind only where the handler asked for it (the filling-control hot path).
-    let durability = if resp.extensions().get::<AuditWriteBehind>().is_some() {
-        Durability::Queued
-    } else {
-        Durability::Committed
-    };
-    if let Err(e) = st.store.insert_audit(&record, durability).await {
+    if let Err(e) = st.store.insert_audit(&record).await {
         st.metrics.audit_failures.inc();
         tracing::error!(error = %e, path = %record.path, "audit record could not be written");
     }

@@ -687,7 +687,7 @@ async fn set_sm4_key(
         _ => return Err(ApiError::invalid("key", "应为 32 位十六进制字符串或 null")),
     };
     st.store
-        .set_setting(&format!("sm4:{}", user.id), &value)
+        .set_setting(&format!("sm4:{}", user.id), &value, st.now())
         .await?;
     // The key itself is never written to the audit record.
     Ok(noted(

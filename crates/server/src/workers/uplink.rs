@@ -583,7 +583,7 @@ pub async fn pull_archives(st: &AppState, up: &Uplink) -> anyhow::Result<usize> 
             .await?;
     }
     if newest != last {
-        st.store.set_setting(key, &newest).await?;
+        st.store.set_setting(key, &newest, now).await?;
     }
     if n > 0 {
         tracing::info!(new = n, "uplink: archives pulled from the upstream");
@@ -669,7 +669,7 @@ pub async fn stale_alarm(st: &AppState) -> anyhow::Result<bool> {
     );
     tracing::error!("UPLINK ALARM: {msg}");
     local_alarm(st, "uplink_stale", msg).await?;
-    st.store.set_setting(key, &now.to_rfc3339()).await?;
+    st.store.set_setting(key, &now.to_rfc3339(), now).await?;
     Ok(true)
 }
 
@@ -736,6 +736,6 @@ pub async fn business_counts(st: &AppState, up: &Uplink) -> anyhow::Result<usize
             Err(e) => anyhow::bail!("{e}"),
         }
     }
-    st.store.set_setting(&key, &now.to_rfc3339()).await?;
+    st.store.set_setting(&key, &now.to_rfc3339(), now).await?;
     Ok(sent)
 }
