@@ -602,8 +602,8 @@ pub async fn statistics(
     let mut out = Vec::new();
     for (start, end) in g.last(today, n) {
         let (from, to) = (
-            crate::web::console::day_start(start),
-            crate::web::console::day_start(end),
+            super::calendar::day_start(start),
+            super::calendar::day_start(end),
         );
         let mut b = Bucket {
             label: g.bucket(start),

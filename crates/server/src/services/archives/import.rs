@@ -1,0 +1,396 @@
+//! Reading an import file (CSV or xlsx) row by row into validated archives, and importing it whole
+//! or not at all (for the API's jobs and `cyltrace import` alike).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use cyltrace_domain::import::{COLUMNS, Importer, RowError};
+use cyltrace_domain::{Archive, CylinderCode};
+use cyltrace_store::{NewCylinder, OrgRecord, Scope, Store, StoreError};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Bytes, FileFormat, MAX_IMPORT_ROWS, PROGRESS_EVERY, SHEET, check_file, number_text};
+
+/// Where an import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Validating,
+    Importing,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Validating => "validating",
+            JobState::Importing => "importing",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+/// Progress of one import: rows in the file (known once the file is opened), rows validated so far,
+/// archives inserted (all of them at once, at the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub state: JobState,
+    pub total: usize,
+    pub validated: usize,
+    pub inserted: usize,
+}
+
+/// Why an import stored nothing.
+#[derive(Debug)]
+pub enum ImportFailure {
+    /// The file was refused: every bad header, row and cell (row 0 = the file as a whole).
+    Rejected(Vec<RowError>),
+    /// The store failed; the cause is logged.
+    Internal(String),
+}
+
+impl From<StoreError> for ImportFailure {
+    fn from(e: StoreError) -> Self {
+        ImportFailure::Internal(e.to_string())
+    }
+}
+
+/// One import: the file and whom it is for.
+pub struct ImportRequest {
+    pub format: FileFormat,
+    pub bytes: Bytes,
+    /// The owner of rows that name none (their region code defaults to the owner's).
+    pub owner: OrgRecord,
+    /// Owners that rows may name (the caller's data scope).
+    pub scope: Scope,
+}
+
+/// Called with each progress report (from a blocking thread while rows are validated).
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Imports a file whole or not at all: validates every row, checks owners and codes already stored,
+/// then inserts every archive in one `insert_cylinders` call. Answers the number inserted.
+pub async fn import_archives(
+    store: &dyn Store,
+    req: ImportRequest,
+    now: DateTime<Utc>,
+    progress: ProgressFn,
+) -> Result<usize, ImportFailure> {
+    let ImportRequest {
+        format,
+        bytes,
+        owner,
+        scope,
+    } = req;
+    let report = progress.clone();
+    let rows = tokio::task::spawn_blocking(move || read_file(format, &bytes, &*report))
+        .await
+        .map_err(|e| ImportFailure::Internal(format!("import task: {e}")))??;
+    let total = rows.len();
+    let mut p = Progress {
+        state: JobState::Validating,
+        total,
+        validated: total,
+        inserted: 0,
+    };
+    progress(&p);
+
+    // Owners named by rows: each must exist and lie in scope.
+    let mut errs = Vec::new();
+    let mut owners: HashMap<Uuid, Option<OrgRecord>> = HashMap::new();
+    owners.insert(owner.id, Some(owner.clone()));
+    let owner_col = header("owner_org_id");
+    for (row, a) in &rows {
+        let Some(id) = a.owner_org_id else { continue };
+        if let std::collections::hash_map::Entry::Vacant(v) = owners.entry(id) {
+            v.insert(store.get_org(id).await?);
+        }
+        match &owners[&id] {
+            None => errs.push(RowError::new(
+                *row,
+                owner_col,
+                format!("产权单位 {id} 不存在"),
+            )),
+            Some(o) if !scope.contains(&o.path) => errs.push(RowError::new(
+                *row,
+                owner_col,
+                format!("产权单位“{}”不在您的数据权限范围内", o.name),
+            )),
+            Some(_) => {}
+        }
+    }
+    // Codes archived already.
+    let codes: Vec<CylinderCode> = rows.iter().map(|(_, a)| a.code.clone()).collect();
+    let taken: HashSet<CylinderCode> = store.existing_codes(&codes).await?.into_iter().collect();
+    drop(codes);
+    let code_col = header("code");
+    if !taken.is_empty() {
+        for (row, a) in &rows {
+            if taken.contains(&a.code) {
+                errs.push(RowError::new(
+                    *row,
+                    code_col,
+                    format!("气瓶编码 {} 已存在于平台中（已建档）", a.code),
+                ));
+            }
+        }
+    }
+    if !errs.is_empty() {
+        errs.sort_by_key(|e| e.row);
+        return Err(ImportFailure::Rejected(errs));
+    }
+
+    p.state = JobState::Importing;
+    progress(&p);
+    let mut row_of: Vec<usize> = Vec::with_capacity(total);
+    let batch: Vec<NewCylinder> = rows
+        .into_iter()
+        .map(|(row, mut a)| {
+            row_of.push(row);
+            let o = owners[&a.owner_org_id.unwrap_or(owner.id)]
+                .as_ref()
+                .expect("owners checked above");
+            a.owner_org_id = Some(o.id);
+            a.region_code.get_or_insert(o.region_code);
+            NewCylinder {
+                org_id: o.id,
+                archive: a,
+            }
+        })
+        .collect();
+    match store.insert_cylinders(&batch, now).await {
+        Ok(n) => Ok(n),
+        // Archived in between by someone else.
+        Err(StoreError::Conflict(code)) => {
+            let row = batch
+                .iter()
+                .position(|c| c.archive.code.as_str() == code)
+                .map_or(0, |i| row_of[i]);
+            Err(ImportFailure::Rejected(vec![RowError::new(
+                row,
+                code_col,
+                format!("气瓶编码 {code} 已存在于平台中（已建档）"),
+            )]))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The Chinese header of a template column.
+fn header(key: &str) -> &'static str {
+    COLUMNS
+        .iter()
+        .find(|c| c.key == key)
+        .map_or("", |c| c.header)
+}
+
+/// Collects rows into archives, reporting progress.
+struct Collector<'a> {
+    importer: Option<Importer>,
+    archives: Vec<(usize, Archive)>,
+    errors: Vec<RowError>,
+    total: usize,
+    seen: usize,
+    progress: &'a (dyn Fn(&Progress) + Send + Sync),
+}
+
+impl Collector<'_> {
+    /// Takes the next row of the file (the first is the header); false to stop reading.
+    fn push(&mut self, row: usize, cells: Vec<String>) -> bool {
+        let Some(importer) = self.importer.as_mut() else {
+            // The header row.
+            match Importer::new(&cells) {
+                Ok(i) => {
+                    self.importer = Some(i);
+                    return true;
+                }
+                Err(e) => {
+                    self.errors = e;
+                    return false;
+                }
+            }
+        };
+        self.seen += 1;
+        if self.seen > MAX_IMPORT_ROWS {
+            self.errors.push(RowError::new(
+                row,
+                "",
+                format!("单个文件最多 {MAX_IMPORT_ROWS} 行数据，请拆分后分批导入"),
+            ));
+            return false;
+        }
+        match importer.row(row, &cells) {
+            Ok(Some(a)) => self.archives.push((row, a)),
+            Ok(None) => {}
+            Err(mut e) => self.errors.append(&mut e),
+        }
+        if self.seen.is_multiple_of(PROGRESS_EVERY) {
+            (self.progress)(&Progress {
+                state: JobState::Validating,
+                total: self.total.max(self.seen),
+                validated: self.seen,
+                inserted: 0,
+            });
+        }
+        true
+    }
+
+    fn finish(mut self) -> Result<Vec<(usize, Archive)>, ImportFailure> {
+        match self.importer.take() {
+            Some(i) => self.errors.extend(i.finish()),
+            None if self.errors.is_empty() => {
+                self.errors
+                    .push(RowError::new(1, "", "文件中没有表头行（第 1 行应为列名）"));
+            }
+            None => {}
+        }
+        if self.errors.is_empty() && self.archives.is_empty() {
+            self.errors.push(RowError::new(
+                2,
+                "",
+                "文件中没有数据行（表头下方至少需要一行档案）",
+            ));
+        }
+        if self.errors.is_empty() {
+            Ok(self.archives)
+        } else {
+            self.errors.sort_by_key(|e| e.row);
+            Err(ImportFailure::Rejected(self.errors))
+        }
+    }
+}
+
+/// Reads and validates every row of a file (blocking: CPU work).
+pub fn read_file(
+    format: FileFormat,
+    bytes: &[u8],
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<Vec<(usize, Archive)>, ImportFailure> {
+    let file_error = |m: String| ImportFailure::Rejected(vec![RowError::new(0, "", m)]);
+    check_file(Some(format), bytes).map_err(file_error)?;
+    let mut c = Collector {
+        importer: None,
+        archives: Vec::new(),
+        errors: Vec::new(),
+        total: 0,
+        seen: 0,
+        progress,
+    };
+    match format {
+        FileFormat::Csv => read_csv(bytes, &mut c).map_err(file_error)?,
+        FileFormat::Xlsx => read_xlsx(bytes, &mut c).map_err(file_error)?,
+    }
+    c.finish()
+}
+
+fn csv_reader(text: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text)
+}
+
+/// CSV rows are numbered by record (the header is row 1), as a spreadsheet shows them.
+fn read_csv(bytes: &[u8], c: &mut Collector) -> Result<(), String> {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // A first pass counts the rows, so that progress has a total.
+    let mut record = csv::ByteRecord::new();
+    let mut counter = csv_reader(text);
+    let mut n = 0usize;
+    while counter.read_byte_record(&mut record).unwrap_or(false) {
+        n += 1;
+    }
+    c.total = n.saturating_sub(1);
+    let mut reader = csv_reader(text);
+    let mut record = csv::StringRecord::new();
+    let mut row = 0usize;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                row += 1;
+                if !c.push(row, record.iter().map(str::to_owned).collect()) {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                return Err(format!("CSV 格式错误（第 {} 行附近）：{e}", row + 1));
+            }
+        }
+    }
+}
+
+/// Reads the sheet 气瓶档案 (or the first sheet), streaming its cells row by row.
+fn read_xlsx(bytes: &[u8], c: &mut Collector) -> Result<(), String> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("无法读取 Excel 工作簿（.xlsx）：{e}"))?;
+    let names = book.sheet_names();
+    let sheet = names
+        .iter()
+        .find(|n| n.as_str() == SHEET)
+        .or_else(|| names.iter().find(|n| n.as_str() != "说明"))
+        .or_else(|| names.first())
+        .cloned()
+        .ok_or_else(|| "Excel 工作簿中没有工作表".to_owned())?;
+    let mut cells = book
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| format!("无法读取工作表“{sheet}”：{e}"))?;
+    let dim = cells.dimensions();
+    c.total = (dim.end.0.saturating_sub(dim.start.0)) as usize;
+    let mut current: Option<(u32, Vec<String>)> = None;
+    loop {
+        let cell = cells
+            .next_cell()
+            .map_err(|e| format!("工作表“{sheet}”格式错误：{e}"))?;
+        let Some(cell) = cell else { break };
+        let (r, col) = cell.get_position();
+        let text = cell_text(cell.get_value());
+        if current.as_ref().is_some_and(|(cr, _)| *cr != r) {
+            let (cr, row) = current.take().expect("checked");
+            if !c.push(cr as usize + 1, row) {
+                return Ok(());
+            }
+        }
+        let (_, row) = current.get_or_insert_with(|| (r, Vec::new()));
+        let col = col as usize;
+        if text.is_empty() {
+            continue;
+        }
+        if row.len() <= col {
+            row.resize(col + 1, String::new());
+        }
+        row[col] = text;
+    }
+    if let Some((cr, row)) = current {
+        c.push(cr as usize + 1, row);
+    }
+    Ok(())
+}
+
+/// A cell as the text the template expects: whole numbers without `.0`, dates as `YYYY-MM-DD`.
+fn cell_text(v: &calamine::DataRef) -> String {
+    use calamine::DataRef as D;
+    match v {
+        D::Empty => String::new(),
+        D::String(s) | D::DateTimeIso(s) | D::DurationIso(s) => s.clone(),
+        D::SharedString(s) => (*s).to_owned(),
+        D::Int(i) => i.to_string(),
+        D::Float(f) => number_text(*f),
+        D::Bool(b) => b.to_string(),
+        D::DateTime(d) if d.is_datetime() => {
+            let (y, m, day, h, min, s, _) = d.to_ymd_hms_milli();
+            if (h, min, s) == (0, 0, 0) {
+                format!("{y:04}-{m:02}-{day:02}")
+            } else {
+                format!("{y:04}-{m:02}-{day:02} {h:02}:{min:02}:{s:02}")
+            }
+        }
+        D::DateTime(d) => number_text(d.as_f64()),
+        D::Error(e) => format!("#{e:?}"),
+    }
+}

@@ -1,0 +1,181 @@
+//! Household safety checks and rectification (C9, E8): the configurable check items, a check with
+//! its photos and signature, a rectification task per failed item, closing and reminders.
+
+use chrono::{DateTime, Duration, Utc};
+use cyltrace_domain::access::Action;
+use cyltrace_domain::circulation::{self as dom, CheckItem, NewHouseholdCheck};
+use cyltrace_domain::{Text, ValidationErrors};
+use cyltrace_store::{BizFilter, BizRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::customers::customer;
+use super::{
+    CHECK_ITEMS_SETTING, HOUSEHOLD_CHECK, RECTIFICATION, conflict, filter, new_record, parse, save,
+    visible_record,
+};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn check_items(st: &AppState) -> ApiResult<Vec<CheckItem>> {
+    match st.store.get_setting(CHECK_ITEMS_SETTING).await? {
+        Some(s) => serde_json::from_str(&s)
+            .map_err(|e| ApiError::Internal(format!("stored check items: {e}"))),
+        None => Ok(dom::default_check_items()),
+    }
+}
+
+pub async fn set_check_items(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+) -> ApiResult<Vec<CheckItem>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Items {
+        items: Vec<CheckItem>,
+    }
+    p.require(Action::ConfigureCheckItems)?;
+    let items: Items = parse(body)?;
+    let mut errs = ValidationErrors::default();
+    let mut codes = std::collections::HashSet::new();
+    for (i, it) in items.items.iter().enumerate() {
+        if !codes.insert(it.code.as_str()) {
+            errs.push(format!("items[{i}].code"), "项目代码重复");
+        }
+        if it.rectify_days == 0 || it.rectify_days > 365 {
+            errs.push(format!("items[{i}].rectify_days"), "整改期限应为 1–365 天");
+        }
+    }
+    if !items.items.iter().any(|i| i.active) {
+        errs.push("items", "至少需要一个启用的安检项目");
+    }
+    errs.into_result(())?;
+    st.store
+        .set_setting(
+            CHECK_ITEMS_SETTING,
+            &serde_json::to_string(&items.items).unwrap_or_default(),
+            st.now(),
+        )
+        .await?;
+    Ok(items.items)
+}
+
+/// Records a household check; each failed item opens a rectification task with its due time.
+pub async fn record_household_check(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+) -> ApiResult<(BizRecord, Vec<BizRecord>)> {
+    p.require(Action::HouseholdCheck)?;
+    let hc: NewHouseholdCheck = parse(body)?;
+    let c = customer(st, p, hc.customer_id).await?;
+    let addresses = c.body["addresses"].as_array().map_or(0, Vec::len);
+    let now = st.now();
+    if hc.time > now + super::MAX_FUTURE_SKEW {
+        return Err(ApiError::invalid("time", "时间晚于服务器当前时间"));
+    }
+    let tasks = hc.rectifications(&check_items(st).await?, addresses)?;
+    let mut errs = ValidationErrors::default();
+    for (field, h) in std::iter::once(("signature".to_owned(), &hc.signature)).chain(
+        hc.photos
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("photos[{i}]"), p)),
+    ) {
+        if !super::files::exists(st, &super::files::reference(h)) {
+            errs.push(field, "文件不存在，请先上传（POST /api/v1/files）");
+        }
+    }
+    errs.into_result(())?;
+    let check = new_record(
+        HOUSEHOLD_CHECK,
+        p.org_id,
+        None,
+        Some(hc.customer_id),
+        if tasks.is_empty() { "passed" } else { "failed" },
+        json!({"check": hc, "inspector": p.user_id, "address": c.body["addresses"][hc.address_index]}),
+        now,
+    );
+    st.store.insert_biz(&check).await?;
+    let mut out = Vec::new();
+    for t in tasks {
+        let mut r = new_record(
+            RECTIFICATION,
+            p.org_id,
+            None,
+            Some(hc.customer_id),
+            "open",
+            json!({"check_id": check.id, "item": t.item, "text": t.text}),
+            now,
+        );
+        r.due = Some(t.due);
+        st.store.insert_biz(&r).await?;
+        out.push(r);
+    }
+    Ok((check, out))
+}
+
+pub fn rectification_view(r: &BizRecord, now: DateTime<Utc>) -> Value {
+    let reminder = (r.state == "open")
+        .then(|| r.due.and_then(|d| dom::reminder(d, now)))
+        .flatten();
+    json!({"id": r.id, "customer_id": r.ref_id, "check_id": r.body["check_id"], "item": r.body["item"],
+           "text": r.body["text"], "state": r.state, "due": r.due, "reminder": reminder,
+           "closed_at": r.body["closed_at"], "remark": r.body["remark"], "photos": r.body["photos"]})
+}
+
+pub async fn close_rectification(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &Value,
+) -> ApiResult<BizRecord> {
+    #[derive(Deserialize, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Close {
+        remark: Text,
+        #[serde(default)]
+        photos: Vec<String>,
+    }
+    p.require(Action::HouseholdCheck)?;
+    let c: Close = parse(body)?;
+    for (i, h) in c.photos.iter().enumerate() {
+        if !dom::is_file_hash(h) || !super::files::exists(st, &super::files::reference(h)) {
+            return Err(ApiError::invalid(
+                format!("photos[{i}]"),
+                "文件不存在，请先上传",
+            ));
+        }
+    }
+    let mut r = visible_record(st, p, RECTIFICATION, id, "整改任务").await?;
+    if r.state != "open" {
+        return Err(conflict("state", "整改任务已关闭".to_owned()));
+    }
+    r.state = "closed".to_owned();
+    r.body["closed_at"] = json!(st.now());
+    r.body["closed_by"] = json!(p.user_id);
+    r.body["remark"] = json!(c.remark);
+    r.body["photos"] = json!(c.photos);
+    save(st, r).await
+}
+
+/// Open rectification tasks that need a reminder now (due within a day, or overdue), in scope.
+pub async fn reminders(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let now = st.now();
+    let f = BizFilter {
+        state: Some("open".to_owned()),
+        due_before: Some(now + Duration::days(1)),
+        ..filter(RECTIFICATION, Some(p.scope()), 1000, 0)
+    };
+    Ok(st
+        .store
+        .list_biz(&f)
+        .await?
+        .iter()
+        .map(|r| rectification_view(r, now))
+        .collect())
+}

@@ -1,0 +1,196 @@
+//! Orders and their delivery (C3, C11): created for a customer in scope, dispatched to a courier,
+//! cancelled, or delivered with the customer's confirmation (one `deliver` event through
+//! `record_events`; kept as it is, the event write path).
+
+use chrono::{DateTime, Utc};
+use cyltrace_domain::access::Action;
+use cyltrace_domain::circulation::{self as dom, Confirmation, NewOrder, OrderState, PersonalView};
+use cyltrace_domain::{EventKind, Role};
+use cyltrace_store::BizRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::customers::customer;
+use super::scan::{delivery_field, rename_fields};
+use super::{ORDER, conflict, new_record, owned, owner, parse, save, visible_record};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn create_order(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
+    p.require(Action::ManageOrders)?;
+    let (org, o): (_, NewOrder) = owned(body)?;
+    let org_id = owner(st, p, org).await?;
+    let c = customer(st, p, o.customer_id).await?;
+    let addresses = c.body["addresses"].as_array().map_or(0, Vec::len);
+    o.validate(addresses)?;
+    let now = st.now();
+    let code = dom::handover_code(rand::random::<u32>());
+    let r = new_record(
+        ORDER,
+        org_id,
+        None,
+        Some(o.customer_id),
+        OrderState::Created.as_str(),
+        json!({"order": o, "address": c.body["addresses"][o.address_index], "handover_code": code,
+               "events": []}),
+        now,
+    );
+    st.store.insert_biz(&r).await?;
+    Ok(r)
+}
+
+pub fn order_view(r: &BizRecord, view: PersonalView, show_code: bool) -> Value {
+    let mut v = json!({
+        "id": r.id, "org_id": r.org_id, "customer_id": r.ref_id, "state": r.state,
+        "state_zh": OrderState::parse(&r.state).map(OrderState::label_zh),
+        "items": r.body["order"]["items"], "requested_at": r.body["order"]["requested_at"],
+        "remark": r.body["order"]["remark"], "address": r.body["address"],
+        "courier_id": r.body["courier_id"], "dispatched_at": r.body["dispatched_at"],
+        "delivered_at": r.body["delivered_at"], "codes": r.body["codes"],
+        "confirmation": r.body["confirmation"]["method"], "created_at": r.created_at,
+    });
+    if view == PersonalView::Masked
+        && let Some(a) = v["address"]["address"].as_str().map(dom::mask_address)
+    {
+        v["address"] = json!({"address": a});
+    }
+    if show_code {
+        v["handover_code"] = r.body["handover_code"].clone();
+    }
+    v
+}
+
+pub async fn dispatch_order(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &Value,
+) -> ApiResult<BizRecord> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct D {
+        courier_id: Uuid,
+    }
+    p.require(Action::ManageOrders)?;
+    let d: D = parse(body)?;
+    let mut r = visible_record(st, p, ORDER, id, "订单").await?;
+    let courier = st
+        .store
+        .get_user(d.courier_id)
+        .await?
+        .ok_or_else(|| ApiError::invalid("courier_id", "用户不存在"))?;
+    if !courier.roles.contains(&Role::Courier) {
+        return Err(ApiError::invalid("courier_id", "该用户不是配送员"));
+    }
+    p.require_scope(&courier.org_path, "该配送员")?;
+    let state = OrderState::parse(&r.state)
+        .ok_or_else(|| ApiError::Internal(format!("order state {}", r.state)))?;
+    let next = state
+        .dispatch()
+        .map_err(|m| ApiError::invalid("state", m))?;
+    r.state = next.as_str().to_owned();
+    r.body["courier_id"] = json!(d.courier_id);
+    r.body["dispatched_at"] = json!(st.now());
+    save(st, r).await
+}
+
+pub async fn cancel_order(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<BizRecord> {
+    p.require(Action::ManageOrders)?;
+    let mut r = visible_record(st, p, ORDER, id, "订单").await?;
+    let state = OrderState::parse(&r.state)
+        .ok_or_else(|| ApiError::Internal(format!("order state {}", r.state)))?;
+    r.state = state
+        .cancel()
+        .map_err(|m| ApiError::invalid("state", m))?
+        .as_str()
+        .to_owned();
+    save(st, r).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliverOrder {
+    /// The idempotency key of the delivery (the `deliver` event's id).
+    id: Uuid,
+    codes: Vec<String>,
+    time: DateTime<Utc>,
+    confirmation: Confirmation,
+    #[serde(default)]
+    lat: Option<f64>,
+    #[serde(default)]
+    lon: Option<f64>,
+}
+
+/// Hands the order's cylinders to the customer: checks the confirmation (handover code or an
+/// uploaded e-signature), records one `deliver` event for the codes (with the guards of
+/// `POST /events`), and marks the order delivered. A retry with the same `id` answers the same.
+pub async fn deliver_order(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &Value,
+) -> ApiResult<(BizRecord, i64)> {
+    p.require(Action::RecordEvent(EventKind::Deliver))?;
+    let d: DeliverOrder = parse(body)?;
+    let r = visible_record(st, p, ORDER, id, "订单").await?;
+    if let Some(prev) = r.body["delivery_event"].as_str() {
+        if prev == d.id.to_string() {
+            let idx = r.body["ledger_index"].as_i64().unwrap_or(-1);
+            return Ok((r, idx));
+        }
+        return Err(conflict("state", "订单已送达".to_owned()));
+    }
+    let state = OrderState::parse(&r.state)
+        .ok_or_else(|| ApiError::Internal(format!("order state {}", r.state)))?;
+    state.deliver().map_err(|m| ApiError::invalid("state", m))?;
+    if r.body["courier_id"].as_str() != Some(p.user_id.to_string().as_str())
+        && !p.roles.contains(&Role::EnterpriseAdmin)
+        && !p.is_node_admin()
+    {
+        return Err(ApiError::Forbidden("该订单未派给您".to_owned()));
+    }
+    match &d.confirmation {
+        Confirmation::Code { code } => {
+            if r.body["handover_code"].as_str() != Some(code.trim()) {
+                return Err(ApiError::invalid("confirmation.code", "交接码不正确"));
+            }
+        }
+        Confirmation::Signature { file } => {
+            if !dom::is_file_hash(file) || !super::files::exists(st, &super::files::reference(file))
+            {
+                return Err(ApiError::invalid(
+                    "confirmation.file",
+                    "签名文件不存在，请先上传（POST /api/v1/files）",
+                ));
+            }
+        }
+    }
+    let ordered = serde_json::from_value::<NewOrder>(r.body["order"].clone())
+        .map(|o| o.quantity())
+        .unwrap_or(0);
+    if d.codes.is_empty() || d.codes.len() > ordered as usize {
+        return Err(ApiError::invalid(
+            "codes",
+            format!("交付气瓶数应为 1–{ordered}（订单数量）"),
+        ));
+    }
+    let event = json!({
+        "id": d.id, "kind": "deliver", "codes": d.codes, "time": d.time, "lat": d.lat, "lon": d.lon,
+        "data": {"customer_id": r.ref_id.map(|u| u.to_string()), "order_id": r.id.to_string(),
+                 "confirmation": d.confirmation},
+    });
+    let appended = super::record_events(st, p, &json!({"events": [event]}))
+        .await
+        .map_err(|e| rename_fields(e, delivery_field))?;
+    let idx = appended.first().map_or(-1, |a| a.ledger_index);
+    let mut r = r;
+    r.state = OrderState::Delivered.as_str().to_owned();
+    r.body["delivery_event"] = json!(d.id);
+    r.body["ledger_index"] = json!(idx);
+    r.body["codes"] = json!(d.codes);
+    r.body["delivered_at"] = json!(d.time);
+    r.body["confirmation"] = json!(d.confirmation);
+    Ok((save(st, r).await?, idx))
+}

@@ -1,0 +1,346 @@
+//! Vehicles and their positions, drivers and escorts with their certificates, carrier documents,
+//! and electronic waybills (C2).
+
+use chrono::{DateTime, Utc};
+use cyltrace_domain::access::Action;
+use cyltrace_domain::circulation::{
+    self as dom, Certificate, NewWaybill, PersonalView, Staff, Vehicle,
+};
+use cyltrace_domain::parse::from_value;
+use cyltrace_domain::time::china_date;
+use cyltrace_domain::{Date, FieldError, Text, ValidationErrors};
+use cyltrace_store::{BizRecord, StoreError, VehiclePosition};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    ORG_DOC, STAFF, VEHICLE, WAYBILL, body_of, conflict, identity_key, new_record, owned, owner,
+    parse, seal_text, today, visible_record,
+};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn create_vehicle(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
+    p.require(Action::ManageTransport)?;
+    let (org, v): (_, Vehicle) = owned(body)?;
+    let org_id = owner(st, p, org).await?;
+    let r = new_record(
+        VEHICLE,
+        org_id,
+        Some(v.plate.as_str().to_owned()),
+        None,
+        "active",
+        json!({"vehicle": v}),
+        st.now(),
+    );
+    match st.store.insert_biz(&r).await {
+        Err(StoreError::Conflict(_)) => Err(conflict(
+            "plate",
+            format!("车牌号 {} 已登记", v.plate.as_str()),
+        )),
+        other => other.map(|()| r).map_err(Into::into),
+    }
+}
+
+pub fn vehicle_view(r: &BizRecord, today: Date) -> ApiResult<Value> {
+    let v: Vehicle = body_of(r, "vehicle")?;
+    let mut out = serde_json::to_value(&v).unwrap_or_default();
+    out["id"] = json!(r.id);
+    out["org_id"] = json!(r.org_id);
+    out["permit_valid"] = json!(v.refusal(today).is_none());
+    Ok(out)
+}
+
+pub async fn create_staff(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
+    p.require(Action::ManageTransport)?;
+    let (org, s): (_, Staff) = owned(body)?;
+    let org_id = owner(st, p, org).await?;
+    if let Some(u) = s.user_id {
+        let user = st
+            .store
+            .get_user(u)
+            .await?
+            .ok_or_else(|| ApiError::invalid("user_id", "用户不存在"))?;
+        p.require_scope(&user.org_path, "该用户")?;
+    }
+    let key = format!(
+        "{}:{}",
+        serde_json::to_value(s.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        identity_key(st, &format!("id:{}", s.id_number.as_str()))
+    );
+    let r = new_record(
+        STAFF,
+        org_id,
+        Some(key),
+        None,
+        "active",
+        json!({
+            "certificate": s.certificate(),
+            "phone": s.phone,
+            "id_masked": s.id_number.masked(),
+            "id_sealed": seal_text(st, s.id_number.as_str())?,
+            "user_id": s.user_id,
+        }),
+        st.now(),
+    );
+    match st.store.insert_biz(&r).await {
+        Err(StoreError::Conflict(_)) => Err(conflict(
+            "id_number",
+            format!("该人员已登记为{}", s.role.label_zh()),
+        )),
+        other => other.map(|()| r).map_err(Into::into),
+    }
+}
+
+pub fn staff_view(r: &BizRecord, view: PersonalView, today: Date) -> ApiResult<Value> {
+    let c: Certificate = body_of(r, "certificate")?;
+    let phone = r.body["phone"].as_str().unwrap_or_default();
+    let phone = match (view, dom::Phone::parse(phone)) {
+        (PersonalView::Contact, _) => phone.to_owned(),
+        (PersonalView::Masked, Ok(ph)) => ph.masked(),
+        (PersonalView::Masked, Err(_)) => "***".to_owned(),
+    };
+    Ok(json!({
+        "id": r.id, "org_id": r.org_id, "role": c.role, "name": c.name,
+        "id_number": r.body["id_masked"], "phone": phone,
+        "certificate_no": c.certificate_no, "certificate_valid_until": c.certificate_valid_until,
+        "certificate_valid": c.refusal(today).is_none(), "user_id": r.body["user_id"],
+    }))
+}
+
+pub async fn create_org_doc(
+    st: &AppState,
+    p: &Principal,
+    org_id: Uuid,
+    body: &Value,
+) -> ApiResult<BizRecord> {
+    #[derive(Deserialize, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        /// e.g. 道路危险货物运输经营许可证
+        kind: Text,
+        number: Text,
+        #[serde(default)]
+        valid_until: Option<Date>,
+        /// SM3 of a file uploaded through `POST /api/v1/files`.
+        file: String,
+    }
+    p.require(Action::ManageTransport)?;
+    let d: Doc = parse(body)?;
+    let org_id = owner(st, p, Some(org_id)).await?;
+    if !super::files::exists(st, &super::files::reference(&d.file)) {
+        return Err(ApiError::invalid(
+            "file",
+            "文件不存在，请先上传（POST /api/v1/files）",
+        ));
+    }
+    let r = new_record(
+        ORG_DOC,
+        org_id,
+        None,
+        Some(org_id),
+        "active",
+        json!(d),
+        st.now(),
+    );
+    st.store.insert_biz(&r).await?;
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PositionIn {
+    time: DateTime<Utc>,
+    lat: f64,
+    lon: f64,
+    #[serde(default)]
+    speed: Option<f64>,
+    #[serde(default)]
+    heading: Option<f64>,
+}
+
+/// Stores positions of a vehicle reported by its driver's phone or an HTTP terminal.
+pub async fn report_positions(
+    st: &AppState,
+    p: &Principal,
+    vehicle_id: Uuid,
+    body: &Value,
+) -> ApiResult<usize> {
+    p.require(Action::ReportPosition)?;
+    let v = visible_record(st, p, VEHICLE, vehicle_id, "车辆").await?;
+    let list = super::envelope(body, "positions", 1000)?;
+    let mut errs = ValidationErrors::default();
+    let mut points = Vec::with_capacity(list.len());
+    let now = st.now();
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("positions[{i}]");
+        match from_value::<PositionIn>(item, &at) {
+            Ok(pt) => {
+                let mut e = ValidationErrors::default();
+                cyltrace_domain::org::check_position(Some(pt.lat), Some(pt.lon), &mut e);
+                if pt.time > now + super::MAX_FUTURE_SKEW {
+                    e.push("time", "时间晚于服务器当前时间");
+                }
+                if pt.speed.is_some_and(|s| !(0.0..=300.0).contains(&s)) {
+                    e.push("speed", "速度应在 0–300 km/h");
+                }
+                if pt.heading.is_some_and(|h| !(0.0..360.0).contains(&h)) {
+                    e.push("heading", "方向应在 0–360 度");
+                }
+                errs.extend_under(&at, e);
+                points.push(VehiclePosition {
+                    vehicle_id,
+                    org_id: v.org_id,
+                    time: pt.time,
+                    lat: pt.lat,
+                    lon: pt.lon,
+                    speed: pt.speed,
+                    heading: pt.heading,
+                });
+            }
+            Err(e) => errs.0.extend(e.0),
+        }
+    }
+    errs.into_result(())?;
+    st.store.insert_positions(&points, now).await?;
+    Ok(points.len())
+}
+
+pub fn position_view(v: &VehiclePosition, plate: Option<&str>) -> Value {
+    json!({"vehicle_id": v.vehicle_id, "plate": plate, "time": v.time, "lat": v.lat, "lon": v.lon,
+           "speed": v.speed, "heading": v.heading})
+}
+
+/// The latest position of each vehicle in scope, with its plate.
+pub async fn latest_positions(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let points = st.store.latest_positions(&p.scope()).await?;
+    let mut out = Vec::with_capacity(points.len());
+    for pt in &points {
+        let plate = st
+            .store
+            .get_biz(VEHICLE, pt.vehicle_id)
+            .await?
+            .and_then(|r| r.key);
+        out.push(position_view(pt, plate.as_deref()));
+    }
+    Ok(out)
+}
+
+pub(super) async fn certificate_of(
+    st: &AppState,
+    id: Uuid,
+) -> ApiResult<Option<(BizRecord, Certificate)>> {
+    match st.store.get_biz(STAFF, id).await? {
+        Some(r) => {
+            let c = body_of(&r, "certificate")?;
+            Ok(Some((r, c)))
+        }
+        None => Ok(None),
+    }
+}
+
+pub async fn create_waybill(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
+    p.require(Action::ManageTransport)?;
+    let w: NewWaybill = parse(body)?;
+    w.validate()?;
+    let now = st.now();
+    let mut errs = ValidationErrors::default();
+    let origin = st.store.get_site(w.origin_site_id).await?;
+    match &origin {
+        None => errs.push("origin_site_id", "站点不存在"),
+        Some(s) => p.require_scope(&s.org_path, "起运站点")?,
+    }
+    if let Some(d) = w.destination_site_id
+        && st.store.get_site(d).await?.is_none()
+    {
+        errs.push("destination_site_id", "站点不存在");
+    }
+    let vehicle = st.store.get_biz(VEHICLE, w.vehicle_id).await?;
+    if vehicle.is_none() {
+        errs.push("vehicle_id", "车辆不存在");
+    }
+    let driver = certificate_of(st, w.driver_id).await?;
+    if driver.is_none() {
+        errs.push("driver_id", "驾驶员不存在");
+    }
+    let escort = match w.escort_id {
+        Some(id) => {
+            let e = certificate_of(st, id).await?;
+            if e.is_none() {
+                errs.push("escort_id", "押运员不存在");
+            }
+            e
+        }
+        None => None,
+    };
+    errs.into_result(())?;
+    let (vehicle, (driver_rec, driver)) = (vehicle.expect("checked"), driver.expect("checked"));
+    for r in [
+        Some(&vehicle),
+        Some(&driver_rec),
+        escort.as_ref().map(|e| &e.0),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        p.require_scope(&r.org_path, "车辆或人员")?;
+    }
+    let v: Vehicle = body_of(&vehicle, "vehicle")?;
+    // C2: a vehicle without a valid permit, a driver or escort without a valid certificate cannot
+    // be assigned to a waybill.
+    let refusals = dom::transport_refusals(
+        &v,
+        &driver,
+        escort.as_ref().map(|e| &e.1),
+        today(w.depart_at.max(now)),
+    );
+    if !refusals.is_empty() {
+        return Err(ApiError::Invalid(ValidationErrors(
+            refusals
+                .into_iter()
+                .map(|(f, m)| FieldError::new(f, m))
+                .collect(),
+        )));
+    }
+    let org_id = origin.expect("checked").org_id;
+    let number = match &w.number {
+        Some(n) => n.as_str().to_owned(),
+        None => format!(
+            "YD{}{:04}",
+            china_date(now).format("%Y%m%d"),
+            rand::random::<u16>() % 10_000
+        ),
+    };
+    let r = new_record(
+        WAYBILL,
+        org_id,
+        Some(number.clone()),
+        Some(w.vehicle_id),
+        "created",
+        json!({
+            "number": number, "waybill": w, "plate": v.plate,
+            "driver": driver, "escort": escort.map(|e| e.1),
+            "loaded": [], "unloaded": [],
+        }),
+        now,
+    );
+    match st.store.insert_biz(&r).await {
+        Err(StoreError::Conflict(_)) => Err(conflict("number", format!("运单号 {number} 已存在"))),
+        other => other.map(|()| r).map_err(Into::into),
+    }
+}
+
+pub fn waybill_view(r: &BizRecord) -> Value {
+    let mut v = r.body.clone();
+    v["id"] = json!(r.id);
+    v["org_id"] = json!(r.org_id);
+    v["state"] = json!(r.state);
+    v["created_at"] = json!(r.created_at);
+    v
+}

@@ -1,0 +1,127 @@
+//! Cylinder archives: creation all or nothing (owners checked against the caller's scope), one
+//! archive with its status, and its events.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use cyltrace_domain::access::Action;
+use cyltrace_domain::parse::from_value;
+use cyltrace_domain::{Archive, CylinderCode, Role, ValidationErrors};
+use cyltrace_store::{CylinderRecord, NewCylinder, OrgRecord, StoredEvent};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{MAX_CYLINDERS_PER_REQUEST, envelope};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Parses every archive of `{"cylinders":[…]}`, reporting all invalid fields at once, then checks
+/// owners and scope, then inserts all or none.
+pub async fn create_cylinders(st: &AppState, p: &Principal, body: &Value) -> ApiResult<usize> {
+    p.require(Action::WriteCylinders)?;
+    let list = envelope(body, "cylinders", MAX_CYLINDERS_PER_REQUEST)?;
+    let mut errs = ValidationErrors::default();
+    let mut archives = Vec::with_capacity(list.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, v) in list.iter().enumerate() {
+        let prefix = format!("cylinders[{i}]");
+        match from_value::<Archive>(v, &prefix) {
+            Ok(a) => {
+                if let Err(e) = a.validate() {
+                    errs.extend_under(&prefix, e);
+                }
+                if let Some(first) = seen.insert(a.code.to_string(), i) {
+                    errs.push(
+                        format!("{prefix}.code"),
+                        format!("与 cylinders[{first}] 的编码 {} 重复", a.code),
+                    );
+                }
+                archives.push((i, a));
+            }
+            Err(e) => errs.0.extend(e.0),
+        }
+    }
+    errs.into_result(())?;
+    let mut errs = ValidationErrors::default();
+    // Owners: each must exist and lie in the caller's scope.
+    let mut owners: HashMap<Uuid, OrgRecord> = HashMap::new();
+    let mut new = Vec::with_capacity(archives.len());
+    for (i, mut a) in archives {
+        let owner_id = match a.owner_org_id {
+            Some(id) => id,
+            None if p.is_node_admin() || p.roles.contains(&Role::Regulator) => {
+                errs.push(format!("cylinders[{i}].owner_org_id"), "请指定产权单位");
+                continue;
+            }
+            None => p.org_id,
+        };
+        if let Entry::Vacant(v) = owners.entry(owner_id) {
+            match st.store.get_org(owner_id).await? {
+                Some(o) => {
+                    v.insert(o);
+                }
+                None => {
+                    errs.push(format!("cylinders[{i}].owner_org_id"), "产权单位不存在");
+                    continue;
+                }
+            }
+        }
+        let owner = &owners[&owner_id];
+        p.require_scope(&owner.path, "产权单位")?;
+        a.owner_org_id = Some(owner_id);
+        a.region_code.get_or_insert(owner.region_code);
+        new.push((
+            i,
+            NewCylinder {
+                archive: a,
+                org_id: owner_id,
+            },
+        ));
+    }
+    errs.into_result(())?;
+    let batch: Vec<NewCylinder> = new.iter().map(|(_, c)| c.clone()).collect();
+    match st.store.insert_cylinders(&batch, st.now()).await {
+        Ok(n) => Ok(n),
+        Err(cyltrace_store::StoreError::Conflict(code)) => {
+            let i = new
+                .iter()
+                .find(|(_, c)| c.archive.code.as_str() == code)
+                .map_or(0, |(i, _)| *i);
+            let msg = format!("气瓶编码 {code} 已存在");
+            Err(ApiError::Conflict(
+                msg.clone(),
+                vec![cyltrace_domain::FieldError::new(
+                    format!("cylinders[{i}].code"),
+                    msg,
+                )],
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn parse_code(s: &str) -> ApiResult<CylinderCode> {
+    CylinderCode::parse(s).map_err(|m| ApiError::invalid("code", m))
+}
+
+pub async fn get_cylinder(st: &AppState, p: &Principal, code: &str) -> ApiResult<CylinderRecord> {
+    p.require(Action::Read)?;
+    let code = parse_code(code)?;
+    let c = st
+        .store
+        .get_cylinder(&code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("气瓶 {code} 不存在")))?;
+    p.require_scope(&c.org_path, "该气瓶")?;
+    Ok(c)
+}
+
+pub async fn cylinder_events(
+    st: &AppState,
+    p: &Principal,
+    code: &str,
+) -> ApiResult<Vec<StoredEvent>> {
+    let c = get_cylinder(st, p, code).await?;
+    Ok(st.store.events_of(&c.archive.code).await?)
+}
