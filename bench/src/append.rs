@@ -47,11 +47,13 @@ async fn open(ledger: bool, cylinders: usize) -> anyhow::Result<Bench> {
     let store: Arc<dyn Store> = match std::env::var("CYLTRACE_DATABASE_URL") {
         Ok(url) => {
             let schema = format!("bench_{}", Uuid::new_v4().simple());
-            Arc::new(cyltrace_store::SqlStore::connect_postgres(&url, Some(&schema), &params).await?)
+            Arc::new(
+                cyltrace_store::SqlStore::connect_postgres(&url, Some(&schema), &params).await?,
+            )
         }
-        Err(_) => {
-            Arc::new(cyltrace_store::SqlStore::open_sqlite(&dir.path().join("b.db"), &params).await?)
-        }
+        Err(_) => Arc::new(
+            cyltrace_store::SqlStore::open_sqlite(&dir.path().join("b.db"), &params).await?,
+        ),
     };
     let now = Utc::now();
     let ent_id = Uuid::new_v4();

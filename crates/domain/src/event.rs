@@ -351,7 +351,8 @@ pub struct InspectionResult {
 }
 
 impl InspectionResult {
-    fn validate(&self) -> Result<(), ValidationErrors> {
+    /// The rules of table D.1 between the fields (a pass names the next date, a scrap none …).
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         match (self.conclusion, self.next_check_date) {
             (Conclusion::Pass, None) => {

@@ -61,13 +61,29 @@ pub enum Naming {
     Scans,
     /// One event made of a request's own fields (an order delivery): `codes[0]`, `customer_id`.
     Fields,
-    /// One event per code of a request's `codes` (an inspection application): `codes[3]`.
+    /// One event of one cylinder made of a request's own fields (an inspection result): `code`,
+    /// `next_check_date`.
+    Single,
+    /// One event per code of a request's `codes` (an inspection application): `codes[3]`, and the
+    /// request's shared fields by their own names (`station_org_id`, `time`).
     Codes,
     /// A `/PS` upload: `Items[3].Barcode`, `Items[3].ThridId`.
     PsItems,
 }
 
 impl Naming {
+    /// The request's name for its `i`-th event as a whole (`events[3]`, `scans[3]`, `codes[3]`,
+    /// `Items[3]`; empty for [`Naming::Fields`]).
+    pub fn event(self, i: usize) -> String {
+        match self {
+            Naming::Events => format!("events[{i}]"),
+            Naming::Scans => format!("scans[{i}]"),
+            Naming::Fields | Naming::Single => String::new(),
+            Naming::Codes => format!("codes[{i}]"),
+            Naming::PsItems => format!("Items[{i}]"),
+        }
+    }
+
     /// The request's name for field `f` of its `i`-th event (`f` relative to the event: `codes[0]`,
     /// `data.vehicle`, `id`, `time`, `site_id`).
     pub fn field(self, i: usize, f: &str) -> String {
@@ -80,8 +96,13 @@ impl Naming {
                 _ => data(f),
             },
             Naming::Fields => data(f),
+            Naming::Single => match f {
+                "codes[0]" => "code".to_owned(),
+                _ => data(f),
+            },
             Naming::Codes => match f {
                 "codes[0]" => format!("codes[{i}]"),
+                f if f.starts_with("data.") || f == "time" => data(f),
                 _ => join_path(&format!("codes[{i}]"), f),
             },
             Naming::PsItems => match f {
@@ -194,7 +215,10 @@ pub fn check_refs(
                 field,
                 code: code.clone(),
             }),
-            Some(c) if !actor.sees(c.org_path) && (acting_station.is_none() || c.sent_to != acting_station) => {
+            Some(c)
+                if !actor.sees(c.org_path)
+                    && (acting_station.is_none() || c.sent_to != acting_station) =>
+            {
                 out.push(Refusal::OutOfScope {
                     field,
                     code: code.clone(),
@@ -275,7 +299,10 @@ pub fn lookups(e: &Event) -> Lookups {
             }
         }
         EventData::Deliver(d) => {
-            l.customer = d.customer_id.as_ref().and_then(|c| canonical_uuid(c.as_str()));
+            l.customer = d
+                .customer_id
+                .as_ref()
+                .and_then(|c| canonical_uuid(c.as_str()));
             l.order = d.order_id.as_ref().map(|o| o.as_str().to_owned());
         }
         EventData::Recycle(Recycle {
@@ -322,7 +349,8 @@ pub trait GuardFacts {
     fn order(&self, key: &str) -> Option<OrderRef<'_>>;
 }
 
-/// Phase two for the `i`-th event: the circulation guards. Events of other kinds pass.
+/// Phase two for the `i`-th event: the circulation guards, and a station's worklist for its
+/// inspection results. Events of other kinds pass.
 pub fn guard(
     e: &Event,
     i: usize,
@@ -331,10 +359,28 @@ pub fn guard(
     facts: &impl GuardFacts,
     out: &mut Vec<Refusal>,
 ) {
+    let at = |f: &str| naming.field(i, f);
+    // D2: a station's inspector records results only for cylinders sent to that station and not
+    // answered yet (its worklist).
+    if let EventData::InspectionResult(r) = &e.data
+        && r.station_org_id == actor.org_id
+        && actor.has(Role::Inspector)
+    {
+        for (j, code) in e.codes.iter().enumerate() {
+            if let Some((_, status)) = facts.cylinder(code)
+                && status.inspection_station != Some(actor.org_id)
+            {
+                out.push(Refusal::invalid(
+                    at(&format!("codes[{j}]")),
+                    "该气瓶不在本检验机构的待检清单中（未送检到本机构，或已出具结果）",
+                ));
+            }
+        }
+        return;
+    }
     if !is_circulation(e.kind()) {
         return;
     }
-    let at = |f: &str| naming.field(i, f);
     let day = Date(china_date(e.time));
     let wanted = lookups(e);
     match &e.data {
@@ -461,7 +507,10 @@ fn transport(
 /// organisation (C6); its id is written in canonical form (holdings are matched on it).
 fn customer(id: &str, field: &str, facts: &impl GuardFacts, out: &mut Vec<Refusal>) {
     let Ok(uuid) = Uuid::parse_str(id) else {
-        out.push(Refusal::invalid(field.to_owned(), "用户 id 应为已登记用户的 id"));
+        out.push(Refusal::invalid(
+            field.to_owned(),
+            "用户 id 应为已登记用户的 id",
+        ));
         return;
     };
     if uuid.to_string() != id {
@@ -473,10 +522,7 @@ fn customer(id: &str, field: &str, facts: &impl GuardFacts, out: &mut Vec<Refusa
     }
     match facts.customer(uuid) {
         None => out.push(Refusal::invalid(field.to_owned(), "用户未登记")),
-        Some(false) => out.push(Refusal::invalid(
-            field.to_owned(),
-            "该用户未在您的单位开户",
-        )),
+        Some(false) => out.push(Refusal::invalid(field.to_owned(), "该用户未在您的单位开户")),
         Some(true) => {}
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod filling;
 pub mod import;
+pub mod inspection;
 pub mod intake;
 pub mod org;
 pub mod parse;

@@ -49,6 +49,17 @@ impl Principal {
         }
     }
 
+    /// The principal as the recorder of events (`cyltrace_domain::intake`).
+    pub fn actor(&self) -> cyltrace_domain::intake::Actor {
+        cyltrace_domain::intake::Actor {
+            user_id: Some(self.user_id),
+            org_id: self.org_id,
+            org_path: self.org_path.clone(),
+            sees_all: self.is_node_admin(),
+            roles: self.roles.clone(),
+        }
+    }
+
     /// Whether an organisation at tree path `path` is inside the data scope.
     pub fn sees(&self, path: &str) -> bool {
         self.scope().contains(path)

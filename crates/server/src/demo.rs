@@ -301,9 +301,6 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                     ..ctx.clone()
                 };
                 st.store.append_events(part, &at).await?;
-                services::circulation::after_append(st, part)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
         }
         let mut batch = Vec::new();
@@ -317,9 +314,6 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             json!({"station_org_id": station.id}),
         )?);
         st.store.append_events(&batch, &ctx).await?;
-        services::circulation::after_append(st, &batch)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let inspection = AppendContext {
             recorded_by: None,
             org_id: station.id,

@@ -87,12 +87,15 @@ pub struct DeclaredLeaf {
     pub at: DateTime<Utc>,
 }
 
+/// A `/PS` document's new state and body; with `from`, only if the document is still in that
+/// state (a decision taken twice at once is taken once).
 #[derive(Debug, Clone)]
 pub struct PsDocUpdate {
     pub id: i64,
     pub state: String,
     pub body: serde_json::Value,
     pub at: DateTime<Utc>,
+    pub from: Option<String>,
 }
 
 /// What a committed request stored.

@@ -173,7 +173,10 @@ pub enum DeliveryCheck {
 pub enum DeliveryRefusal {
     /// 409: delivered by another delivery.
     Done(String),
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     NotYours(String),
 }
 

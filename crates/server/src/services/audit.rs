@@ -62,3 +62,65 @@ pub async fn list_audit(
     let (items, total) = st.store.list_audit(&filter).await?;
     Ok((items, total, page))
 }
+
+/// The request a write came through: what its audit row names besides the principal.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub method: String,
+    /// The path the caller used (without the query: `/PS` callers put tickets there).
+    pub path: String,
+    /// The peer address, with any `X-Forwarded-For` it sent.
+    pub ip: Option<String>,
+}
+
+/// The audit row a write commits with (G2): the request, and the status answered when the write
+/// succeeds. A write that carries one is audited in its own transaction, so that the row and what it
+/// records exist together or not at all.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub request: RequestMeta,
+    pub status: u16,
+    /// What the handler adds to the row's detail (`order … delivered`).
+    pub note: Option<String>,
+}
+
+impl Audit {
+    pub fn new(request: RequestMeta, status: u16) -> Self {
+        Audit {
+            request,
+            status,
+            note: None,
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// The row for a write by `p` at `at`; `detail` says what was written (ids, counts; never
+    /// secrets).
+    pub fn record(
+        &self,
+        p: &Principal,
+        detail: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AuditRecord {
+        AuditRecord {
+            id: 0,
+            at,
+            user_id: Some(p.user_id),
+            username: Some(p.username.clone()),
+            org_id: Some(p.org_id),
+            org_path: Some(p.org_path.clone()),
+            method: self.request.method.clone(),
+            path: self.request.path.clone(),
+            status: i64::from(self.status),
+            ip: self.request.ip.clone(),
+            detail: Some(match &self.note {
+                Some(n) => format!("{n}; {detail}"),
+                None => detail,
+            }),
+        }
+    }
+}

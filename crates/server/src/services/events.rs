@@ -1,23 +1,178 @@
-//! The event write path: `record_events` checks a batch (all valid, all known, all in scope, the
-//! circulation guards) and appends it in one store call; and the read of one event in scope.
+//! The one write path of events (DESIGN §2.1). Every way an event arrives — `POST /events`, a
+//! handheld scan, an order delivery, an inspection, a `/PS` upload — hands typed events to
+//! [`submit`]. It checks what needs no state (the caller's role for each kind); the store's writer
+//! then judges the events inside its transaction, event by event, against the state left by
+//! everything before them (`cyltrace_domain::intake`), and appends what is accepted together with
+//! what it moves (waybills, an order), the request's other records and its audit row — one commit,
+//! before the answer. JSON exists only at the edge: [`record_events`] parses `POST /events`.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use cyltrace_domain::access::Action;
-use cyltrace_domain::error::join_path;
-use cyltrace_domain::{CylinderCode, Event, EventData, OrgKind, Role, ValidationErrors};
-use cyltrace_store::{AppendContext, Appended, CylinderRecord, OrgRecord, SiteRecord, StoredEvent};
+use cyltrace_domain::intake::{Naming, Refusal};
+use cyltrace_domain::{Event, FieldError, ValidationErrors};
+use cyltrace_store::{
+    Appended, BizRecord, DeclaredLeaf, Intake, Judge, NewArchives, OrderDelivery, PsDocUpdate,
+    StoredEvent, WriteError, WriteRequest,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW, circulation, envelope};
+use super::audit::Audit;
+use super::{MAX_EVENTS_PER_REQUEST, envelope};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Records a batch of events: all valid, all known, all in scope — or nothing is stored.
-pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiResult<Vec<Appended>> {
+/// Events to record and what commits with them.
+#[derive(Debug)]
+pub struct Submission {
+    pub events: Vec<Event>,
+    /// How the request names the events' fields in refusals.
+    pub naming: Naming,
+    /// The order the (one) `deliver` event completes.
+    pub order: Option<OrderDelivery>,
+    /// Archives created with the events (a registration approval).
+    pub cylinders: Option<NewArchives>,
+    /// Business records created with the events (an inspection application).
+    pub records: Vec<BizRecord>,
+    /// Leaves a lower node declared for the uploaded records.
+    pub ps_leaves: Vec<DeclaredLeaf>,
+    /// A `/PS` document the events decide.
+    pub ps_doc: Option<PsDocUpdate>,
+}
+
+impl Submission {
+    pub fn new(events: Vec<Event>, naming: Naming) -> Self {
+        Submission {
+            events,
+            naming,
+            order: None,
+            cylinders: None,
+            records: Vec::new(),
+            ps_leaves: Vec::new(),
+            ps_doc: None,
+        }
+    }
+}
+
+/// Why a submission stored nothing.
+#[derive(Debug)]
+pub enum Rejection {
+    /// The writer judged it and refused (each interface phrases these its own way).
+    Refused(Vec<Refusal>),
+    Error(ApiError),
+}
+
+impl From<ApiError> for Rejection {
+    fn from(e: ApiError) -> Self {
+        Rejection::Error(e)
+    }
+}
+
+/// Records `sub` for principal `p`, with the request's audit row when it came through one; answers
+/// one [`Appended`] per event. All or nothing.
+pub async fn submit(
+    st: &AppState,
+    p: &Principal,
+    sub: Submission,
+    audit: Option<&Audit>,
+) -> Result<Vec<Appended>, Rejection> {
+    for (i, e) in sub.events.iter().enumerate() {
+        if p.require(Action::RecordEvent(e.kind())).is_err() {
+            let what = format!("当前角色无权记录“{}”事件", e.kind().label_zh());
+            let at = sub.naming.event(i);
+            return Err(ApiError::Forbidden(if at.is_empty() {
+                what
+            } else {
+                format!("{at}: {what}")
+            })
+            .into());
+        }
+    }
+    let now = st.now();
+    let audit = audit.map(|a| a.record(p, events_detail(&sub.events), now));
+    let req = WriteRequest {
+        cylinders: sub.cylinders,
+        intake: Some(Intake {
+            events: sub.events,
+            recorded_at: now,
+            judge: Judge::Judged {
+                actor: p.actor(),
+                naming: sub.naming,
+                order: sub.order,
+            },
+        }),
+        records: sub.records,
+        ps_leaves: sub.ps_leaves,
+        ps_doc: sub.ps_doc,
+        audit,
+        ..Default::default()
+    };
+    match st.store.write(req).await {
+        Ok(w) => {
+            let fresh = w.appended.iter().filter(|a| a.new).count() as u64;
+            st.metrics.events_appended.inc_by(fresh);
+            st.metrics
+                .events_duplicate
+                .inc_by(w.appended.len() as u64 - fresh);
+            Ok(w.appended)
+        }
+        Err(WriteError::Refused(r)) => Err(Rejection::Refused(r)),
+        Err(WriteError::Store(e)) => Err(ApiError::from(e).into()),
+    }
+}
+
+/// What the audit row says about recorded events: how many and their ids (never their data).
+fn events_detail(events: &[Event]) -> String {
+    let ids: Vec<String> = events.iter().take(20).map(|e| e.id.to_string()).collect();
+    let more = if events.len() > 20 { " …" } else { "" };
+    format!("{} events: {}{more}", events.len(), ids.join(" "))
+}
+
+/// A rejection as the `/api/v1` answer: every invalid field at once (422), or the first refusal of
+/// another kind (403, 404, 409).
+pub fn api_error(r: Rejection) -> ApiError {
+    let refusals = match r {
+        Rejection::Error(e) => return e,
+        Rejection::Refused(r) => r,
+    };
+    if let Some(first) = refusals.iter().find(|r| !r.is_invalid_field()) {
+        return match first.clone() {
+            Refusal::Forbidden(m) => ApiError::Forbidden(m),
+            Refusal::OutOfScope { field, code } => {
+                ApiError::Forbidden(format!("{field}: 气瓶 {code} 不在您的数据权限范围内"))
+            }
+            Refusal::NotFound(m) => ApiError::NotFound(m),
+            Refusal::Conflict(f) => ApiError::Conflict(f.message.clone(), vec![f]),
+            Refusal::Invalid(f) => ApiError::Invalid(ValidationErrors(vec![f])),
+            Refusal::NoArchive { field, code } => {
+                ApiError::invalid(field, format!("气瓶 {code} 不存在"))
+            }
+        };
+    }
+    ApiError::Invalid(ValidationErrors(
+        refusals
+            .into_iter()
+            .filter_map(|r| match r {
+                Refusal::Invalid(f) => Some(f),
+                Refusal::NoArchive { field, code } => {
+                    Some(FieldError::new(field, format!("气瓶 {code} 不存在")))
+                }
+                _ => None,
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /events`: a batch of events, all valid, all known, all in scope, every move allowed — or
+/// nothing is stored.
+pub async fn record_events(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+    audit: Option<&Audit>,
+) -> ApiResult<Vec<Appended>> {
     let list = envelope(body, "events", MAX_EVENTS_PER_REQUEST)?;
     let mut errs = ValidationErrors::default();
     let mut events = Vec::with_capacity(list.len());
@@ -28,129 +183,9 @@ pub async fn record_events(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         }
     }
     errs.into_result(())?;
-    let mut errs = ValidationErrors::default();
-    let now = st.now();
-    let mut cylinders: HashMap<CylinderCode, Option<CylinderRecord>> = HashMap::new();
-    let mut sites: HashMap<Uuid, Option<SiteRecord>> = HashMap::new();
-    let mut orgs: HashMap<Uuid, Option<OrgRecord>> = HashMap::new();
-    for (i, e) in events.iter().enumerate() {
-        let at = |f: &str| join_path(&format!("events[{i}]"), f);
-        p.require(Action::RecordEvent(e.kind())).map_err(|_| {
-            ApiError::Forbidden(format!(
-                "events[{i}]: 当前角色无权记录“{}”事件",
-                e.kind().label_zh()
-            ))
-        })?;
-        if e.time > now + MAX_FUTURE_SKEW {
-            errs.push(at("time"), "事件时间晚于服务器当前时间");
-        }
-        if let Some(org_id) = e.data.referenced_org() {
-            if let Entry::Vacant(v) = orgs.entry(org_id) {
-                v.insert(st.store.get_org(org_id).await?);
-            }
-            match &orgs[&org_id] {
-                Some(o) if o.kind == OrgKind::InspectionStation => {}
-                Some(_) => errs.push(at("data.station_org_id"), "该机构不是检验机构"),
-                None => errs.push(at("data.station_org_id"), "检验机构不存在"),
-            }
-        }
-        // An inspector of a station records results for other owners' cylinders sent to that station.
-        let acting_station = match &e.data {
-            EventData::InspectionResult(r)
-                if r.station_org_id == p.org_id && p.roles.contains(&Role::Inspector) =>
-            {
-                Some(p.org_id)
-            }
-            _ => None,
-        };
-        for (j, code) in e.codes.iter().enumerate() {
-            if let Entry::Vacant(v) = cylinders.entry(code.clone()) {
-                v.insert(st.store.get_cylinder(code).await?);
-            }
-            match &cylinders[code] {
-                None => errs.push(at(&format!("codes[{j}]")), format!("气瓶 {code} 不存在")),
-                Some(c)
-                    if !p.sees(&c.org_path)
-                        && (acting_station.is_none()
-                            || c.status.inspection_station != acting_station) =>
-                {
-                    return Err(ApiError::Forbidden(format!(
-                        "events[{i}].codes[{j}]: 气瓶 {code} 不在您的数据权限范围内"
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some(site_id) = e.site_id {
-            if let Entry::Vacant(v) = sites.entry(site_id) {
-                v.insert(st.store.get_site(site_id).await?);
-            }
-            match &sites[&site_id] {
-                None => errs.push(at("site_id"), "站点不存在"),
-                Some(s) if !p.sees(&s.org_path) => {
-                    return Err(ApiError::Forbidden(format!(
-                        "events[{i}].site_id: 该站点不在您的数据权限范围内"
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-        // B5: a fill names a batch its enterprise defined.
-        if let (EventData::Fill(f), Some(site_id)) = (&e.data, e.site_id)
-            && let (Some(batch), Some(Some(site))) = (&f.batch, sites.get(&site_id))
-            && st
-                .store
-                .get_batch(site.org_id, batch.as_str())
-                .await?
-                .is_none()
-        {
-            errs.push(
-                at("data.batch"),
-                format!("充装批次“{batch}”不存在，请先建立批次"),
-            );
-        }
-        if let EventData::Fill(f) = &e.data
-            && let Some(m) = &f.medium
-            && cyltrace_domain::filling::canonical_medium(m.as_str()).is_none()
-        {
-            errs.push(at("data.medium"), format!("平台不支持的充装介质“{m}”"));
-        }
-    }
-    errs.into_result(())?;
-    circulation::guard_events(st, p, &events, &cylinders).await?;
-    let ctx = AppendContext {
-        recorded_by: Some(p.user_id),
-        org_id: p.org_id,
-        recorded_at: now,
-    };
-    let appended = st
-        .store
-        .append_events(&events, &ctx)
+    submit(st, p, Submission::new(events, Naming::Events), audit)
         .await
-        .map_err(|e| match e {
-            cyltrace_store::StoreError::Conflict(id) => {
-                let i = events
-                    .iter()
-                    .position(|e| e.id.to_string() == id)
-                    .unwrap_or(0);
-                let msg = format!("事件 id {id} 已被另一条不同的事件使用");
-                ApiError::Conflict(
-                    msg.clone(),
-                    vec![cyltrace_domain::FieldError::new(
-                        format!("events[{i}].id"),
-                        msg,
-                    )],
-                )
-            }
-            other => other.into(),
-        })?;
-    circulation::after_append(st, &events).await?;
-    let fresh = appended.iter().filter(|a| a.new).count() as u64;
-    st.metrics.events_appended.inc_by(fresh);
-    st.metrics
-        .events_duplicate
-        .inc_by(appended.len() as u64 - fresh);
-    Ok(appended)
+        .map_err(api_error)
 }
 
 /// One event, if the caller sees the organisation that recorded it or one of its cylinders.

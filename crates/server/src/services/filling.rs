@@ -9,8 +9,8 @@ use cyltrace_domain::status::LabelStatus;
 use cyltrace_domain::time::cst;
 use cyltrace_domain::{CylinderCode, Date, OrgKind, SiteKind, Text, Timestamp, ValidationErrors};
 use cyltrace_store::{
-    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter,
-    Page, RefusalRecord, SiteRecord, StoredEvent,
+    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter, Page,
+    RefusalRecord, SiteRecord, StoredEvent, WriteRequest,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::page;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::Audit;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -36,7 +37,12 @@ pub struct FillControlInput {
 }
 
 /// `POST /fill-control`: decides, records the decision (durably, before answering), and answers it.
-pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResult<DecisionRecord> {
+pub async fn fill_control(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+    audit: Option<&Audit>,
+) -> ApiResult<DecisionRecord> {
     let input: FillControlInput = from_value(body, "")?;
     let mut errs = ValidationErrors::default();
     let medium = canonical_medium(&input.medium);
@@ -130,7 +136,23 @@ pub async fn fill_control(st: &AppState, p: &Principal, body: &Value) -> ApiResu
         fill_limit_kg: decision.fill_limit_kg,
         target_gross_kg: decision.target_gross_kg,
     };
-    st.store.insert_decision(&record).await?;
+    // Recorded, with the request's audit row, before the answer: the regulator's refusal counts and
+    // illegal-label attempts are built on every decision.
+    let rules: Vec<&str> = record.refusals.iter().map(|r| r.rule.as_str()).collect();
+    let detail = format!(
+        "decision {} code {} site {} allow {} {}",
+        record.id,
+        record.code,
+        record.site_id,
+        record.allow,
+        rules.join(",")
+    );
+    let req = WriteRequest {
+        decision: Some(record.clone()),
+        audit: audit.map(|a| a.record(p, detail, now)),
+        ..Default::default()
+    };
+    st.store.write(req).await.map_err(|e| e.into_store())?;
     st.metrics
         .fill_decisions
         .get_or_create(&crate::metrics::DecisionLabels {
@@ -247,10 +269,7 @@ fn code_filter(q: &RecordQuery, errs: &mut ValidationErrors) -> Option<String> {
 }
 
 /// The filter of a decision query, validated.
-fn decision_filter(
-    p: &Principal,
-    q: &RecordQuery,
-) -> ApiResult<DecisionFilter> {
+fn decision_filter(p: &Principal, q: &RecordQuery) -> ApiResult<DecisionFilter> {
     let mut errs = ValidationErrors::default();
     let (from, to) = window(q, &mut errs);
     let code = code_filter(q, &mut errs);

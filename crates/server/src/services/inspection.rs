@@ -5,9 +5,11 @@
 //! the ledger. A result for a cylinder that is not on the station's worklist is refused.
 
 use cyltrace_domain::access::Action;
-use cyltrace_domain::event::{Conclusion, EventData, InspectionResult};
+use cyltrace_domain::event::{Conclusion, EventData, InspectionResult, InspectionSend};
+use cyltrace_domain::inspection::InspectionApplication;
+use cyltrace_domain::intake::Naming;
 use cyltrace_domain::parse::from_value;
-use cyltrace_domain::{CylinderCode, Date, EventKind, OrgKind, Role, Text};
+use cyltrace_domain::{CylinderCode, Date, Event, EventKind, Role, Text, ValidationErrors};
 use cyltrace_store::{BizFilter, BizRecord, CylinderRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,9 +17,11 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::Audit;
+use crate::services::events::{Rejection, Submission, api_error, submit};
 use crate::state::AppState;
 
-pub const INSPECTION_APP: &str = "inspection_app";
+pub use cyltrace_domain::inspection::INSPECTION_APP;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,8 +35,14 @@ struct Apply {
     remark: Option<Text>,
 }
 
-/// An inspection application: the cylinders are sent to the station (`inspection_send` each).
-pub async fn apply(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
+/// An inspection application: the cylinders are sent to the station (`inspection_send` each),
+/// recorded with the application in one commit.
+pub async fn apply(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+    audit: Option<&Audit>,
+) -> ApiResult<BizRecord> {
     p.require(Action::RecordEvent(EventKind::InspectionSend))?;
     let a: Apply = from_value(body, "")?;
     if let Some(r) = st
@@ -46,30 +56,39 @@ pub async fn apply(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizR
     if a.codes.is_empty() || a.codes.len() > 1000 {
         return Err(ApiError::invalid("codes", "应为 1–1000 个气瓶编码"));
     }
-    match st.store.get_org(a.station_org_id).await? {
-        Some(o) if o.kind == OrgKind::InspectionStation => {}
-        Some(_) => return Err(ApiError::invalid("station_org_id", "该机构不是检验机构")),
-        None => return Err(ApiError::invalid("station_org_id", "检验机构不存在")),
+    let mut errs = ValidationErrors::default();
+    let mut codes = Vec::with_capacity(a.codes.len());
+    for (i, c) in a.codes.iter().enumerate() {
+        match CylinderCode::parse(c) {
+            Ok(c) => codes.push(c),
+            Err(m) => errs.push(format!("codes[{i}]"), m),
+        }
     }
+    errs.into_result(())?;
     // One send per cylinder, its id derived from the application's, so a retry stores nothing twice.
-    let events: Vec<Value> = a
-        .codes
+    let events = codes
         .iter()
-        .map(|c| {
-            json!({"id": Uuid::new_v5(&a.id, c.trim().as_bytes()), "kind": "inspection_send",
-                   "codes": [c], "time": a.time, "data": {"station_org_id": a.station_org_id}})
+        .map(|c| Event {
+            id: Uuid::new_v5(&a.id, c.as_str().as_bytes()),
+            data: EventData::InspectionSend(InspectionSend {
+                station_org_id: a.station_org_id,
+            }),
+            codes: vec![c.clone()],
+            time: a.time,
+            site_id: None,
+            operator: None,
+            device: None,
+            position: None,
         })
         .collect();
-    super::record_events(st, p, &json!({ "events": events }))
-        .await
-        .map_err(|e| {
-            super::circulation::rename_fields(e, |f: &str| {
-                f.replacen("events[", "codes[", 1)
-                    .replace("].codes[0]", "]")
-            })
-        })?;
     let now = st.now();
-    let codes: Vec<String> = a.codes.iter().map(|c| c.trim().to_owned()).collect();
+    let doc = InspectionApplication {
+        codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+        station_org_id: a.station_org_id,
+        remark: a.remark,
+        sent_at: a.time,
+        results: Default::default(),
+    };
     let r = BizRecord {
         id: Uuid::new_v4(),
         kind: INSPECTION_APP.to_owned(),
@@ -79,13 +98,22 @@ pub async fn apply(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizR
         ref_id: Some(a.station_org_id),
         state: "applied".to_owned(),
         due: None,
-        body: json!({"codes": codes, "station_org_id": a.station_org_id, "remark": a.remark,
-                     "sent_at": a.time, "results": {}}),
+        body: serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?,
         created_at: now,
         updated_at: now,
     };
-    st.store.insert_biz(&r).await?;
-    Ok(r)
+    let mut sub = Submission::new(events, Naming::Codes);
+    sub.records.push(r);
+    match submit(st, p, sub, audit).await {
+        Ok(_) => {}
+        // The same application, sent at the same moment by a retry: answer the stored one.
+        Err(Rejection::Error(ApiError::Conflict(..))) => {}
+        Err(e) => return Err(api_error(e)),
+    }
+    st.store
+        .biz_by_key(INSPECTION_APP, &a.id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::Internal("the application just stored is missing".to_owned()))
 }
 
 /// The cylinders waiting at the caller's station (sent there and not answered), with their
@@ -148,7 +176,12 @@ struct ResultIn {
 
 /// Records an inspection result of the caller's station and issues its report. Answers the
 /// event's ledger index and the report's SM3.
-pub async fn record_result(st: &AppState, p: &Principal, body: &Value) -> ApiResult<(i64, String)> {
+pub async fn record_result(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+    audit: Option<&Audit>,
+) -> ApiResult<(i64, String)> {
     p.require(Action::RecordEvent(EventKind::InspectionResult))?;
     if !p.roles.contains(&Role::Inspector) {
         return Err(ApiError::Forbidden(
@@ -190,12 +223,8 @@ pub async fn record_result(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         remark: r.remark,
         report_file: None,
     };
-    // Validates the result the way `POST /events` would, before a report is issued for it.
-    EventData::parse(
-        EventKind::InspectionResult,
-        &serde_json::to_value(&result).unwrap_or_default(),
-        "",
-    )?;
+    // Validated before a report is issued for it.
+    result.validate()?;
     let station = st
         .store
         .get_org(p.org_id)
@@ -211,56 +240,25 @@ pub async fn record_result(st: &AppState, p: &Principal, body: &Value) -> ApiRes
         .await
         .map_err(|e| ApiError::Internal(format!("storing the report: {e}")))?;
     let hash = reference.trim_start_matches("files/").to_owned();
-    let mut data = serde_json::to_value(&result).unwrap_or_default();
-    data["report_file"] = json!(hash);
-    let event = json!({"id": r.id, "kind": "inspection_result", "codes": [code.as_str()],
-                       "time": st.now(), "data": data});
-    let appended = super::record_events(st, p, &json!({"events": [event]})).await?;
-    note_result(st, p.org_id, &code, &result, &hash).await?;
+    let event = Event {
+        id: r.id,
+        data: EventData::InspectionResult(InspectionResult {
+            report_file: Some(hash.clone()),
+            ..result
+        }),
+        codes: vec![code],
+        time: st.now(),
+        site_id: None,
+        operator: None,
+        device: None,
+        position: None,
+    };
+    // The writer checks the worklist again, and marks the result on the application, in the
+    // event's own commit.
+    let appended = submit(st, p, Submission::new(vec![event], Naming::Single), audit)
+        .await
+        .map_err(api_error)?;
     Ok((appended.first().map_or(-1, |a| a.ledger_index), hash))
-}
-
-/// Marks the result on the cylinder's open application; the application is done when every
-/// cylinder has one.
-async fn note_result(
-    st: &AppState,
-    station: Uuid,
-    code: &CylinderCode,
-    r: &InspectionResult,
-    hash: &str,
-) -> ApiResult<()> {
-    let apps = st
-        .store
-        .list_biz(&BizFilter {
-            kind: INSPECTION_APP.to_owned(),
-            ref_id: Some(station),
-            state: Some("applied".to_owned()),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await?;
-    for mut a in apps {
-        let has = a.body["codes"]
-            .as_array()
-            .is_some_and(|l| l.iter().any(|c| c.as_str() == Some(code.as_str())));
-        if !has || !a.body["results"][code.as_str()].is_null() {
-            continue;
-        }
-        a.body["results"][code.as_str()] = json!({"conclusion": r.conclusion,
-            "report_no": r.report_no, "report_file": hash});
-        let all = a.body["codes"].as_array().is_some_and(|l| {
-            l.iter()
-                .all(|c| !a.body["results"][c.as_str().unwrap_or_default()].is_null())
-        });
-        if all {
-            a.state = "done".to_owned();
-        }
-        let expected = a.updated_at;
-        a.updated_at = st.now().max(expected + chrono::Duration::microseconds(1));
-        st.store.update_biz(&a, expected).await?;
-        break;
-    }
-    Ok(())
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {

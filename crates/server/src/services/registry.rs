@@ -145,7 +145,7 @@ pub async fn create_car_bottle(st: &AppState, p: &Principal, body: &Value) -> Ap
     super::create_cylinders(st, p, &json!({ "cylinders": [archive] }))
         .await
         .map_err(|e| {
-            super::circulation::rename_fields(e, |f: &str| {
+            rename_fields(e, |f: &str| {
                 f.strip_prefix("cylinders[0].").unwrap_or(f).to_owned()
             })
         })?;
@@ -260,4 +260,25 @@ pub async fn car_bottles_yunnan(
         ));
     }
     Ok(out)
+}
+
+/// Renames the fields of errors about the archive built for a request to the request's own fields
+/// (`cylinders[0].code` → `code`), by `fix`.
+fn rename_fields(e: ApiError, fix: impl Fn(&str) -> String) -> ApiError {
+    use cyltrace_domain::{FieldError, ValidationErrors};
+    match e {
+        ApiError::Invalid(errs) => ApiError::Invalid(ValidationErrors(
+            errs.0
+                .into_iter()
+                .map(|x| FieldError::new(fix(&x.field), x.message))
+                .collect(),
+        )),
+        ApiError::Conflict(m, f) => ApiError::Conflict(
+            m,
+            f.into_iter()
+                .map(|x| FieldError::new(fix(&x.field), x.message))
+                .collect(),
+        ),
+        other => other,
+    }
 }

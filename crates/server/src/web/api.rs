@@ -1,6 +1,7 @@
 //! `/api/v1`: the public v1 contract (Auth, Organisations/sites/users, Cylinders, Events) and the
 //! audit query. Handlers are thin: parse the path, call a service, shape the answer.
 
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -18,6 +19,7 @@ use super::views::*;
 use super::{AuditNote, JsonBody, LoginAttempt};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::services::audit::RequestMeta;
 use crate::services::{self, AuditQuery, NewUserInput};
 use crate::state::AppState;
 
@@ -393,21 +395,11 @@ pub struct AcceptedView {
 async fn post_events(
     State(st): State<AppState>,
     p: Principal,
+    Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let appended = services::record_events(&st, &p, &body).await?;
-    let fresh = appended.iter().filter(|a| a.new).count();
-    let note = format!(
-        "{} events ({} new): {}",
-        appended.len(),
-        fresh,
-        appended
-            .iter()
-            .take(20)
-            .map(|a| format!("{}@{}", a.id, a.ledger_index))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let audit = super::audit_to(meta, StatusCode::CREATED);
+    let appended = services::record_events(&st, &p, &body, Some(&audit)).await?;
     let accepted = appended
         .into_iter()
         .map(|a| AcceptedItem {
@@ -415,10 +407,10 @@ async fn post_events(
             ledger_index: a.ledger_index,
         })
         .collect();
-    Ok(noted(
-        (StatusCode::CREATED, Json(AcceptedView { accepted })),
-        note,
-    ))
+    Ok(super::audited((
+        StatusCode::CREATED,
+        Json(AcceptedView { accepted }),
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),

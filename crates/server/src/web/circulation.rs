@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::personal_view;
@@ -25,6 +25,7 @@ use super::JsonBody;
 use super::api::{noted, query};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::RequestMeta;
 use crate::services::circulation::{self as svc, ListQuery};
 use crate::services::{self, files};
 use crate::state::AppState;
@@ -501,12 +502,15 @@ async fn deliver_order(
     State(st): State<AppState>,
     p: Principal,
     Path(o): Path<String>,
+    Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let (r, idx) = svc::deliver_order(&st, &p, id(&o, "订单")?, &body).await?;
+    let order = id(&o, "订单")?;
+    let audit = super::audit_to(meta, StatusCode::OK).note(format!("order {order} delivered"));
+    let (r, idx) = svc::deliver_order(&st, &p, order, &body, Some(&audit)).await?;
     let mut v = svc::order_view(&r, personal_view(&p.roles), false);
     v["ledger_index"] = json!(idx);
-    Ok(noted(Json(v), format!("order {} delivered", r.id)))
+    Ok(super::audited(Json(v)))
 }
 
 // --- household checks ------------------------------------------------------------------------
@@ -753,14 +757,12 @@ async fn scan(
     State(st): State<AppState>,
     p: Principal,
     Path(action): Path<String>,
+    Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let results = svc::scan(&st, &p, &action, &body).await?;
-    let n = results.len();
-    Ok(noted(
-        Json(json!({ "results": results })),
-        format!("scan {action} {n}"),
-    ))
+    let audit = super::audit_to(meta, StatusCode::OK).note(format!("scan {action}"));
+    let results = svc::scan(&st, &p, &action, &body, Some(&audit)).await?;
+    Ok(super::audited(Json(json!({ "results": results }))))
 }
 
 /// The circulation, `/ps` and regulator endpoints in the OpenAPI document: method, path, tag and a

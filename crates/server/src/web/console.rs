@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::services::audit::RequestMeta;
 use crate::services::{self, circulation as circ};
 use crate::state::AppState;
 use crate::web::session::{Session, home_of};
@@ -2054,6 +2055,7 @@ struct ResultForm {
 async fn inspection_result(
     State(st): State<AppState>,
     v: Viewer,
+    Extension(meta): Extension<RequestMeta>,
     Form(f): Form<ResultForm>,
 ) -> PageResult {
     v.check_csrf(f.csrf.as_deref())?;
@@ -2069,9 +2071,10 @@ async fn inspection_result(
         Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         other => other,
     };
-    pe(services::inspection::record_result(&st, &v.p, &body).await)?;
+    let audit = super::audit_to(meta, StatusCode::SEE_OTHER).note("inspection result");
+    pe(services::inspection::record_result(&st, &v.p, &body, Some(&audit)).await)?;
     let qs = serde_urlencoded::to_string([("report", f.code.trim())]).unwrap_or_default();
-    Ok(Redirect::to(&format!("/inspection?{qs}")).into_response())
+    Ok(super::audited(Redirect::to(&format!("/inspection?{qs}"))))
 }
 
 async fn audit(State(st): State<AppState>, v: Viewer) -> PageResult {

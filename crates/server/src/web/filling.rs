@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use cyltrace_domain::event::EventData;
 use cyltrace_domain::{LicenceKind, Timestamp};
 use cyltrace_store::{AlarmRecord, BatchRecord, DecisionRecord, RefusalRecord, StoredEvent};
@@ -21,6 +21,7 @@ use super::JsonBody;
 use super::api::{noted, query};
 use crate::auth::Principal;
 use crate::error::{ApiResult, Problem};
+use crate::services::audit::RequestMeta;
 use crate::services::filling::{
     self as svc, AlarmQuery, FillControlInput, NewBatchInput, RecordQuery,
 };
@@ -96,19 +97,12 @@ impl From<DecisionRecord> for DecisionView {
 async fn fill_control(
     State(st): State<AppState>,
     p: Principal,
+    Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let d = svc::fill_control(&st, &p, &body).await?;
-    let rules: Vec<&str> = d.refusals.iter().map(|r| r.rule.as_str()).collect();
-    let note = format!(
-        "decision {} code {} site {} allow {} {}",
-        d.id,
-        d.code,
-        d.site_id,
-        d.allow,
-        rules.join(",")
-    );
-    Ok(noted(Json(DecisionView::from(d)), note))
+    let audit = super::audit_to(meta, StatusCode::OK);
+    let d = svc::fill_control(&st, &p, &body, Some(&audit)).await?;
+    Ok(super::audited(Json(DecisionView::from(d))))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -5,16 +5,16 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::event::EventData;
 use cyltrace_store::BizFilter;
 use serde_json::{Value, json};
 
 use super::JsonBody;
-use super::api::noted;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::RequestMeta;
 use crate::services::{self, files, inspection as svc};
 use crate::state::AppState;
 
@@ -32,16 +32,15 @@ pub fn router() -> Router<AppState> {
 async fn apply(
     State(st): State<AppState>,
     p: Principal,
+    Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let r = svc::apply(&st, &p, &body).await?;
-    Ok(noted(
-        (
-            StatusCode::CREATED,
-            Json(json!({"id": r.id, "state": r.state})),
-        ),
-        format!("inspection application {}", r.id),
-    ))
+    let audit = super::audit_to(meta, StatusCode::CREATED).note("inspection application");
+    let r = svc::apply(&st, &p, &body, Some(&audit)).await?;
+    Ok(super::audited((
+        StatusCode::CREATED,
+        Json(json!({"id": r.id, "state": r.state})),
+    )))
 }
 
 /// Applications of the caller's organisations, or sent to the caller's station.
@@ -78,16 +77,15 @@ async fn worklist(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Va
 async fn record_result(
     State(st): State<AppState>,
     p: Principal,
+    Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let (idx, hash) = svc::record_result(&st, &p, &body).await?;
-    Ok(noted(
-        (
-            StatusCode::CREATED,
-            Json(json!({"ledger_index": idx, "report_file": hash})),
-        ),
-        format!("inspection result, report {hash}"),
-    ))
+    let audit = super::audit_to(meta, StatusCode::CREATED).note("inspection result");
+    let (idx, hash) = svc::record_result(&st, &p, &body, Some(&audit)).await?;
+    Ok(super::audited((
+        StatusCode::CREATED,
+        Json(json!({"ledger_index": idx, "report_file": hash})),
+    )))
 }
 
 /// The latest inspection report of a cylinder, as PDF.

@@ -35,6 +35,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::services;
+use crate::services::audit::{Audit, RequestMeta};
 use crate::state::AppState;
 
 /// The whole application.
@@ -144,12 +145,48 @@ async fn require_auth(State(st): State<AppState>, mut req: Request, next: Next) 
 }
 
 /// G2: every write through the API leaves an audit record — who, when, what, from where, outcome.
-async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+/// A write that commits its own row (the event write path, filling decisions) answers with
+/// [`Audited`]; every other write, and every refused one, is recorded here after the answer.
+async fn audit(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !write {
         return next.run(req).await;
     }
-    let method = req.method().to_string();
+    let meta = request_meta(&req);
+    req.extensions_mut().insert(meta.clone());
+    // A page request's principal comes from its session cookie (resolved before this layer).
+    let session_principal = req.extensions().get::<Principal>().cloned();
+    let resp = next.run(req).await;
+    if resp.extensions().get::<Audited>().is_some() {
+        return resp;
+    }
+    let principal = resp
+        .extensions()
+        .get::<Principal>()
+        .or(session_principal.as_ref());
+    let attempt = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
+    let record = AuditRecord {
+        id: 0,
+        at: st.now(),
+        user_id: principal.map(|p| p.user_id),
+        username: principal.map(|p| p.username.clone()).or(attempt),
+        org_id: principal.map(|p| p.org_id),
+        org_path: principal.map(|p| p.org_path.clone()),
+        method: meta.method,
+        path: meta.path,
+        status: i64::from(resp.status().as_u16()),
+        ip: meta.ip,
+        detail: resp.extensions().get::<AuditNote>().map(|n| n.0.clone()),
+    };
+    if let Err(e) = st.store.insert_audit(&record).await {
+        st.metrics.audit_failures.inc();
+        tracing::error!(error = %e, path = %record.path, "audit record could not be written");
+    }
+    resp
+}
+
+/// Who called, how and from where, as the audit row records it.
+fn request_meta(req: &Request) -> RequestMeta {
     // Nesting strips `/api/v1` from `uri()`; the audit keeps the path the caller used.
     let path = req
         .extensions()
@@ -168,32 +205,27 @@ async fn audit(State(st): State<AppState>, req: Request, next: Next) -> Response
         (Some(p), Some(f)) => Some(format!("{p} (X-Forwarded-For: {f})")),
         (p, _) => p,
     };
-    // A page request's principal comes from its session cookie (resolved before this layer).
-    let session_principal = req.extensions().get::<Principal>().cloned();
-    let resp = next.run(req).await;
-    let principal = resp
-        .extensions()
-        .get::<Principal>()
-        .or(session_principal.as_ref());
-    let attempt = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
-    let record = AuditRecord {
-        id: 0,
-        at: st.now(),
-        user_id: principal.map(|p| p.user_id),
-        username: principal.map(|p| p.username.clone()).or(attempt),
-        org_id: principal.map(|p| p.org_id),
-        org_path: principal.map(|p| p.org_path.clone()),
-        method,
+    RequestMeta {
+        method: req.method().to_string(),
         path,
-        status: i64::from(resp.status().as_u16()),
         ip,
-        detail: resp.extensions().get::<AuditNote>().map(|n| n.0.clone()),
-    };
-    if let Err(e) = st.store.insert_audit(&record).await {
-        st.metrics.audit_failures.inc();
-        tracing::error!(error = %e, path = %record.path, "audit record could not be written");
     }
-    resp
+}
+
+/// Marks a response whose audit row was committed with the write it answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Audited;
+
+/// The audit row a handler's write commits with, answered with `status` on success.
+pub fn audit_to(meta: RequestMeta, status: axum::http::StatusCode) -> Audit {
+    Audit::new(meta, status.as_u16())
+}
+
+/// A response to a write that committed its own audit row.
+pub fn audited(resp: impl IntoResponse) -> Response {
+    let mut r = resp.into_response();
+    r.extensions_mut().insert(Audited);
+    r
 }
 
 async fn record_metrics(State(st): State<AppState>, req: Request, next: Next) -> Response {

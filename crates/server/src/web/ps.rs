@@ -10,7 +10,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use cyltrace_domain::ps::TraceKind;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use super::JsonBody;
 use super::api::noted;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::RequestMeta;
 use crate::services::ps::{self as svc, PsError, PsResult};
 use crate::services::{self, files};
 use crate::sm4::{self, Sm4Key};
@@ -315,40 +316,65 @@ async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
     answer(result, Some(&p), None)
 }
 
+/// An upload, committed with its audit row (the answer is 200 whatever the outcome: the envelope's
+/// `State` tells).
 async fn trace(
     st: AppState,
-    q: Params,
+    call: (Params, Extension<RequestMeta>),
     headers: HeaderMap,
     body: Bytes,
     kind: TraceKind,
 ) -> Response {
+    let (q, Extension(meta)) = call;
     let st2 = st.clone();
     with_data(&st, &q, &headers, &body, |p, data| async move {
-        match svc::upload_trace(&st2, &p, kind, &data).await {
-            Ok(n) => (
-                Ok(envelope_ok(None)),
-                Some(format!("/PS {}: {n} new records", kind.path())),
-            ),
+        let audit = super::audit_to(meta, StatusCode::OK).note(format!("/PS {}", kind.path()));
+        match svc::upload_trace(&st2, &p, kind, &data, Some(&audit)).await {
+            Ok(_) => (Ok(super::audited(envelope_ok(None))), None),
             Err(e) => (Err(e), None),
         }
     })
     .await
 }
 
-async fn before_fill(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    trace(st, q, h, b, TraceKind::BeforeFill).await
+async fn before_fill(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    trace(st, (q, m), h, b, TraceKind::BeforeFill).await
 }
 
-async fn fill(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    trace(st, q, h, b, TraceKind::Fill).await
+async fn fill(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    trace(st, (q, m), h, b, TraceKind::Fill).await
 }
 
-async fn after_fill(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    trace(st, q, h, b, TraceKind::AfterFill).await
+async fn after_fill(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    trace(st, (q, m), h, b, TraceKind::AfterFill).await
 }
 
-async fn inspection(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    trace(st, q, h, b, TraceKind::Inspection).await
+async fn inspection(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    trace(st, (q, m), h, b, TraceKind::Inspection).await
 }
 
 async fn apply(st: AppState, q: Params, headers: HeaderMap, body: Bytes, old: bool) -> Response {
@@ -428,37 +454,58 @@ async fn begin_apply(State(st): State<AppState>, q: Params, h: HeaderMap, b: Byt
     .await
 }
 
+/// A change of an inspection work order; ending it sends the cylinders (an event), committed with
+/// the request's audit row.
 async fn check_apply_op(
     st: AppState,
-    q: Params,
+    call: (Params, Extension<RequestMeta>),
     h: HeaderMap,
     b: Bytes,
     op: &'static str,
 ) -> Response {
+    let (q, Extension(meta)) = call;
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
         let id = data.get("Id").cloned().unwrap_or(Value::Null);
-        match svc::change_check_apply(&st2, &p, &data, op).await {
-            Ok(()) => (
-                Ok(envelope_ok(None)),
-                Some(format!("inspection work order {id}: {op}")),
-            ),
+        let note = format!("inspection work order {id}: {op}");
+        let audit = super::audit_to(meta, StatusCode::OK).note(note.clone());
+        match svc::change_check_apply(&st2, &p, &data, op, Some(&audit)).await {
+            Ok(()) if op == "end" => (Ok(super::audited(envelope_ok(None))), None),
+            Ok(()) => (Ok(envelope_ok(None)), Some(note)),
             Err(e) => (Err(e), None),
         }
     })
     .await
 }
 
-async fn add_bottle(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    check_apply_op(st, q, h, b, "add").await
+async fn add_bottle(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    check_apply_op(st, (q, m), h, b, "add").await
 }
 
-async fn remove_bottle(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    check_apply_op(st, q, h, b, "remove").await
+async fn remove_bottle(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    check_apply_op(st, (q, m), h, b, "remove").await
 }
 
-async fn end_apply(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
-    check_apply_op(st, q, h, b, "end").await
+async fn end_apply(
+    State(st): State<AppState>,
+    q: Params,
+    m: Extension<RequestMeta>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    check_apply_op(st, (q, m), h, b, "end").await
 }
 
 async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
@@ -629,12 +676,12 @@ async fn approve(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<i64>,
+    Extension(meta): Extension<RequestMeta>,
 ) -> ApiResult<Response> {
-    let v = svc::approve_registration(&st, &p, id).await?;
-    Ok(noted(
-        Json(v),
-        format!("registration application {id} approved"),
-    ))
+    let audit = super::audit_to(meta, StatusCode::OK)
+        .note(format!("registration application {id} approved"));
+    let v = svc::approve_registration(&st, &p, id, Some(&audit)).await?;
+    Ok(super::audited(Json(v)))
 }
 
 async fn reject(

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,7 @@ use super::console::{
     day_start, error_page, jcell, local, ok, pe, render, se, this_month,
 };
 use crate::error::ApiError;
+use crate::services::audit::RequestMeta;
 use crate::services::supervision::{self as svc, ARTICLE, COMPLAINT, Listing, MESSAGE};
 use crate::services::{self, circulation as circ};
 use crate::state::AppState;
@@ -1717,13 +1718,17 @@ async fn decide_registration(
     State(st): State<AppState>,
     v: Viewer,
     Path((id, decision)): Path<(i64, String)>,
+    Extension(meta): Extension<RequestMeta>,
     Form(f): Form<super::console::CsrfOnly>,
 ) -> PageResult {
     v.check_csrf(f.csrf.as_deref())?;
     regulator(&v)?;
     match decision.as_str() {
         "approve" => {
-            pe(services::ps::approve_registration(&st, &v.p, id).await)?;
+            let audit = super::audit_to(meta, StatusCode::SEE_OTHER)
+                .note(format!("registration application {id} approved"));
+            pe(services::ps::approve_registration(&st, &v.p, id, Some(&audit)).await)?;
+            return Ok(super::audited(Redirect::to("/supervision/registrations")));
         }
         "reject" => {
             pe(

@@ -1,13 +1,15 @@
 //! Events into the log, inside the writer's transaction: judged (phase one: what they name; phase
 //! two: the circulation guards, event by event against the state after every event before), then
 //! appended with their per-cylinder index rows, alarms, outbox rows, leaves, the business records
-//! they move (waybills, an order) and the cylinders' projections. An id stored before is a retry,
+//! they move (waybills, an order, inspection applications) and the cylinders' projections. An id stored before is a retry,
 //! answered with its original index and not stored again.
 
 use cyltrace_domain::circulation::{
     Certificate, Delivery, DeliveryCheck, DeliveryRefusal, OrderState, record_kind,
 };
+use cyltrace_domain::event::InspectionResult;
 use cyltrace_domain::filling::alarms_for;
+use cyltrace_domain::inspection::{INSPECTION_APP, InspectionApplication};
 use cyltrace_domain::intake::{self, Actor, Naming, Refusal};
 use cyltrace_domain::{CylinderCode, Event, EventData, FieldError};
 use cyltrace_ledger::LogHash;
@@ -17,7 +19,7 @@ use super::db::{Conn, from_us, sql, to_json, us};
 use super::facts::{self, Cylinders, GuardView, RefFacts};
 use super::writer::{Request, stored_time, uplinked};
 use super::{events, records};
-use crate::model::{BizRecord, StoredEvent};
+use crate::model::{BizFilter, BizRecord, StoredEvent};
 use crate::{Appended, Intake, Judge, OrderDelivery, Result, StoreError, WriteError};
 
 type Outcome<T> = std::result::Result<T, WriteError>;
@@ -113,9 +115,7 @@ pub(super) async fn append(w: &mut Request<'_, '_>, intake: &Intake) -> Outcome<
         for code in &e.codes {
             refresh(w.c, &mut cyl, code).await?;
         }
-        if let Some((actor, naming)) = recorder.judged
-            && intake::is_circulation(e.kind())
-        {
+        if let Some((actor, naming)) = recorder.judged {
             let want = intake::lookups(e);
             let loaded = facts::load_guarded(w.c, actor, &want, &mut mine).await?;
             let view = GuardView {
@@ -291,6 +291,11 @@ async fn store_event(
         )
         .await?;
     }
+    if let EventData::InspectionResult(r) = &e.data {
+        for code in &e.codes {
+            note_inspection(w, r, code, recorded_at).await?;
+        }
+    }
     let leaf = crate::leaf::encode(
         &w.log.info.origin,
         e,
@@ -340,6 +345,41 @@ async fn note_on_waybill(
         }
     }
     Err(StoreError::Conflict(format!("waybill {number}")))
+}
+
+/// Marks an inspection result on the station's open application that waits for this cylinder; the
+/// application is done when every cylinder of it has one (D2).
+async fn note_inspection(
+    w: &mut Request<'_, '_>,
+    r: &InspectionResult,
+    code: &CylinderCode,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let open = BizFilter {
+        kind: INSPECTION_APP.to_owned(),
+        ref_id: Some(r.station_org_id),
+        state: Some("applied".to_owned()),
+        limit: 1000,
+        ..Default::default()
+    };
+    for mut rec in records::list_biz(w.c, &open).await? {
+        let mut app: InspectionApplication = serde_json::from_value(rec.body.clone())
+            .map_err(|e| StoreError::Corrupt(format!("inspection application {}: {e}", rec.id)))?;
+        let Some(done) = app.note(code.as_str(), r) else {
+            continue;
+        };
+        if done {
+            rec.state = "done".to_owned();
+        }
+        rec.body = serde_json::to_value(&app).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if !save_record(w.c, rec, at).await? {
+            return Err(StoreError::Conflict(format!(
+                "inspection application of {code}"
+            )));
+        }
+        break;
+    }
+    Ok(())
 }
 
 /// Checks that the intake's delivery may complete the order (C3); answers the order to complete,

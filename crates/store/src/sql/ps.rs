@@ -167,6 +167,7 @@ impl PsStore for SqlStore {
             state: state.to_owned(),
             body: body.clone(),
             at,
+            from: None,
         };
         update_doc(&mut self.conn().await?.conn(), &u).await
     }
@@ -310,19 +311,24 @@ async fn doc_by_third(
         .transpose()
 }
 
-/// Replaces a document's state and body.
+/// Replaces a document's state and body (when it is still in state `from`, if given).
 pub(super) async fn update_doc(c: &mut Conn<'_>, u: &PsDocUpdate) -> Result<()> {
-    let n = sql("update ps_docs set state = $1, body = $2, updated_at = $3 where doc_id = $4")
+    let n = sql("update ps_docs set state = $1, body = $2, updated_at = $3 where doc_id = $4 and ($5 is null or state = $5)")
         .bind(&u.state)
         .bind(to_json(&u.body))
         .bind(u.at)
         .bind(u.id)
+        .bind(u.from.clone())
         .execute(c)
         .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound(format!("document {}", u.id)));
+    match (n, &u.from) {
+        (0, Some(from)) => Err(StoreError::Conflict(format!(
+            "document {} is no longer {from}",
+            u.id
+        ))),
+        (0, None) => Err(StoreError::NotFound(format!("document {}", u.id))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Remembers the leaf hash a lower node declared for an uploaded record (kept once per index).

@@ -15,7 +15,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::guards::bound_in_scope;
 use super::{
     BINDING, CUSTOMER, DEPOSIT, ListQuery, conflict, filter, identity_key, new_record, open_text,
     owned, owner, parse, save, seal_text,
@@ -303,4 +302,13 @@ pub async fn progress(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
         );
     }
     Ok(out)
+}
+
+/// Whether the customer has an account (a binding) with an organisation in the caller's scope.
+async fn bound_in_scope(st: &AppState, p: &Principal, customer: Uuid) -> ApiResult<bool> {
+    let f = BizFilter {
+        ref_id: Some(customer),
+        ..filter(BINDING, Some(p.scope()), 1, 0)
+    };
+    Ok(!st.store.list_biz(&f).await?.is_empty())
 }

@@ -33,12 +33,9 @@ use crate::sm4::Sm4Key;
 use crate::state::AppState;
 
 // The areas below reach these through `super::` (their code moved here unchanged).
-use super::{
-    MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW, archives, envelope, files, get_cylinder, record_events,
-};
+use super::{MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW, archives, envelope, files, get_cylinder};
 
 mod customers;
-mod guards;
 mod household;
 mod orders;
 mod scan;
@@ -50,14 +47,12 @@ pub use customers::{
     add_deposit, customer, customer_view, holdings, list_customers, progress, register_customer,
     reveal_id, verify_customer,
 };
-pub use guards::{after_append, guard_events};
 pub use household::{
     check_items, close_rectification, record_household_check, rectification_view, reminders,
     set_check_items,
 };
 pub use orders::{cancel_order, create_order, deliver_order, dispatch_order, order_view};
-pub(crate) use scan::rename_fields;
-pub use scan::scan;
+pub use scan::{ScanResult, scan};
 pub use stock::{stock, stocktake};
 pub use trajectory::{trajectory, trajectory_table};
 pub use transport::{

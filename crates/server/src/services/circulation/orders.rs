@@ -5,17 +5,22 @@
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::{self as dom, Confirmation, NewOrder, OrderState, PersonalView};
-use cyltrace_domain::{EventKind, Role};
+use cyltrace_domain::event::{Deliver, Position};
+use cyltrace_domain::intake::Naming;
+use cyltrace_domain::org::check_position;
+use cyltrace_domain::{CylinderCode, Event, EventData, EventKind, Role, Text, ValidationErrors};
 use cyltrace_store::BizRecord;
+use cyltrace_store::OrderDelivery;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::customers::customer;
-use super::scan::{delivery_field, rename_fields};
-use super::{ORDER, conflict, new_record, owned, owner, parse, save, visible_record};
+use super::{ORDER, new_record, owned, owner, parse, save, visible_record};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::Audit;
+use crate::services::events::{Submission, api_error, submit};
 use crate::state::AppState;
 
 pub async fn create_order(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
@@ -123,74 +128,65 @@ struct DeliverOrder {
     lon: Option<f64>,
 }
 
-/// Hands the order's cylinders to the customer: checks the confirmation (handover code or an
-/// uploaded e-signature), records one `deliver` event for the codes (with the guards of
-/// `POST /events`), and marks the order delivered. A retry with the same `id` answers the same.
+/// Hands the order's cylinders to the customer (C3): one `deliver` event for the codes, judged with
+/// the order — it must be dispatched to the caller (an enterprise admin may deliver any), the
+/// handover code must match or the e-signature be uploaded, the codes at most the quantity ordered
+/// — and the order marked delivered in the same commit. A retry with the same `id` answers the same.
 pub async fn deliver_order(
     st: &AppState,
     p: &Principal,
     id: Uuid,
     body: &Value,
+    audit: Option<&Audit>,
 ) -> ApiResult<(BizRecord, i64)> {
     p.require(Action::RecordEvent(EventKind::Deliver))?;
     let d: DeliverOrder = parse(body)?;
-    let r = visible_record(st, p, ORDER, id, "订单").await?;
-    if let Some(prev) = r.body["delivery_event"].as_str() {
-        if prev == d.id.to_string() {
-            let idx = r.body["ledger_index"].as_i64().unwrap_or(-1);
-            return Ok((r, idx));
-        }
-        return Err(conflict("state", "订单已送达".to_owned()));
-    }
-    let state = OrderState::parse(&r.state)
-        .ok_or_else(|| ApiError::Internal(format!("order state {}", r.state)))?;
-    state.deliver().map_err(|m| ApiError::invalid("state", m))?;
-    if r.body["courier_id"].as_str() != Some(p.user_id.to_string().as_str())
-        && !p.roles.contains(&Role::EnterpriseAdmin)
-        && !p.is_node_admin()
+    let mut errs = ValidationErrors::default();
+    if let Confirmation::Signature { file } = &d.confirmation
+        && (!dom::is_file_hash(file) || !super::files::exists(st, &super::files::reference(file)))
     {
-        return Err(ApiError::Forbidden("该订单未派给您".to_owned()));
+        errs.push(
+            "confirmation.file",
+            "签名文件不存在，请先上传（POST /api/v1/files）",
+        );
     }
-    match &d.confirmation {
-        Confirmation::Code { code } => {
-            if r.body["handover_code"].as_str() != Some(code.trim()) {
-                return Err(ApiError::invalid("confirmation.code", "交接码不正确"));
-            }
-        }
-        Confirmation::Signature { file } => {
-            if !dom::is_file_hash(file) || !super::files::exists(st, &super::files::reference(file))
-            {
-                return Err(ApiError::invalid(
-                    "confirmation.file",
-                    "签名文件不存在，请先上传（POST /api/v1/files）",
-                ));
-            }
+    let mut codes = Vec::with_capacity(d.codes.len());
+    for (i, c) in d.codes.iter().enumerate() {
+        match CylinderCode::parse(c) {
+            Ok(c) => codes.push(c),
+            Err(m) => errs.push(format!("codes[{i}]"), m),
         }
     }
-    let ordered = serde_json::from_value::<NewOrder>(r.body["order"].clone())
-        .map(|o| o.quantity())
-        .unwrap_or(0);
-    if d.codes.is_empty() || d.codes.len() > ordered as usize {
-        return Err(ApiError::invalid(
-            "codes",
-            format!("交付气瓶数应为 1–{ordered}（订单数量）"),
-        ));
-    }
-    let event = json!({
-        "id": d.id, "kind": "deliver", "codes": d.codes, "time": d.time, "lat": d.lat, "lon": d.lon,
-        "data": {"customer_id": r.ref_id.map(|u| u.to_string()), "order_id": r.id.to_string(),
-                 "confirmation": d.confirmation},
+    check_position(d.lat, d.lon, &mut errs);
+    errs.into_result(())?;
+    // The customer of the order, as the event records it (read again, and judged, by the writer).
+    let customer = visible_record(st, p, ORDER, id, "订单")
+        .await?
+        .ref_id
+        .map(|u| Text::parse(&u.to_string()))
+        .transpose()
+        .map_err(ApiError::Internal)?;
+    let event = Event {
+        id: d.id,
+        data: EventData::Deliver(Deliver {
+            customer_id: customer,
+            order_id: Some(Text::parse(&id.to_string()).map_err(ApiError::Internal)?),
+            confirmation: Some(d.confirmation.clone()),
+        }),
+        codes,
+        time: d.time,
+        site_id: None,
+        operator: None,
+        device: None,
+        position: d.lat.zip(d.lon).map(|(lat, lon)| Position { lat, lon }),
+    };
+    let mut sub = Submission::new(vec![event], Naming::Fields);
+    sub.order = Some(OrderDelivery {
+        order_id: id,
+        confirmation: d.confirmation,
+        any_courier: p.roles.contains(&Role::EnterpriseAdmin) || p.is_node_admin(),
     });
-    let appended = super::record_events(st, p, &json!({"events": [event]}))
-        .await
-        .map_err(|e| rename_fields(e, delivery_field))?;
+    let appended = submit(st, p, sub, audit).await.map_err(api_error)?;
     let idx = appended.first().map_or(-1, |a| a.ledger_index);
-    let mut r = r;
-    r.state = OrderState::Delivered.as_str().to_owned();
-    r.body["delivery_event"] = json!(d.id);
-    r.body["ledger_index"] = json!(idx);
-    r.body["codes"] = json!(d.codes);
-    r.body["delivered_at"] = json!(d.time);
-    r.body["confirmation"] = json!(d.confirmation);
-    Ok((save(st, r).await?, idx))
+    Ok((visible_record(st, p, ORDER, id, "订单").await?, idx))
 }

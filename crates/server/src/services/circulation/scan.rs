@@ -1,18 +1,25 @@
-//! The handheld's scan-to-act (G9): one action on many scanned codes, recorded as events through
-//! `record_events` and answered with each cylinder's state and warnings; and the renaming of the
-//! events' field names back to the request's. Part of the event write path: kept as it is.
+//! The handheld's scan-to-act (G9): one action on many scanned codes, recorded as one event per
+//! code through the event write path and answered with each cylinder's state and warnings.
 
 use chrono::{DateTime, Utc};
 use cyltrace_domain::circulation::{self as dom, ScanAction};
+use cyltrace_domain::event::{Deliver, Position, Recycle, StoreMove, VehicleMove};
+use cyltrace_domain::intake::Naming;
+use cyltrace_domain::org::check_position;
 use cyltrace_domain::parse::from_value;
-use cyltrace_domain::{FieldError, ValidationErrors};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use cyltrace_domain::status::LocationKind;
+use cyltrace_domain::{
+    CylinderCode, CylinderState, Date, Event, EventData, Text, ValidationErrors, Verdict,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{parse, today};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::Audit;
+use crate::services::events::{Submission, api_error, submit};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -44,6 +51,63 @@ struct ScanBatch {
     lon: Option<f64>,
 }
 
+/// One scanned cylinder after the action: its state and the warnings the handheld shows.
+#[derive(Debug, Serialize)]
+pub struct ScanResult {
+    pub code: CylinderCode,
+    pub id: Uuid,
+    pub ledger_index: i64,
+    pub new: bool,
+    pub state: CylinderState,
+    pub location_kind: LocationKind,
+    pub location_zh: &'static str,
+    pub full: bool,
+    pub next_check_date: Option<Date>,
+    pub verdict: &'static str,
+    pub warnings: Vec<String>,
+}
+
+/// A text field of the request, checked (`None` when absent).
+fn text(name: &str, v: &Option<String>, errs: &mut ValidationErrors) -> Option<Text> {
+    v.as_deref()
+        .and_then(|s| Text::parse(s).map_err(|m| errs.push(name, m)).ok())
+}
+
+/// The event data of `action` from the request's shared fields.
+fn action_data(
+    action: ScanAction,
+    b: &ScanBatch,
+    errs: &mut ValidationErrors,
+) -> Option<EventData> {
+    let customer_id = text("customer_id", &b.customer_id, errs);
+    Some(match action {
+        ScanAction::ReceiveEmpty => EventData::StoreIn(StoreMove { full: false }),
+        ScanAction::StoreFull => EventData::StoreIn(StoreMove { full: true }),
+        ScanAction::Dispatch => EventData::StoreOut(StoreMove { full: true }),
+        ScanAction::Load | ScanAction::Unload => {
+            if b.vehicle.is_none() {
+                errs.push("vehicle", "缺少必填字段");
+            }
+            let vehicle = text("vehicle", &b.vehicle, errs)?;
+            let m = VehicleMove {
+                vehicle,
+                waybill: text("waybill", &b.waybill, errs),
+            };
+            if action == ScanAction::Load {
+                EventData::Load(m)
+            } else {
+                EventData::Unload(m)
+            }
+        }
+        ScanAction::Deliver => EventData::Deliver(Deliver {
+            customer_id,
+            order_id: text("order_id", &b.order_id, errs),
+            confirmation: None,
+        }),
+        ScanAction::Recycle => EventData::Recycle(Recycle { customer_id }),
+    })
+}
+
 /// One handheld action on one or many scanned codes, answered in one round trip: each code's state
 /// after the action and its warnings. All or nothing, like `POST /events`.
 pub async fn scan(
@@ -51,7 +115,8 @@ pub async fn scan(
     p: &Principal,
     action: &str,
     body: &Value,
-) -> ApiResult<Vec<Value>> {
+    audit: Option<&Audit>,
+) -> ApiResult<Vec<ScanResult>> {
     let action = ScanAction::parse(action).ok_or_else(|| {
         ApiError::NotFound(
             "未知的扫码操作（receive_empty, store_full, dispatch, load, unload, deliver, recycle）"
@@ -68,104 +133,57 @@ pub async fn scan(
             format!("{}须指定站点", action.label_zh()),
         ));
     }
-    let data = match action {
-        ScanAction::ReceiveEmpty => json!({"full": false}),
-        ScanAction::StoreFull | ScanAction::Dispatch => json!({"full": true}),
-        ScanAction::Load | ScanAction::Unload => {
-            let v = b
-                .vehicle
-                .clone()
-                .ok_or_else(|| ApiError::invalid("vehicle", "缺少必填字段"))?;
-            json!({"vehicle": v, "waybill": b.waybill})
-        }
-        ScanAction::Deliver => json!({"customer_id": b.customer_id, "order_id": b.order_id}),
-        ScanAction::Recycle => json!({"customer_id": b.customer_id}),
-    };
-    let data = strip_nulls(data);
-    let mut events = Vec::with_capacity(b.scans.len());
-    let mut codes = Vec::with_capacity(b.scans.len());
     let mut errs = ValidationErrors::default();
+    let data = action_data(action, &b, &mut errs);
+    check_position(b.lat, b.lon, &mut errs);
+    let position = b.lat.zip(b.lon).map(|(lat, lon)| Position { lat, lon });
+    let mut scanned = Vec::with_capacity(b.scans.len());
     for (i, s) in b.scans.iter().enumerate() {
-        match from_value::<Scan>(s, &format!("scans[{i}]")) {
-            Ok(s) => {
-                codes.push(s.code.clone());
-                events.push(json!({
-                    "id": s.id, "kind": action.kind().as_str(), "codes": [s.code], "time": s.time,
-                    "site_id": b.site_id, "lat": b.lat, "lon": b.lon, "data": data,
-                }));
-            }
-            Err(e) => errs.0.extend(e.0),
+        let Ok(s) = from_value::<Scan>(s, &format!("scans[{i}]")).map_err(|e| errs.0.extend(e.0))
+        else {
+            continue;
+        };
+        match CylinderCode::parse(&s.code) {
+            Ok(code) => scanned.push((s, code)),
+            Err(m) => errs.push(format!("scans[{i}].code"), m),
         }
     }
-    errs.into_result(())?;
-    let appended = super::record_events(st, p, &json!({"events": events}))
+    let data = errs
+        .into_result(data)?
+        .ok_or_else(|| ApiError::invalid("vehicle", "缺少必填字段"))?;
+    let events: Vec<Event> = scanned
+        .iter()
+        .map(|(s, code)| Event {
+            id: s.id,
+            data: data.clone(),
+            codes: vec![code.clone()],
+            time: s.time,
+            site_id: b.site_id,
+            operator: None,
+            device: None,
+            position,
+        })
+        .collect();
+    let appended = submit(st, p, Submission::new(events, Naming::Scans), audit)
         .await
-        .map_err(|e| rename_fields(e, scan_field))?;
-    let now = st.now();
-    let mut out = Vec::with_capacity(codes.len());
-    for (code, a) in codes.iter().zip(&appended) {
-        let rec = super::get_cylinder(st, p, code).await?;
-        let warnings = dom::scan_warnings(&rec.archive, &rec.status, today(now));
-        out.push(json!({
-            "code": rec.archive.code, "id": a.id, "ledger_index": a.ledger_index, "new": a.new,
-            "state": rec.status.state, "location_kind": rec.status.location_kind,
-            "location_zh": rec.status.location_kind.label_zh(), "full": rec.status.full,
-            "next_check_date": rec.status.next_check_date,
-            "verdict": cyltrace_domain::Verdict::of(&rec.archive, &rec.status, today(now)).as_str(),
-            "warnings": warnings,
-        }));
+        .map_err(api_error)?;
+    let day = today(st.now());
+    let mut out = Vec::with_capacity(scanned.len());
+    for ((_, code), a) in scanned.iter().zip(&appended) {
+        let rec = super::get_cylinder(st, p, code.as_str()).await?;
+        out.push(ScanResult {
+            code: rec.archive.code.clone(),
+            id: a.id,
+            ledger_index: a.ledger_index,
+            new: a.new,
+            state: rec.status.state,
+            location_kind: rec.status.location_kind,
+            location_zh: rec.status.location_kind.label_zh(),
+            full: rec.status.full,
+            next_check_date: rec.status.next_check_date,
+            verdict: Verdict::of(&rec.archive, &rec.status, day).as_str(),
+            warnings: dom::scan_warnings(&rec.archive, &rec.status, day),
+        });
     }
     Ok(out)
-}
-
-/// `events[3].codes[0]` → (3, `codes[0]`).
-fn event_field(f: &str) -> Option<(&str, &str)> {
-    let rest = f.strip_prefix("events[")?;
-    let (i, rest) = rest.split_once(']')?;
-    Some((i, rest.strip_prefix('.').unwrap_or(rest)))
-}
-
-/// A scan request's own name for a field of the events built from it.
-fn scan_field(f: &str) -> String {
-    match event_field(f) {
-        Some((i, "codes[0]")) => format!("scans[{i}].code"),
-        Some((i, r @ ("id" | "time"))) => format!("scans[{i}].{r}"),
-        Some((_, r)) => r.strip_prefix("data.").unwrap_or(r).to_owned(),
-        None => f.to_owned(),
-    }
-}
-
-/// An order delivery's own name for a field of its `deliver` event.
-pub(super) fn delivery_field(f: &str) -> String {
-    match event_field(f) {
-        Some((_, r)) => r.strip_prefix("data.").unwrap_or(r).to_owned(),
-        None => f.to_owned(),
-    }
-}
-
-fn strip_nulls(mut v: Value) -> Value {
-    if let Some(m) = v.as_object_mut() {
-        m.retain(|_, x| !x.is_null());
-    }
-    v
-}
-
-/// Renames the fields of errors from the events built for a request to the request's own fields
-/// (`events[3].codes[0]` → `scans[3].code`, `events[0].data.vehicle` → `vehicle`), by `fix`.
-pub(crate) fn rename_fields(e: ApiError, fix: impl Fn(&str) -> String) -> ApiError {
-    match e {
-        ApiError::Invalid(errs) => ApiError::Invalid(ValidationErrors(
-            errs.0
-                .into_iter()
-                .map(|x| FieldError::new(fix(&x.field), x.message))
-                .collect(),
-        )),
-        ApiError::Conflict(m, f) => ApiError::Conflict(
-            m,
-            f.into_iter()
-                .map(|x| FieldError::new(fix(&x.field), x.message))
-                .collect(),
-        ),
-        other => other,
-    }
 }

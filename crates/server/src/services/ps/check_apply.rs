@@ -2,13 +2,16 @@
 //! ended by sending the cylinders (one `inspection_send` event appended — the event write path, kept
 //! as it is).
 
+use cyltrace_domain::intake::Naming;
 use cyltrace_domain::{CylinderCode, Event, EventData, OrgKind, Text};
-use cyltrace_store::{AppendContext, PsDoc};
+use cyltrace_store::{PsDoc, PsDocUpdate};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{PsError, PsResult, own_doc, refuse, station_by_name};
+use super::{PsError, PsResult, own_doc, ps_error, refuse, station_by_name};
 use crate::auth::Principal;
+use crate::services::audit::Audit;
+use crate::services::events::{Submission, submit};
 use crate::state::AppState;
 
 /// §8.1: opens a work order for an inspection station of this node.
@@ -66,6 +69,7 @@ pub async fn change_check_apply(
     p: &Principal,
     body: &Value,
     op: &str,
+    audit: Option<&Audit>,
 ) -> PsResult<()> {
     let third = third_id(body)?;
     let id = body
@@ -86,7 +90,6 @@ pub async fn change_check_apply(
     }
     let mut items: Vec<Value> = b["Items"].as_array().cloned().unwrap_or_default();
     let now = st.now();
-    let mut state = "open";
     match op {
         "add" | "remove" => {
             let list = body
@@ -153,23 +156,27 @@ pub async fn change_check_apply(
                 device: None,
                 position: None,
             };
-            st.store
-                .append_events(
-                    &[e],
-                    &AppendContext {
-                        recorded_by: Some(p.user_id),
-                        org_id: p.org_id,
-                        recorded_at: now,
-                    },
-                )
-                .await?;
-            state = "ended";
+            b["Items"] = Value::Array(items);
+            if let Some(ops) = b["Ops"].as_array_mut() {
+                ops.push(json!(op_key));
+            }
+            // The sending and the work order's end: one commit.
+            let mut sub = Submission::new(vec![e], Naming::Fields);
+            sub.ps_doc = Some(PsDocUpdate {
+                id,
+                state: "ended".to_owned(),
+                body: b,
+                at: now,
+                from: Some("open".to_owned()),
+            });
+            submit(st, p, sub, audit).await.map_err(ps_error)?;
+            return Ok(());
         }
     }
     b["Items"] = Value::Array(items);
     if let Some(ops) = b["Ops"].as_array_mut() {
         ops.push(json!(op_key));
     }
-    st.store.update_ps_doc(id, state, &b, now).await?;
+    st.store.update_ps_doc(id, "open", &b, now).await?;
     Ok(())
 }

@@ -83,6 +83,33 @@ pub fn reasons(v: &ValidationErrors) -> String {
         .join("；")
 }
 
+/// A rejected upload as the `/PS` interface words it: every reason, field by field.
+pub(crate) fn ps_error(r: crate::services::events::Rejection) -> PsError {
+    let refusals = match r {
+        crate::services::events::Rejection::Error(e) => return PsError::from(e),
+        crate::services::events::Rejection::Refused(r) => r,
+    };
+    let reason = |r: &cyltrace_domain::intake::Refusal| match r {
+        cyltrace_domain::intake::Refusal::Invalid(f)
+        | cyltrace_domain::intake::Refusal::Conflict(f)
+            if f.field.ends_with("ThridId") =>
+        {
+            format!("{}: 该 ThridId 已用于另一条不同的记录", f.field)
+        }
+        cyltrace_domain::intake::Refusal::Invalid(f)
+        | cyltrace_domain::intake::Refusal::Conflict(f) => format!("{}: {}", f.field, f.message),
+        cyltrace_domain::intake::Refusal::NoArchive { field, code } => {
+            format!("{field}: 气瓶 {code} 在本平台没有档案")
+        }
+        cyltrace_domain::intake::Refusal::OutOfScope { field, code } => {
+            format!("{field}: 气瓶 {code} 不属于本账号所在单位")
+        }
+        cyltrace_domain::intake::Refusal::Forbidden(m)
+        | cyltrace_domain::intake::Refusal::NotFound(m) => m.clone(),
+    };
+    PsError::Refused(refusals.iter().map(reason).collect::<Vec<_>>().join("；"))
+}
+
 pub(crate) fn refuse(field: impl AsRef<str>, msg: impl AsRef<str>) -> PsError {
     PsError::Refused(format!("{}: {}", field.as_ref(), msg.as_ref()))
 }

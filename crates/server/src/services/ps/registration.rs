@@ -3,15 +3,18 @@
 //! rejected.
 
 use cyltrace_domain::access::Action;
+use cyltrace_domain::intake::Naming;
 use cyltrace_domain::ps::{self, RegistrationApply};
 use cyltrace_domain::{Event, EventData, Registration, Role, Text};
-use cyltrace_store::{AppendContext, NewCylinder, PsDoc};
+use cyltrace_store::{NewArchives, NewCylinder, PsDoc, PsDocUpdate};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{PsError, PsResult, reasons, refuse};
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::services::audit::Audit;
+use crate::services::events::{Submission, api_error, submit};
 use crate::state::AppState;
 
 /// Keeps an application for a regulator of this node; answers its id (the same id for a repeated
@@ -77,6 +80,7 @@ pub async fn approve_registration(
     st: &AppState,
     p: &Principal,
     id: i64,
+    audit: Option<&Audit>,
 ) -> Result<Value, ApiError> {
     if !p.roles.contains(&Role::Regulator) && !p.is_node_admin() {
         return Err(ApiError::Forbidden(
@@ -159,23 +163,23 @@ pub async fn approve_registration(
         });
         numbers.push(json!({"Barcode": it.code.as_str(), "RegisterNo": number}));
     }
-    if !new_archives.is_empty() {
-        st.store.insert_cylinders(&new_archives, now).await?;
-    }
-    st.store
-        .append_events(
-            &events,
-            &AppendContext {
-                recorded_by: Some(p.user_id),
-                org_id: p.org_id,
-                recorded_at: now,
-            },
-        )
-        .await?;
     let mut body = doc.body.clone();
     body["Numbers"] = Value::Array(numbers.clone());
     body["DecidedBy"] = json!(p.username);
-    st.store.update_ps_doc(id, "approved", &body, now).await?;
+    // The archives, their `register` events and the decision: one commit.
+    let mut sub = Submission::new(events, Naming::Fields);
+    sub.cylinders = (!new_archives.is_empty()).then(|| NewArchives {
+        archives: new_archives,
+        at: now,
+    });
+    sub.ps_doc = Some(PsDocUpdate {
+        id,
+        state: "approved".to_owned(),
+        body,
+        at: now,
+        from: Some("pending".to_owned()),
+    });
+    submit(st, p, sub, audit).await.map_err(api_error)?;
     Ok(json!({"id": id, "state": "approved", "numbers": numbers}))
 }
 

@@ -1,20 +1,22 @@
 //! Archives downward (`GenericBottle/List`), trace uploads from enterprises, stations and lower
-//! platforms (stored as events of the uploading unit; the event write path, kept as it is), and the
+//! platforms (stored as events of the uploading unit, through the event write path), and the
 //! month counts compared with what arrived.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
+use cyltrace_domain::intake::Naming;
 use cyltrace_domain::ps::{self, BusinessCount, GenericBottle, TraceKind, parse_trace, ymdhms};
-use cyltrace_domain::{CylinderCode, Event};
 use cyltrace_ledger::Hash;
-use cyltrace_store::{AppendContext, EventFilter, PsDoc, RegAlarm, Scope, StoreError};
+use cyltrace_store::{DeclaredLeaf, EventFilter, PsDoc, RegAlarm, Scope};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{PsError, PsResult, reasons, refuse, station_by_name};
+use super::{PsError, PsResult, ps_error, reasons, refuse, station_by_name};
 use crate::auth::Principal;
+use crate::services::audit::Audit;
+use crate::services::events::{Submission, submit};
 use crate::state::AppState;
 
 /// §2: archives of the caller's data scope changed at or after `lasttime` (oldest first), with the
@@ -67,12 +69,16 @@ pub const LIST_LIMIT: i64 = 5000;
 // ---------------------------------------------------------------------------------------------
 // Trace uploads
 
-/// §4–6: stores every item of an upload as an event of the caller's organisation, or none.
+/// §4–6: stores every item of an upload as an event of the caller's organisation, or none, with
+/// the leaves the caller declared for them (the witness) and the request's audit row. Each item is
+/// judged by the writer like any other event: an archive this platform holds, in the caller's scope
+/// (or, for an inspection station, sent to it).
 pub async fn upload_trace(
     st: &AppState,
     p: &Principal,
     kind: TraceKind,
     data: &Value,
+    audit: Option<&Audit>,
 ) -> PsResult<usize> {
     if p.require(Action::RecordEvent(kind.event_kind())).is_err() {
         return Err(PsError::Refused(format!(
@@ -87,9 +93,7 @@ pub async fn upload_trace(
     };
     let items = parse_trace(kind, data, p.org_id, now, station)
         .map_err(|e| PsError::Refused(reasons(&e)))?;
-    let mut seen: HashMap<CylinderCode, ()> = HashMap::new();
     for (i, it) in items.iter().enumerate() {
-        let code = &it.event.codes[0];
         if it.event.time > now + crate::services::MAX_FUTURE_SKEW {
             let f = if kind == TraceKind::Fill {
                 "EndDate"
@@ -98,75 +102,25 @@ pub async fn upload_trace(
             };
             return Err(refuse(format!("Items[{i}].{f}"), "时间晚于平台当前时间"));
         }
-        if seen.insert(code.clone(), ()).is_some() {
-            continue;
-        }
-        match st.store.get_cylinder(code).await? {
-            None => {
-                return Err(refuse(
-                    format!("Items[{i}].Barcode"),
-                    format!("气瓶 {code} 在本平台没有档案"),
-                ));
-            }
-            // An inspection station reports on other owners' cylinders sent to it.
-            Some(c)
-                if !(p.sees(&c.org_path)
-                    || station == Some(p.org_id)
-                        && c.status.inspection_station == Some(p.org_id)) =>
-            {
-                return Err(refuse(
-                    format!("Items[{i}].Barcode"),
-                    format!("气瓶 {code} 不属于本账号所在单位"),
-                ));
-            }
-            Some(_) => {}
-        }
     }
-    let events: Vec<Event> = items.iter().map(|i| i.event.clone()).collect();
-    let ctx = AppendContext {
-        recorded_by: Some(p.user_id),
-        org_id: p.org_id,
-        recorded_at: now,
-    };
-    let appended = st
-        .store
-        .append_events(&events, &ctx)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(id) => {
-                let i = events
-                    .iter()
-                    .position(|e| e.id.to_string() == id)
-                    .unwrap_or(0);
-                refuse(
-                    format!("Items[{i}].ThridId"),
-                    "该 ThridId 已用于另一条不同的记录",
-                )
-            }
-            other => other.into(),
-        })?;
-    for it in &items {
-        if let Some(l) = it.leaf {
-            let leaf = cyltrace_store::DeclaredLeaf {
+    let mut sub = Submission::new(
+        items.iter().map(|i| i.event.clone()).collect(),
+        Naming::PsItems,
+    );
+    sub.ps_leaves = items
+        .iter()
+        .filter_map(|it| {
+            it.leaf.map(|l| DeclaredLeaf {
                 user_id: p.user_id,
                 ledger_index: l.index,
                 leaf_hash: Hash(l.leaf_hash),
                 event_id: it.event.id,
                 at: now,
-            };
-            let req = cyltrace_store::WriteRequest {
-                ps_leaves: vec![leaf],
-                ..Default::default()
-            };
-            st.store.write(req).await.map_err(|e| e.into_store())?;
-        }
-    }
-    let fresh = appended.iter().filter(|a| a.new).count();
-    st.metrics.events_appended.inc_by(fresh as u64);
-    st.metrics
-        .events_duplicate
-        .inc_by((appended.len() - fresh) as u64);
-    Ok(fresh)
+            })
+        })
+        .collect();
+    let appended = submit(st, p, sub, audit).await.map_err(ps_error)?;
+    Ok(appended.iter().filter(|a| a.new).count())
 }
 
 /// §9: compares a reported month count with the events this node received from the caller, keeps
