@@ -4,6 +4,7 @@
 //! circulation guards need (vehicles, waybills, certificates, customers, orders).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use cyltrace_domain::circulation::{
     Certificate, OrderDoc, Plate, StaffDoc, Vehicle, WaybillDoc, record_kind,
@@ -69,13 +70,12 @@ impl Caches {
     /// Reads what phase one needs about `e`: its site, the organisation it names, its batch.
     pub async fn load_refs(&mut self, c: &mut Conn<'_>, e: &Event) -> Result<()> {
         if let Some(id) = e.site_id
-            && !self.sites.contains_key(&id)
+            && let Entry::Vacant(v) = self.sites.entry(id)
         {
-            let s = orgs::get_site(c, id).await?;
-            self.sites.insert(id, s);
+            v.insert(orgs::get_site(c, id).await?);
         }
         if let Some(id) = e.data.referenced_org()
-            && !self.org_kinds.contains_key(&id)
+            && let Entry::Vacant(v) = self.org_kinds.entry(id)
         {
             let kind = sql("select kind from orgs where org_id = $1")
                 .bind(id)
@@ -87,16 +87,17 @@ impl Caches {
                     OrgKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("org kind {k}")))
                 })
                 .transpose()?;
-            self.org_kinds.insert(id, kind);
+            v.insert(kind);
         }
         if let (EventData::Fill(f), Some(Some(site))) =
             (&e.data, e.site_id.map(|s| &self.sites[&s]))
             && let Some(batch) = &f.batch
         {
             let key = (site.org_id, batch.as_str().to_owned());
-            if !self.batches.contains_key(&key) {
-                let known = filling::get_batch(c, key.0, &key.1).await?.is_some();
-                self.batches.insert(key, known);
+            if let Entry::Vacant(v) = self.batches.entry(key) {
+                let (org, number) = v.key();
+                let known = filling::get_batch(c, *org, number).await?.is_some();
+                v.insert(known);
             }
         }
         Ok(())

@@ -62,7 +62,6 @@ impl LedgerStore for SqlStore {
             .execute(&mut c)
             .await?;
         }
-        drop(c);
         tx.commit().await
     }
 
@@ -243,7 +242,6 @@ pub(super) async fn init(pool: &Pool, params: &LedgerParams) -> Result<LedgerInf
         append_leaves(&mut c, info.hash, done, &leaves).await?;
         done += leaves.len() as u64;
     }
-    drop(c);
     tx.commit().await?;
     Ok(info)
 }

@@ -82,7 +82,6 @@ impl PsStore for SqlStore {
             }
             q.execute(&mut c).await?;
         }
-        drop(c);
         tx.commit().await
     }
 
@@ -126,13 +125,11 @@ impl PsStore for SqlStore {
         match inserted {
             Ok(row) => {
                 let id: i64 = row.get("doc_id")?;
-                drop(c);
                 tx.commit().await?;
                 Ok((id, true))
             }
             // Another caller stored the same ThirdId between our read and our insert.
             Err(e) if unique_violation(&e) => {
-                drop(c);
                 drop(tx);
                 let third = d.third_id.as_deref().unwrap_or_default();
                 match doc_by_third(&mut self.conn().await?.conn(), &d.kind, d.org_id, third).await?
@@ -233,7 +230,6 @@ impl PsStore for SqlStore {
             }
             q.execute(&mut c).await?;
         }
-        drop(c);
         tx.commit().await
     }
 

@@ -108,7 +108,6 @@ impl RecordStore for SqlStore {
             }
             q.execute(&mut c).await?;
         }
-        drop(c);
         tx.commit().await
     }
 

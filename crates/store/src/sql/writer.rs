@@ -217,7 +217,6 @@ async fn commit_group(
     if log.write && !leaves.is_empty() {
         ledger::append_leaves(&mut c, log.info.hash, old_size, &leaves).await?;
     }
-    drop(c);
     tx.commit().await?;
     Ok(answers)
 }

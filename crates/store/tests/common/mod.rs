@@ -1,5 +1,7 @@
 //! Opens a fresh, isolated store for one test: PostgreSQL in a schema of its own when
 //! `CYLTRACE_TEST_DATABASE_URL` is set, otherwise SQLite in a temporary directory.
+// Each test binary uses part of these helpers.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -56,6 +58,12 @@ pub async fn store() -> (Arc<dyn Store>, Guard) {
 
 /// A fresh store opened with these ledger parameters (e.g. the uplink outbox on).
 pub async fn store_with(params: &LedgerParams) -> (Arc<dyn Store>, Guard) {
+    let (s, g) = sql_store(params).await;
+    (s, g)
+}
+
+/// [`store_with`] as the concrete type (its test hooks reachable).
+pub async fn sql_store(params: &LedgerParams) -> (Arc<SqlStore>, Guard) {
     match std::env::var(DATABASE_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());

@@ -168,10 +168,12 @@ pub async fn approve_registration(
     body["DecidedBy"] = json!(p.username);
     // The archives, their `register` events and the decision: one commit.
     let mut sub = Submission::new(events, Naming::Fields);
-    sub.cylinders = (!new_archives.is_empty()).then(|| NewArchives {
-        archives: new_archives,
-        at: now,
-    });
+    if !new_archives.is_empty() {
+        sub.cylinders = Some(NewArchives {
+            archives: new_archives,
+            at: now,
+        });
+    }
     sub.ps_doc = Some(PsDocUpdate {
         id,
         state: "approved".to_owned(),
