@@ -2,19 +2,23 @@
 //!
 //! Two fresh stores in one run — the same code, one with `LedgerParams::write` off — take the same
 //! events: first as batches of 256 from one client, then as single-event requests from 32 clients at
-//! once (what group commit is for). Prints events/s per store and the ledger's share.
+//! once (what group commit is for). Prints events/s per store and the ledger's share. The events go
+//! the way every request's do: judged by the writer (references, scope, guards) and appended.
 //!
 //! `cargo run --release -p cyltrace-bench --bin cyltrace-bench-append -- [--events 51200]`
 //! (SQLite in temporary directories; with `CYLTRACE_DATABASE_URL=postgres://…`, two schemas there).
+// Benchmarks and data generators run on real time.
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use clap::Parser;
+use cyltrace_domain::intake::{Actor, Naming};
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::{Archive, Event, OrgKind, RegionCode};
-use cyltrace_store::{AppendContext, LedgerParams, NewCylinder, OrgRecord, Store};
+use cyltrace_store::{Intake, Judge, LedgerParams, NewCylinder, OrgRecord, Store, WriteRequest};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -33,7 +37,7 @@ struct Args {
 
 struct Bench {
     store: Arc<dyn Store>,
-    ctx: AppendContext,
+    actor: Actor,
     site: Uuid,
     _dir: tempfile::TempDir,
 }
@@ -91,17 +95,37 @@ async fn open(ledger: bool, cylinders: usize) -> anyhow::Result<Bench> {
     for chunk in archives.chunks(1000) {
         store.insert_cylinders(chunk, now).await?;
     }
-    let ctx = AppendContext {
-        recorded_by: None,
+    let actor = Actor {
+        user_id: None,
         org_id: ent.id,
-        recorded_at: now,
+        org_path: ent.path.clone(),
+        sees_all: false,
+        roles: vec![cyltrace_domain::Role::EnterpriseAdmin],
     };
     Ok(Bench {
         store,
-        ctx,
+        actor,
         site,
         _dir: dir,
     })
+}
+
+/// Records `events` as a request of `actor` does: judged by the writer, then appended.
+async fn append(store: &dyn Store, events: &[Event], actor: &Actor) -> anyhow::Result<()> {
+    let req = WriteRequest {
+        intake: Some(Intake {
+            events: events.to_vec(),
+            recorded_at: Utc::now(),
+            judge: Judge::Judged {
+                actor: actor.clone(),
+                naming: Naming::Events,
+                order: None,
+            },
+        }),
+        ..Default::default()
+    };
+    store.write(req).await?;
+    Ok(())
 }
 
 /// The `n`-th event: store_in / store_out alternating on each cylinder.
@@ -126,7 +150,7 @@ async fn batches(b: &Bench, from: usize, n: usize, cylinders: usize) -> anyhow::
         .collect();
     let t = Instant::now();
     for chunk in events.chunks(256) {
-        b.store.append_events(chunk, &b.ctx).await?;
+        append(b.store.as_ref(), chunk, &b.actor).await?;
     }
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
@@ -143,13 +167,13 @@ async fn concurrent(
     let mut tasks = Vec::new();
     for c in 0..clients {
         let store = b.store.clone();
-        let ctx = b.ctx.clone();
+        let actor = b.actor.clone();
         let events: Vec<Event> = (0..per)
             .map(|i| event(from + c * per + i, cylinders, b.site))
             .collect();
         tasks.push(tokio::spawn(async move {
             for e in events {
-                store.append_events(std::slice::from_ref(&e), &ctx).await?;
+                append(store.as_ref(), std::slice::from_ref(&e), &actor).await?;
             }
             anyhow::Ok(())
         }));

@@ -6,6 +6,8 @@
 //!
 //! `cargo run --release -p cyltrace-bench -- --data-dir DIR --cylinders 1000000`
 //! (or with `CYLTRACE_DATABASE_URL=postgres://…`).
+// Benchmarks and data generators run on real time.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
 use std::time::Instant;

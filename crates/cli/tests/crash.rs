@@ -4,6 +4,8 @@
 //! twice, and a ledger that `cyltrace verify` accepts. SQLite in a temporary data directory, or, when
 //! `CYLTRACE_TEST_DATABASE_URL` is set, a fresh PostgreSQL database created for the test and dropped
 //! after it.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! Starts the real binary with `serve --demo` (SQLite in a temp dir, or a fresh PostgreSQL schema when
 //! `CYLTRACE_TEST_DATABASE_URL` is set), reads `/healthz` and demo cylinders, and stops it with SIGTERM.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

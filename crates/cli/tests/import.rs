@@ -2,6 +2,8 @@
 //! with row, column and reason, nothing stored), imports a good one, and `cyltrace export` writes the
 //! archives back out. SQLite in a temp dir, or a fresh PostgreSQL schema when
 //! `CYLTRACE_TEST_DATABASE_URL` is set.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 use std::process::{Command, Output};
 

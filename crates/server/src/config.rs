@@ -13,10 +13,10 @@ pub struct Config {
     /// Holds the SQLite database (unless `database_url` is set), files and keys.
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    /// `postgres://…` to use PostgreSQL instead of SQLite.
-    pub database_url: Option<String>,
+    /// `postgres://…` to use PostgreSQL instead of SQLite (it may hold the database password).
+    pub database_url: Option<Secret>,
     /// `username:password` of a node admin created on first start with an empty database.
-    pub bootstrap_admin: Option<String>,
+    pub bootstrap_admin: Option<Secret>,
     /// Region code of the node's own organisation (created with the bootstrap admin).
     pub node_region: String,
     pub token_ttl_secs: u64,
@@ -43,9 +43,9 @@ pub struct Config {
     pub upstream_url: Option<String>,
     /// This node's account and password at the upstream.
     pub upstream_account: Option<String>,
-    pub upstream_password: Option<String>,
+    pub upstream_password: Option<Secret>,
     /// 32 hex digits when the upstream account has an SM4 key: `data` is then sent encrypted.
-    pub upstream_sm4_key: Option<String>,
+    pub upstream_sm4_key: Option<Secret>,
     /// The local organisation that owns archives pulled from the upstream when their owner's credit
     /// code matches no local organisation.
     pub upstream_org: Option<uuid::Uuid>,
@@ -68,6 +68,37 @@ pub struct Config {
     pub customer_full_limit: u64,
     /// Credit rating weights (E5), e.g. `refusal_overridden=10,late_upload=1,overdue_filled=5,complaint_upheld=5`.
     pub credit_weights: String,
+}
+
+/// A setting that must not reach a log: its `Debug` shows `***`. Read it with `&*secret` (or
+/// `as_deref()` on an `Option<Secret>`), where it is used.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
 }
 
 impl Default for Config {
@@ -196,5 +227,32 @@ impl Config {
                 _ => anyhow::bail!("CYLTRACE_BOOTSTRAP_ADMIN must be username:password"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c = Config {
+            database_url: Some("postgres://cyltrace:db-Passw0rd@127.0.0.1/cyltrace".into()),
+            bootstrap_admin: Some("admin:Boot-Passw0rd".into()),
+            upstream_password: Some("Up-Passw0rd".into()),
+            upstream_sm4_key: Some("0123456789abcdeffedcba9876543210".into()),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        for secret in [
+            "db-Passw0rd",
+            "Boot-Passw0rd",
+            "Up-Passw0rd",
+            "0123456789abcdef",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(c.bootstrap().unwrap().unwrap().1, "Boot-Passw0rd");
+        assert_eq!(c.upstream_password.as_deref(), Some("Up-Passw0rd"));
     }
 }

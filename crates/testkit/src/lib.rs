@@ -177,7 +177,7 @@ impl TestApp {
             data_dir: db.dir.path().to_path_buf(),
             ..Config::default()
         };
-        config.bootstrap_admin = Some(format!("{ADMIN}:{ADMIN_PASSWORD}"));
+        config.bootstrap_admin = Some(format!("{ADMIN}:{ADMIN_PASSWORD}").into());
         tune(&mut config);
         let state = cyltrace_server::state_with_store(config, db.store.clone()).expect("state");
         cyltrace_server::prepare(&state).await.expect("bootstrap");

@@ -1,6 +1,8 @@
 //! The public v1 contract's happy paths, driven over HTTP: auth, organisations, sites, users,
 //! cylinder archives (A1), every event kind, the label (A7), idempotent retries, all-or-nothing
 //! batches, late events, and the operations endpoints.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

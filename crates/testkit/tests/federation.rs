@@ -6,6 +6,8 @@
 //! the prefecture delays records but loses and duplicates none; an enterprise that rewrites a past
 //! event and rebuilds its log to match is caught by the prefecture, which holds its earlier
 //! checkpoints (witness).
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -42,7 +44,7 @@ impl Node {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: db.dir.path().to_path_buf(),
-            bootstrap_admin: Some(format!("{ADMIN}:{ADMIN_PASSWORD}")),
+            bootstrap_admin: Some(format!("{ADMIN}:{ADMIN_PASSWORD}").into()),
             uplink_interval_ms: 100,
             uplink_pull_secs: 1,
             ..Config::default()
@@ -50,7 +52,7 @@ impl Node {
         if let Some((up, account)) = upstream {
             config.upstream_url = Some(format!("http://{}", up.addr));
             config.upstream_account = Some(account.to_owned());
-            config.upstream_password = Some(PASSWORD.to_owned());
+            config.upstream_password = Some(PASSWORD.into());
         }
         let state =
             cyltrace_server::state_with_store(config.clone(), db.store.clone()).expect("state");

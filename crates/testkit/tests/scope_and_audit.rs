@@ -1,4 +1,6 @@
 //! Data scope (G1), roles, the audit log (G2) and login lock-out (G5), over HTTP.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! down, arrive once it is back — in log order, never duplicated even when an acknowledgement is
 //! lost — a record the upstream refuses is kept with its reason and an alarm, anything older than
 //! 24 h raises an alarm, and `data` travels SM4-encrypted for an account with a key.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 
 use chrono::Duration;
 use cyltrace_server::Config;
@@ -63,8 +65,8 @@ fn uplink_to(url: &str, key: Option<&str>) -> Uplink {
     let c = Config {
         upstream_url: Some(url.to_owned()),
         upstream_account: Some("upper_platform".to_owned()),
-        upstream_password: Some(PASSWORD.to_owned()),
-        upstream_sm4_key: key.map(str::to_owned),
+        upstream_password: Some(PASSWORD.into()),
+        upstream_sm4_key: key.map(Into::into),
         ..Config::default()
     };
     Uplink::from_config(&c)

@@ -487,9 +487,9 @@ pub fn local(t: DateTime<Utc>) -> String {
 
 /// The start (00:00 China time) of a China calendar day, in UTC.
 pub fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(cst()).single())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+    // China time is a fixed offset: every local midnight is one instant.
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
+        - chrono::Duration::seconds(i64::from(cst().local_minus_utc()))
 }
 
 /// This China calendar month: `[first day, first day of next month)` in UTC.

@@ -102,7 +102,7 @@ impl Uplink {
             http,
             base: url.trim_end_matches('/').to_owned(),
             account: account.clone(),
-            password: password.clone(),
+            password: password.to_string(),
             key,
             ticket: tokio::sync::Mutex::new(None),
         }))

@@ -1,5 +1,7 @@
 //! Helpers shared by the HTTP suites (contract, bad_input, scope_and_audit). Each test binary uses a
 //! different part of them.
+// Tests stand at real time (the node's clock is shifted where a test needs another).
+#![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
