@@ -64,3 +64,21 @@ pub async fn list_audit(
     let (items, total) = st.store.list_audit(&filter).await?;
     Ok((items, total, page))
 }
+
+/// The newest `limit` audit records in the caller's scope (all for a node admin), and how many there
+/// are (the node admin's console).
+pub async fn recent(
+    st: &AppState,
+    p: &Principal,
+    limit: i64,
+) -> ApiResult<(Vec<AuditRecord>, i64)> {
+    p.require(Action::ReadAudit)?;
+    Ok(st
+        .store
+        .list_audit(&AuditFilter {
+            scope: (!p.is_node_admin()).then(|| p.scope()),
+            limit,
+            ..Default::default()
+        })
+        .await?)
+}

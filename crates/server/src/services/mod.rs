@@ -37,7 +37,10 @@ pub mod filling;
 pub mod inspection;
 pub mod labels;
 pub mod ledger;
+pub mod node;
+pub mod notices;
 pub mod orgs;
+pub mod overview;
 pub mod pdf;
 pub mod ps;
 pub mod public;
@@ -52,6 +55,11 @@ pub use orgs::{
     NewUserInput, bootstrap_admin, check_username, create_org, create_site, create_user, get_org,
     get_site, get_user,
 };
+
+/// An id as a path gives it: one that does not parse names nothing that exists (404 "{what}不存在").
+pub fn parse_id(s: &str, what: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|_| ApiError::NotFound(format!("{what}不存在")))
+}
 
 /// Validated paging: limit 1–500 (default 50), offset ≥ 0.
 pub fn page(limit: Option<i64>, offset: Option<i64>, errs: &mut ValidationErrors) -> Page {
