@@ -7,10 +7,14 @@
 //! - `filling` (filling control and its records), `circulation/` (transport, customers, orders,
 //!   household checks, stock, the flow table, scan-to-act and the circulation guards), `labels`,
 //!   `inspection`, `registry` (factory documents, vehicle cylinders), `archives/` (import, export);
-//! - `supervision` (the regulator's figures), `notices` (complaints, messages, articles), `public`
-//!   (the phone page), `ps/` (the `/PS` interface's receiving side), `ledger` (key, signer, proofs),
-//!   `node` (readiness and the node's status);
+//! - `overview` (the enterprise console's figures), `supervision` (the regulator's figures),
+//!   `notices` (complaints, messages, articles), `public` (the phone page), `ps/` (the `/PS`
+//!   interface's receiving side), `ledger` (key, signer, proofs), `node` (readiness and status);
 //! - shared helpers: `calendar` (China calendar days), `files` (content-addressed files), `pdf`.
+//!
+//! Services never see HTTP: they take the caller's `Principal` and parsed input, check the role and
+//! data scope themselves, and answer records or typed views (`Serialize`, so the API sends them as
+//! they are). The store is reached from here only.
 
 use chrono::Duration;
 use cyltrace_domain::ValidationErrors;

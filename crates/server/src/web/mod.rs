@@ -1,5 +1,6 @@
-//! The web layer: it only parses requests, calls the services and shapes the answers; it never reads
-//! the store. This module assembles the router and its layers:
+//! The web layer: it only parses requests, calls the services and shapes the answers; it does not
+//! touch the store (but for the audit middleware writing its record). This module assembles the
+//! router and its layers:
 //!
 //! - `api/` — `/api/v1` (JSON), one module per area, and the OpenAPI document;
 //! - `pages/` — the server-rendered HTML: the page kit (`pages/kit.rs`, `pages/charts.rs`), the

@@ -15,7 +15,8 @@ use crate::services::{self, audit, node, orgs};
 use crate::state::AppState;
 use crate::web::extract::Viewer;
 use crate::web::pages::kit::{
-    Block, Card, Cell, Field, FormSpec, PageResult, Table, error_page, iso, local, ok, opt_num, or_dash, pe,
+    Block, Card, Cell, Field, FormSpec, PageResult, Table, error_page, iso, local, ok, opt_num,
+    or_dash, pe,
 };
 
 pub(super) async fn sites(State(st): State<AppState>, v: Viewer) -> PageResult {
