@@ -207,6 +207,23 @@ pub async fn list_users(st: &AppState, p: &Principal, page: Page) -> ApiResult<V
     Ok(st.store.list_users(&p.scope(), page).await?)
 }
 
+/// The couriers (配送员) among the users in the caller's scope (the first 1,000 users).
+pub async fn couriers(st: &AppState, p: &Principal) -> ApiResult<Vec<UserRecord>> {
+    let users = list_users(
+        st,
+        p,
+        Page {
+            limit: 1000,
+            offset: 0,
+        },
+    )
+    .await?;
+    Ok(users
+        .into_iter()
+        .filter(|u| u.roles.contains(&Role::Courier))
+        .collect())
+}
+
 /// The names a page's frame shows: the user's and their organisation's (none when they cannot be
 /// read: the frame is drawn anyway).
 pub async fn frame_names(st: &AppState, p: &Principal) -> (Option<String>, Option<String>) {

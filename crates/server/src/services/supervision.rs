@@ -207,6 +207,28 @@ pub struct Supervision {
     pub recycled: u64,
 }
 
+impl Supervision {
+    /// The abnormal-cylinder matters of the period (异常钢瓶事项): overdue cylinders still used,
+    /// cylinders used past their discard date, scrapped ones scanned, illegal labels, circulation gaps.
+    pub fn abnormal(&self) -> u64 {
+        self.overdue_used.count
+            + self.scrap_past.count
+            + self.scrapped_scanned
+            + self.illegal_labels
+            + self.circulation_gaps
+    }
+
+    /// Active cylinders at customers, over all counties and enterprises.
+    pub fn in_use_total(&self) -> u64 {
+        self.in_use.iter().map(|u| u.cylinders).sum()
+    }
+
+    /// Cylinders recycled ÷ delivered in the period (none when nothing was delivered).
+    pub fn recycling_rate(&self) -> Option<f64> {
+        sv::recycling_rate(self.recycled, self.delivered)
+    }
+}
+
 /// Kinds that put a cylinder to use (an overdue cylinder must not have them; sending it for
 /// inspection, the result and scrapping are what should happen to it).
 fn is_use(kind: EventKind) -> bool {

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
+use cyltrace_domain::EventData;
 use cyltrace_domain::circulation::personal_view;
 use cyltrace_domain::event::Recycle;
 use cyltrace_domain::time::china_date;
-use cyltrace_domain::{EventData, Role};
 use cyltrace_store::Page as StorePage;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -204,19 +204,10 @@ pub(super) async fn customers(State(st): State<AppState>, v: Viewer) -> PageResu
 async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
     let view = personal_view(&v.p.roles);
     let orders = pe(circ::records(st, &v.p, circ::ORDER, 200).await)?;
-    let couriers: Vec<(String, String)> = pe(orgs::list_users(
-        st,
-        &v.p,
-        StorePage {
-            limit: 1000,
-            offset: 0,
-        },
-    )
-    .await)?
-    .into_iter()
-    .filter(|u| u.roles.contains(&Role::Courier))
-    .map(|u| (u.id.to_string(), u.name))
-    .collect();
+    let couriers: Vec<(String, String)> = pe(orgs::couriers(st, &v.p).await)?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.name))
+        .collect();
     let customers: Vec<(String, String)> =
         pe(circ::list_customers(st, &v.p, &all_customers()).await)?
             .iter()

@@ -2,7 +2,6 @@
 //! rate, account-opening progress and overstock warnings.
 
 use axum::extract::{Query, State};
-use cyltrace_domain::supervision::recycling_rate;
 
 use super::{PeriodQuery, figures, lines_table, pct, period_filter, regulator};
 use crate::services::circulation as circ;
@@ -125,11 +124,7 @@ pub(super) async fn recycling(
     page.cards = vec![
         Card::new("delivered", "本期配送", s.delivered),
         Card::new("recycled", "本期回收", s.recycled),
-        Card::new(
-            "recycling_rate",
-            "回收率",
-            pct(recycling_rate(s.recycled, s.delivered)),
-        ),
+        Card::new("recycling_rate", "回收率", pct(s.recycling_rate())),
     ];
     let mut e = Table::new(
         "recycling",

@@ -167,20 +167,10 @@ async fn figures(
 }
 
 fn summary_cards(s: &svc::Supervision) -> Vec<Card> {
-    let abnormal = s.overdue_used.count
-        + s.scrap_past.count
-        + s.scrapped_scanned
-        + s.illegal_labels
-        + s.circulation_gaps;
     vec![
         Card::new("total", "在册钢瓶", s.total),
         Card::new("active", "在用钢瓶（正常且标签有效）", s.active).class("good"),
-        Card::new(
-            "in_use",
-            "在用户处",
-            s.in_use.iter().map(|u| u.cylinders).sum::<u64>(),
-        )
-        .link("/supervision/map"),
+        Card::new("in_use", "在用户处", s.in_use_total()).link("/supervision/map"),
         Card::new(
             "inspection_soon",
             &format!("{} 天内待检", s.inspection_days),
@@ -201,18 +191,11 @@ fn summary_cards(s: &svc::Supervision) -> Vec<Card> {
         Card::new("scrap_past", "超过报废期仍在用", s.scrap_past.count)
             .class("bad")
             .link("/supervision/scrap"),
-        Card::new("abnormal", "异常钢瓶事项", abnormal)
+        Card::new("abnormal", "异常钢瓶事项", s.abnormal())
             .class("bad")
             .link("/supervision/abnormal"),
-        Card::new(
-            "recycling_rate",
-            "回收率",
-            pct(cyltrace_domain::supervision::recycling_rate(
-                s.recycled,
-                s.delivered,
-            )),
-        )
-        .link("/supervision/recycling"),
+        Card::new("recycling_rate", "回收率", pct(s.recycling_rate()))
+            .link("/supervision/recycling"),
         Card::new("overstock", "重瓶超量存放", s.overstock.len())
             .class(if s.overstock.is_empty() {
                 "good"
