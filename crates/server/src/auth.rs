@@ -3,8 +3,6 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use cyltrace_domain::Role;
 use cyltrace_domain::access::{Action, allowed};
 use cyltrace_store::{Scope, UserRecord};
@@ -81,18 +79,6 @@ impl Principal {
         } else {
             Err(ApiError::Forbidden(format!("{what}不在您的数据权限范围内")))
         }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| ApiError::Unauthorized("缺少有效的访问令牌".to_owned()))
     }
 }
 

@@ -1,5 +1,16 @@
-//! cyltrace's server: configuration, services (use cases), the HTTP API, operations endpoints, demo
-//! seeding and start-up with graceful shutdown.
+//! cyltrace's server: configuration, services (use cases), the web layer (JSON API, pages, `/PS`),
+//! workers, demo seeding and start-up with graceful shutdown. Dependencies point one way — `web` →
+//! `services` → store and domain, `workers` → `services` — and only this file imports `web`
+//! (`.ci/run` checks it):
+//!
+//! - `services/` — the use cases, one module or directory per area; `services/events.rs` is the event
+//!   write path, `services/mod.rs` lists the rest;
+//! - `web/` — `api/` (`/api/v1` JSON, one module per area), `pages/` (HTML: `kit.rs`, `console/`,
+//!   `supervision/`, sign-in, the handheld app, the label page), `ps.rs` (`/PS`), `ops.rs`,
+//!   `middleware.rs` (auth, audit, metrics), `extract.rs`, `error.rs` (problem+json);
+//! - `workers/` — the uplink to the upstream node (the checkpoint signer is `services::ledger`);
+//! - `auth.rs` (passwords, tokens, the `Principal`), `error.rs` (the one error type), `state.rs`,
+//!   `config.rs`, `cache.rs`, `metrics.rs`, `sm4.rs`, `demo.rs` (the demo data set).
 
 pub mod auth;
 pub mod cache;

@@ -124,3 +124,30 @@ impl Audit {
         }
     }
 }
+
+/// The newest `limit` audit records in the caller's scope (all for a node admin), and how many there
+/// are (the node admin's console).
+pub async fn recent(
+    st: &AppState,
+    p: &Principal,
+    limit: i64,
+) -> ApiResult<(Vec<AuditRecord>, i64)> {
+    p.require(Action::ReadAudit)?;
+    Ok(st
+        .store
+        .list_audit(&AuditFilter {
+            scope: (!p.is_node_admin()).then(|| p.scope()),
+            limit,
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// Writes the audit row of a request that did not commit its own (it is committed before this
+/// returns); a failure is logged and counted, never answered (the request already was).
+pub async fn record(st: &AppState, record: &AuditRecord) {
+    if let Err(e) = st.store.insert_audit(record).await {
+        st.metrics.audit_failures.inc();
+        tracing::error!(error = %e, path = %record.path, "audit record could not be written");
+    }
+}

@@ -95,3 +95,34 @@ pub async fn authenticate(st: &AppState, token: &str) -> ApiResult<Principal> {
     st.caches.principals.put(hash, (p.clone(), expires), None);
     Ok(p)
 }
+
+/// The account a failed login named, if there is one (the audit record names it, and so its
+/// organisation for regulators). A failed lookup is logged and answered as none.
+pub async fn failed_login_account(st: &AppState, username: &str) -> Option<Principal> {
+    match st.store.user_by_username(username.trim()).await {
+        Ok(user) => user.as_ref().map(Principal::from),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up the account of a failed login");
+            None
+        }
+    }
+}
+
+/// Who is signed in, as the page scripts are told (`GET /api/v1/session`).
+pub struct SessionUser {
+    pub name: String,
+    pub org_name: Option<String>,
+}
+
+pub async fn session_user(st: &AppState, p: &Principal) -> ApiResult<SessionUser> {
+    let user = st
+        .store
+        .get_user(p.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("账户不存在".to_owned()))?;
+    let org = st.store.get_org(p.org_id).await?;
+    Ok(SessionUser {
+        name: user.name,
+        org_name: org.map(|o| o.name),
+    })
+}

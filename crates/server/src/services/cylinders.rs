@@ -6,8 +6,9 @@ use std::collections::hash_map::Entry;
 
 use cyltrace_domain::access::Action;
 use cyltrace_domain::parse::from_value;
-use cyltrace_domain::{Archive, CylinderCode, Role, ValidationErrors};
-use cyltrace_store::{CylinderRecord, NewCylinder, OrgRecord, StoredEvent};
+use cyltrace_domain::time::china_date;
+use cyltrace_domain::{Archive, CylinderCode, Role, ValidationErrors, Verdict};
+use cyltrace_store::{CylinderRecord, NewCylinder, OrgRecord, Page, StoredEvent};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -124,4 +125,68 @@ pub async fn cylinder_events(
 ) -> ApiResult<Vec<StoredEvent>> {
     let c = get_cylinder(st, p, code).await?;
     Ok(st.store.events_of(&c.archive.code).await?)
+}
+
+/// Archives in the caller's data scope.
+pub async fn list_cylinders(
+    st: &AppState,
+    p: &Principal,
+    page: Page,
+) -> ApiResult<Vec<CylinderRecord>> {
+    p.require(Action::Read)?;
+    Ok(st.store.list_cylinders(&p.scope(), page).await?)
+}
+
+/// What the console's archive search asks for: a part of the code, factory serial or own number,
+/// a verdict and a location (each optional, as `as_str()` names them).
+pub struct CylinderSearch {
+    pub needle: String,
+    pub verdict: String,
+    pub location: String,
+}
+
+/// The archives in the caller's scope matching `q`: the `take` after the first `skip` matches, each
+/// with its verdict today, and how many match in all.
+pub async fn search(
+    st: &AppState,
+    p: &Principal,
+    q: &CylinderSearch,
+    skip: usize,
+    take: usize,
+) -> ApiResult<(Vec<(CylinderRecord, Verdict)>, usize)> {
+    p.require(Action::Read)?;
+    let today = cyltrace_domain::Date(china_date(st.now()));
+    let mut rows = Vec::new();
+    let mut matched = 0usize;
+    super::supervision::each_cylinder(st, &p.scope(), |c| {
+        let a = &c.archive;
+        let vd = Verdict::of(a, &c.status, today);
+        let hit = (q.needle.is_empty()
+            || a.code.as_str().contains(&q.needle)
+            || a.factory_serial
+                .as_ref()
+                .is_some_and(|s| s.as_str().contains(&q.needle))
+            || a.inner_no
+                .as_ref()
+                .is_some_and(|s| s.as_str().contains(&q.needle)))
+            && (q.verdict.is_empty() || vd.as_str() == q.verdict)
+            && (q.location.is_empty() || c.status.location_kind.as_str() == q.location);
+        if !hit {
+            return;
+        }
+        matched += 1;
+        if matched > skip && rows.len() < take {
+            rows.push((c.clone(), vd));
+        }
+    })
+    .await?;
+    Ok((rows, matched))
+}
+
+/// The name of a cylinder's owner (产权单位), for a cylinder the caller already sees.
+pub async fn owner_name(st: &AppState, c: &CylinderRecord) -> ApiResult<Option<String>> {
+    match c.archive.owner_org_id {
+        Some(id) => Ok(st.store.get_org(id).await?.map(|o| o.name)),
+        None => Ok(None),
+    }
 }

@@ -3,8 +3,11 @@
 
 use std::path::PathBuf;
 
+use cyltrace_domain::access::Action;
 use sm3::Digest;
 
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The kinds of file accepted, by their first bytes: (magic, name).
@@ -71,4 +74,54 @@ pub async fn put(st: &AppState, bytes: &[u8]) -> std::io::Result<String> {
 /// The bytes of a stored file, if `reference` names one.
 pub async fn read(st: &AppState, reference: &str) -> Option<Vec<u8>> {
     tokio::fs::read(path_of(st, reference)?).await.ok()
+}
+
+/// A file stored for a caller: its hash, reference, kind and size.
+pub struct Stored {
+    pub hash: String,
+    pub reference: String,
+    pub kind: &'static str,
+    pub size: usize,
+}
+
+/// `POST /files`: stores a photo, signature, certificate or report (JPEG, PNG, WEBP, GIF or PDF).
+pub async fn upload(st: &AppState, p: &Principal, bytes: &[u8]) -> ApiResult<Stored> {
+    p.require(Action::Read)?;
+    let Some(kind) = kind_of(bytes) else {
+        return Err(ApiError::invalid(
+            "body",
+            "文件类型不支持（仅 JPEG、PNG、WEBP、GIF 图片或 PDF）",
+        ));
+    };
+    let reference = put(st, bytes)
+        .await
+        .map_err(|e| ApiError::Internal(format!("storing a file: {e}")))?;
+    let hash = reference.trim_start_matches("files/").to_owned();
+    Ok(Stored {
+        hash,
+        reference,
+        kind,
+        size: bytes.len(),
+    })
+}
+
+/// `GET /files/{hash}`: a stored file and its media type.
+pub async fn download(
+    st: &AppState,
+    p: &Principal,
+    hash: &str,
+) -> ApiResult<(Vec<u8>, &'static str)> {
+    p.require(Action::Read)?;
+    let bytes = read(st, &reference(hash))
+        .await
+        .ok_or_else(|| ApiError::NotFound("文件不存在".to_owned()))?;
+    let ct = match kind_of(&bytes) {
+        Some("PDF") => "application/pdf",
+        Some("PNG") => "image/png",
+        Some("JPEG") => "image/jpeg",
+        Some("GIF") => "image/gif",
+        Some("WEBP") => "image/webp",
+        _ => "application/octet-stream",
+    };
+    Ok((bytes, ct))
 }

@@ -12,8 +12,13 @@ use cyltrace_store::{
     AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter, Page,
     RefusalRecord, SiteRecord, StoredEvent, WriteRequest,
 };
-use serde::Deserialize;
+use std::collections::HashMap;
+
+use cyltrace_domain::LicenceKind;
+use cyltrace_domain::event::EventData;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page;
@@ -395,6 +400,99 @@ pub async fn fills(
     ))
 }
 
+/// A fill record in the shape of table C.1 (plus the Yunnan `Fill` net weight and batch).
+#[derive(Serialize, ToSchema)]
+pub struct FillRecordView {
+    pub event_id: Uuid,
+    pub ledger_index: i64,
+    pub code: String,
+    pub enterprise: Option<String>,
+    pub filling_licence: Option<String>,
+    pub site_id: Option<Uuid>,
+    /// 充装设备编号
+    pub scale_no: String,
+    /// 员工工号/姓名
+    pub operator: Option<String>,
+    pub recorded_by: Option<Uuid>,
+    /// 充装日期 (China calendar)
+    pub date: String,
+    pub begin: Timestamp,
+    pub end: Timestamp,
+    pub tare_kg: f64,
+    pub gross_kg: f64,
+    pub net_kg: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+}
+
+/// [`fills`] as table C.1 rows, with each station's enterprise and its filling licence.
+pub async fn fill_records(
+    st: &AppState,
+    p: &Principal,
+    q: &RecordQuery,
+) -> ApiResult<(Vec<FillRecordView>, i64, Page)> {
+    let (events, total, page) = fills(st, p, q).await?;
+    // The enterprise and its filling licence, per station.
+    let mut enterprises: HashMap<Uuid, (Option<String>, Option<String>)> = HashMap::new();
+    let mut items = Vec::with_capacity(events.len());
+    for s in events {
+        let EventData::Fill(f) = &s.event.data else {
+            continue;
+        };
+        let ent = match s.event.site_id {
+            Some(site_id) => {
+                if let std::collections::hash_map::Entry::Vacant(slot) = enterprises.entry(site_id)
+                {
+                    let org = match st.store.get_site(site_id).await? {
+                        Some(site) => st.store.get_org(site.org_id).await?,
+                        None => None,
+                    };
+                    let v = org.map_or((None, None), |o| {
+                        let licence = o
+                            .licences
+                            .iter()
+                            .find(|l| l.kind == LicenceKind::Filling)
+                            .map(|l| l.number.to_string());
+                        (Some(o.name), licence)
+                    });
+                    slot.insert(v);
+                }
+                enterprises[&site_id].clone()
+            }
+            None => (None, None),
+        };
+        items.push(FillRecordView {
+            event_id: s.event.id,
+            ledger_index: s.ledger_index,
+            code: s
+                .event
+                .codes
+                .first()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            enterprise: ent.0,
+            filling_licence: ent.1,
+            site_id: s.event.site_id,
+            scale_no: f.scale_no.to_string(),
+            operator: s.event.operator.as_ref().map(|o| o.to_string()),
+            recorded_by: s.recorded_by,
+            date: cyltrace_domain::time::china_date(f.begin.utc())
+                .format("%Y-%m-%d")
+                .to_string(),
+            begin: f.begin,
+            end: f.end,
+            tare_kg: f.tare_kg.get(),
+            gross_kg: f.gross_kg.get(),
+            net_kg: (f.net_kg() * 1000.0).round() / 1000.0,
+            batch: f.batch.as_ref().map(|b| b.to_string()),
+            medium: f.medium.as_ref().map(|m| m.to_string()),
+        });
+    }
+    Ok((items, total, page))
+}
+
 const CHECK_KINDS: [&str; 3] = ["pre_fill_check", "in_fill_check", "post_fill_check"];
 
 /// Check records (table C.2), newest first.
@@ -526,4 +624,10 @@ pub async fn create_batch(st: &AppState, p: &Principal, body: &Value) -> ApiResu
         other => other.into(),
     })?;
     Ok(batch)
+}
+
+/// Filling batches of the enterprises in the caller's scope.
+pub async fn list_batches(st: &AppState, p: &Principal, page: Page) -> ApiResult<Vec<BatchRecord>> {
+    p.require(Action::Read)?;
+    Ok(st.store.list_batches(&p.scope(), page).await?)
 }

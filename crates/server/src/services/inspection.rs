@@ -11,8 +11,8 @@ use cyltrace_domain::intake::Naming;
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::{CylinderCode, Date, Event, EventKind, Role, Text, ValidationErrors};
 use cyltrace_store::{BizFilter, BizRecord, CylinderRecord};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -116,9 +116,24 @@ pub async fn apply(
         .ok_or_else(|| ApiError::Internal("the application just stored is missing".to_owned()))
 }
 
+/// A cylinder waiting at a station for its result, with its application and archive facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkItem {
+    pub code: String,
+    pub application_id: Uuid,
+    pub owner: Option<String>,
+    pub factory_serial: Option<Text>,
+    pub style: Option<Text>,
+    pub medium: Option<Text>,
+    pub manufacturer: Option<Text>,
+    pub last_check_date: Option<Date>,
+    pub next_check_date: Option<Date>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The cylinders waiting at the caller's station (sent there and not answered), with their
 /// applications.
-pub async fn worklist(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+pub async fn worklist(st: &AppState, p: &Principal) -> ApiResult<Vec<WorkItem>> {
     p.require(Action::RecordEvent(EventKind::InspectionResult))?;
     let station = p.org_id;
     let apps = st
@@ -141,17 +156,102 @@ pub async fn worklist(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
             if let Some(c) = st.store.get_cylinder(&code).await?
                 && c.status.inspection_station == Some(station)
             {
-                out.push(json!({
-                    "code": code.as_str(), "application_id": a.id, "owner": owner,
-                    "factory_serial": c.archive.factory_serial, "style": c.archive.style,
-                    "medium": c.archive.medium, "manufacturer": c.archive.manufacturer,
-                    "last_check_date": c.status.last_check_date, "next_check_date": c.status.next_check_date,
-                    "sent_at": a.body["sent_at"],
-                }));
+                out.push(WorkItem {
+                    code: code.as_str().to_owned(),
+                    application_id: a.id,
+                    owner: owner.clone(),
+                    factory_serial: c.archive.factory_serial,
+                    style: c.archive.style,
+                    medium: c.archive.medium,
+                    manufacturer: c.archive.manufacturer,
+                    last_check_date: c.status.last_check_date,
+                    next_check_date: c.status.next_check_date,
+                    sent_at: serde_json::from_value(a.body["sent_at"].clone()).ok(),
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// Applications of the caller's organisations, or sent to the caller's station.
+pub async fn applications(st: &AppState, p: &Principal) -> ApiResult<Vec<BizRecord>> {
+    p.require(Action::Read)?;
+    let mut f = BizFilter {
+        kind: INSPECTION_APP.to_owned(),
+        scope: Some(p.scope()),
+        limit: 500,
+        ..Default::default()
+    };
+    let mut list = st.store.list_biz(&f).await?;
+    f.scope = None;
+    f.ref_id = Some(p.org_id);
+    for r in st.store.list_biz(&f).await? {
+        if !list.iter().any(|x| x.id == r.id) {
+            list.push(r);
+        }
+    }
+    Ok(list)
+}
+
+/// The caller's organisations' own applications, newest first (at most `limit`).
+pub async fn own_applications(
+    st: &AppState,
+    p: &Principal,
+    limit: i64,
+) -> ApiResult<Vec<BizRecord>> {
+    p.require(Action::Read)?;
+    Ok(st
+        .store
+        .list_biz(&BizFilter {
+            kind: INSPECTION_APP.to_owned(),
+            scope: Some(p.scope()),
+            limit,
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// Active cylinders in the caller's scope whose periodic inspection is due within the configured
+/// days or overdue, and that have not been sent to a station.
+pub async fn due(st: &AppState, p: &Principal) -> ApiResult<Vec<CylinderRecord>> {
+    use cyltrace_domain::supervision::{Due, is_active, pending_inspection};
+    p.require(Action::Read)?;
+    let today = Date(cyltrace_domain::time::china_date(st.now()));
+    let days = st.config.pending_inspection_days;
+    let mut due = Vec::new();
+    super::supervision::each_cylinder(st, &p.scope(), |c| {
+        if is_active(&c.archive, &c.status)
+            && pending_inspection(&c.status, today, days) != Due::Later
+            && c.status.inspection_station.is_none()
+        {
+            due.push(c.clone());
+        }
+    })
+    .await?;
+    Ok(due)
+}
+
+/// The latest inspection report of a cylinder the caller sees: the cylinder and the PDF.
+pub async fn latest_report(
+    st: &AppState,
+    p: &Principal,
+    code: &str,
+) -> ApiResult<(CylinderRecord, Vec<u8>)> {
+    let c = super::get_cylinder(st, p, code).await?;
+    let events = st.store.events_of(&c.archive.code).await?;
+    let hash = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event.data {
+            EventData::InspectionResult(r) => r.report_file.clone(),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::NotFound("该气瓶没有检验报告".to_owned()))?;
+    let bytes = super::files::read(st, &super::files::reference(&hash))
+        .await
+        .ok_or_else(|| ApiError::NotFound("检验报告文件不存在".to_owned()))?;
+    Ok((c, bytes))
 }
 
 #[derive(Deserialize)]

@@ -373,7 +373,19 @@ pub async fn issue(
 
 /// Issuance per organisation in scope (A5): labels issued, cylinders archived, cylinders with a bound
 /// label (a `tag_bind` recorded) and the issuance rate (bound ÷ archived).
-pub async fn issuance(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+/// One organisation's issuance: labels issued, cylinders archived and with a bound label, the rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuanceRow {
+    pub org_id: Uuid,
+    pub org_name: Option<String>,
+    pub issued: u64,
+    pub archived: u64,
+    pub bound: u64,
+    /// bound ÷ archived, to four decimals.
+    pub rate: f64,
+}
+
+pub async fn issuance(st: &AppState, p: &Principal) -> ApiResult<Vec<IssuanceRow>> {
     p.require(Action::Read)?;
     let scope = p.scope();
     let mut per_org: std::collections::BTreeMap<Uuid, (u64, u64, u64)> = Default::default();
@@ -421,12 +433,80 @@ pub async fn issuance(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
         } else {
             bound as f64 / archived as f64
         };
-        out.push(
-            json!({"org_id": org, "org_name": name, "issued": issued, "archived": archived,
-                        "bound": bound, "rate": (rate * 10_000.0).round() / 10_000.0}),
-        );
+        out.push(IssuanceRow {
+            org_id: org,
+            org_name: name,
+            issued,
+            archived,
+            bound,
+            rate: (rate * 10_000.0).round() / 10_000.0,
+        });
     }
     Ok(out)
+}
+
+/// A scanned label checked, and what the public sees of its cylinder when it is genuine.
+pub async fn lookup(
+    st: &AppState,
+    scanned: &str,
+    sig: Option<&str>,
+) -> ApiResult<(LabelCheck, Option<super::public::PublicCylinder>)> {
+    let check = check(st, scanned, sig);
+    let cylinder = match (&check.code, check.genuine) {
+        (Some(code), true) => Some(super::public::cylinder(st, code).await?),
+        _ => None,
+    };
+    Ok((check, cylinder))
+}
+
+/// The handheld's check of a scanned label (`{"label": …}`): [`lookup`] for a signed-in caller.
+pub async fn verify(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+) -> ApiResult<(LabelCheck, Option<super::public::PublicCylinder>)> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Scanned {
+        label: String,
+    }
+    p.require(Action::Read)?;
+    let s: Scanned = from_value(body, "")?;
+    lookup(st, &s.label, None).await
+}
+
+/// Label number blocks of the organisations in the caller's scope.
+pub async fn blocks(st: &AppState, p: &Principal) -> ApiResult<Vec<BizRecord>> {
+    p.require(Action::Read)?;
+    Ok(st
+        .store
+        .list_biz(&list_filter(LABEL_BLOCK, p.scope()))
+        .await?)
+}
+
+/// Issuance records (发卡) of the organisations in the caller's scope.
+pub async fn issues(st: &AppState, p: &Principal) -> ApiResult<Vec<BizRecord>> {
+    p.require(Action::Read)?;
+    Ok(st
+        .store
+        .list_biz(&list_filter(LABEL_ISSUE, p.scope()))
+        .await?)
+}
+
+/// What a label block record holds (`create_block`, advanced by `issue`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockDoc {
+    pub medium: String,
+    pub prefix: String,
+    pub next: u64,
+    pub issued: u64,
+}
+
+impl BlockDoc {
+    pub fn of(r: &BizRecord) -> ApiResult<BlockDoc> {
+        serde_json::from_value(r.body.clone())
+            .map_err(|e| ApiError::Internal(format!("label block {}: {e}", r.id)))
+    }
 }
 
 /// The scope a list of blocks or issuances is read in.

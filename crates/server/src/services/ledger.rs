@@ -12,6 +12,7 @@ use cyltrace_ledger::{
 };
 use cyltrace_store::{CheckpointRecord, Store, leaf};
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -134,6 +135,52 @@ pub async fn consistency(st: &AppState, old: u64, new: u64) -> ApiResult<Vec<Has
     let plan = consistency_plan(old, new).map_err(ledger_error)?;
     let reader = tiles_for(st, &plan).await?;
     consistency_proof(st.store.ledger().hash, &reader, old, new).map_err(ledger_error)
+}
+
+/// The latest signed checkpoint of this node's log, and the log's hash (`sm3` or `sha256`).
+pub async fn latest_checkpoint(st: &AppState) -> ApiResult<(CheckpointRecord, String)> {
+    let c = st
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| ApiError::NotFound("尚未签发检查点".to_owned()))?;
+    Ok((c, st.store.ledger().hash.to_string()))
+}
+
+/// One leaf of the log: the exact bytes (the canonical encoding of the event) and their hash.
+pub struct Entry {
+    pub index: u64,
+    pub leaf: Vec<u8>,
+    pub leaf_hash: Hash,
+    pub event_id: uuid::Uuid,
+}
+
+/// The leaf at `index` (as the path gave it), when the caller sees its event (the recording
+/// organisation or one of its cylinders).
+pub async fn entry(st: &AppState, p: &Principal, index: &str) -> ApiResult<Entry> {
+    let not_found = || ApiError::NotFound(format!("账本中没有序号 {index} 的记录"));
+    let i: i64 = index
+        .parse()
+        .ok()
+        .filter(|i| *i >= 0)
+        .ok_or_else(not_found)?;
+    let e = st
+        .store
+        .events_from(i, 1)
+        .await?
+        .into_iter()
+        .find(|e| e.ledger_index == i)
+        .ok_or_else(not_found)?;
+    // The caller must see the event (its recording organisation or one of its cylinders).
+    super::get_event(st, p, e.event.id).await?;
+    let info = st.store.ledger();
+    let leaf = leaf::leaf_bytes(&info.origin, &e);
+    Ok(Entry {
+        index: i.unsigned_abs(),
+        leaf_hash: cyltrace_ledger::LogHash::leaf(&info.hash, &leaf),
+        leaf,
+        event_id: e.event.id,
+    })
 }
 
 async fn check_size(st: &AppState, size: u64, field: &str) -> ApiResult<()> {

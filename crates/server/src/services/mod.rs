@@ -7,10 +7,14 @@
 //! - `filling` (filling control and its records), `circulation/` (transport, customers, orders,
 //!   household checks, stock, the flow table, scan-to-act and the circulation guards), `labels`,
 //!   `inspection`, `registry` (factory documents, vehicle cylinders), `archives/` (import, export);
-//! - `supervision` (the regulator's figures), `notices` (complaints, messages, articles), `public`
-//!   (the phone page), `ps/` (the `/PS` interface's receiving side), `ledger` (key, signer, proofs),
-//!   `node` (readiness and the node's status);
+//! - `overview` (the enterprise console's figures), `supervision` (the regulator's figures),
+//!   `notices` (complaints, messages, articles), `public` (the phone page), `ps/` (the `/PS`
+//!   interface's receiving side), `ledger` (key, signer, proofs), `node` (readiness and status);
 //! - shared helpers: `calendar` (China calendar days), `files` (content-addressed files), `pdf`.
+//!
+//! Services never see HTTP: they take the caller's `Principal` and parsed input, check the role and
+//! data scope themselves, and answer records or typed views (`Serialize`, so the API sends them as
+//! they are). The store is reached from here only.
 
 use chrono::Duration;
 use cyltrace_domain::ValidationErrors;
@@ -37,7 +41,10 @@ pub mod filling;
 pub mod inspection;
 pub mod labels;
 pub mod ledger;
+pub mod node;
+pub mod notices;
 pub mod orgs;
+pub mod overview;
 pub mod pdf;
 pub mod ps;
 pub mod public;
@@ -52,6 +59,11 @@ pub use orgs::{
     NewUserInput, bootstrap_admin, check_username, create_org, create_site, create_user, get_org,
     get_site, get_user,
 };
+
+/// An id as a path gives it: one that does not parse names nothing that exists (404 "{what}不存在").
+pub fn parse_id(s: &str, what: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|_| ApiError::NotFound(format!("{what}不存在")))
+}
 
 /// Validated paging: limit 1–500 (default 50), offset ≥ 0.
 pub fn page(limit: Option<i64>, offset: Option<i64>, errs: &mut ValidationErrors) -> Page {

@@ -4,7 +4,7 @@
 use cyltrace_domain::access::{Action, may_grant};
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::{NewOrg, NewSite, OrgKind, Role, ValidationErrors};
-use cyltrace_store::{OrgRecord, SiteRecord, UserRecord};
+use cyltrace_store::{OrgRecord, Page, SiteRecord, UserRecord};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -62,6 +62,12 @@ pub async fn get_org(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<OrgRec
     Ok(org)
 }
 
+/// Organisations in the caller's data scope.
+pub async fn list_orgs(st: &AppState, p: &Principal, page: Page) -> ApiResult<Vec<OrgRecord>> {
+    p.require(Action::Read)?;
+    Ok(st.store.list_orgs(&p.scope(), page).await?)
+}
+
 pub async fn create_site(st: &AppState, p: &Principal, body: &Value) -> ApiResult<SiteRecord> {
     p.require(Action::CreateSite)?;
     let site: NewSite = from_value(body, "")?;
@@ -90,6 +96,12 @@ pub async fn get_site(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<SiteR
         .ok_or_else(|| ApiError::NotFound("站点不存在".to_owned()))?;
     p.require_scope(&site.org_path, "该站点")?;
     Ok(site)
+}
+
+/// Sites of the organisations in the caller's data scope.
+pub async fn list_sites(st: &AppState, p: &Principal, page: Page) -> ApiResult<Vec<SiteRecord>> {
+    p.require(Action::Read)?;
+    Ok(st.store.list_sites(&p.scope(), page).await?)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -187,6 +199,42 @@ pub async fn get_user(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<UserR
         .ok_or_else(|| ApiError::NotFound("用户不存在".to_owned()))?;
     p.require_scope(&user.org_path, "该用户")?;
     Ok(user)
+}
+
+/// Users of the organisations in the caller's data scope.
+pub async fn list_users(st: &AppState, p: &Principal, page: Page) -> ApiResult<Vec<UserRecord>> {
+    p.require(Action::Read)?;
+    Ok(st.store.list_users(&p.scope(), page).await?)
+}
+
+/// The couriers (配送员) among the users in the caller's scope (the first 1,000 users).
+pub async fn couriers(st: &AppState, p: &Principal) -> ApiResult<Vec<UserRecord>> {
+    let users = list_users(
+        st,
+        p,
+        Page {
+            limit: 1000,
+            offset: 0,
+        },
+    )
+    .await?;
+    Ok(users
+        .into_iter()
+        .filter(|u| u.roles.contains(&Role::Courier))
+        .collect())
+}
+
+/// The names a page's frame shows: the user's and their organisation's (none when they cannot be
+/// read: the frame is drawn anyway).
+pub async fn frame_names(st: &AppState, p: &Principal) -> (Option<String>, Option<String>) {
+    let user = st.store.get_user(p.user_id).await.ok().flatten();
+    let org = st.store.get_org(p.org_id).await.ok().flatten();
+    (user.map(|u| u.name), org.map(|o| o.name))
+}
+
+/// The caller's own name as recorded (e.g. to sign an inspection result).
+pub async fn own_name(st: &AppState, p: &Principal) -> ApiResult<Option<String>> {
+    Ok(st.store.get_user(p.user_id).await?.map(|u| u.name))
 }
 
 /// Creates the node's own organisation and its first node admin on an empty database.

@@ -217,6 +217,50 @@ pub async fn car_bottle_view(st: &AppState, r: &BizRecord) -> ApiResult<Value> {
     Ok(v)
 }
 
+/// Vehicle cylinders in the caller's scope, as [`car_bottle_view`] shows them.
+pub async fn list_car_bottles(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let list = st
+        .store
+        .list_biz(&BizFilter {
+            kind: CAR_BOTTLE.to_owned(),
+            scope: Some(p.scope()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
+    let mut items = Vec::with_capacity(list.len());
+    for r in &list {
+        items.push(car_bottle_view(st, r).await?);
+    }
+    Ok(items)
+}
+
+/// The vehicle cylinder `code`, if the caller sees it.
+async fn visible_car_bottle(st: &AppState, p: &Principal, code: &str) -> ApiResult<BizRecord> {
+    let r = st
+        .store
+        .biz_by_key(CAR_BOTTLE, code.trim())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("车用气瓶不存在".to_owned()))?;
+    p.require_scope(&r.org_path, "该车用气瓶")?;
+    Ok(r)
+}
+
+/// One vehicle cylinder, as [`car_bottle_view`] shows it.
+pub async fn car_bottle(st: &AppState, p: &Principal, code: &str) -> ApiResult<Value> {
+    p.require(Action::Read)?;
+    let r = visible_car_bottle(st, p, code).await?;
+    car_bottle_view(st, &r).await
+}
+
+/// The three labels of a vehicle cylinder (mounted at 120° from each other), as one PDF.
+pub async fn car_bottle_labels(st: &AppState, p: &Principal, code: &str) -> ApiResult<Vec<u8>> {
+    visible_car_bottle(st, p, code).await?;
+    let codes = vec![code.trim().to_owned(); 3];
+    super::labels::sheet(st, p, &codes).await
+}
+
 /// `/PS/CarBottle/List`: vehicle cylinders of the caller's scope changed at or after `since`, in the
 /// Yunnan field names.
 pub async fn car_bottles_yunnan(

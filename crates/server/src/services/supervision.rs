@@ -207,6 +207,28 @@ pub struct Supervision {
     pub recycled: u64,
 }
 
+impl Supervision {
+    /// The abnormal-cylinder matters of the period (异常钢瓶事项): overdue cylinders still used,
+    /// cylinders used past their discard date, scrapped ones scanned, illegal labels, circulation gaps.
+    pub fn abnormal(&self) -> u64 {
+        self.overdue_used.count
+            + self.scrap_past.count
+            + self.scrapped_scanned
+            + self.illegal_labels
+            + self.circulation_gaps
+    }
+
+    /// Active cylinders at customers, over all counties and enterprises.
+    pub fn in_use_total(&self) -> u64 {
+        self.in_use.iter().map(|u| u.cylinders).sum()
+    }
+
+    /// Cylinders recycled ÷ delivered in the period (none when nothing was delivered).
+    pub fn recycling_rate(&self) -> Option<f64> {
+        sv::recycling_rate(self.recycled, self.delivered)
+    }
+}
+
 /// Kinds that put a cylinder to use (an overdue cylinder must not have them; sending it for
 /// inspection, the result and scrapping are what should happen to it).
 fn is_use(kind: EventKind) -> bool {
@@ -574,6 +596,42 @@ pub async fn compute(
     }
     s.enterprises = ent.into_values().collect();
     Ok(s)
+}
+
+/// The period `[from, to)` of `from`/`to` (China calendar days as `YYYY-MM-DD`, `to` inclusive);
+/// this month when they are not given.
+pub fn period(
+    now: DateTime<Utc>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    use super::calendar::{day_start, this_month};
+    use crate::error::ApiError;
+    use chrono::NaiveDate;
+    let (mf, mt) = this_month(now);
+    let day = |s: Option<&str>, name: &str| -> ApiResult<Option<NaiveDate>> {
+        match s.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| ApiError::invalid(name, "日期格式应为 YYYY-MM-DD")),
+        }
+    };
+    // A period within the calendar this platform can have records for (and no date arithmetic
+    // at the edges of chrono's range).
+    let in_range = |d: Option<NaiveDate>, name: &str| match d {
+        Some(d) if !(2000..=2100).contains(&chrono::Datelike::year(&d)) => {
+            Err(ApiError::invalid(name, "日期应在 2000–2100 年之间"))
+        }
+        d => Ok(d),
+    };
+    let from = in_range(day(from, "from")?, "from")?.map_or(mf, day_start);
+    let to =
+        in_range(day(to, "to")?, "to")?.map_or(mt, |d| day_start(d + chrono::Duration::days(1)));
+    if to <= from {
+        return Err(ApiError::invalid("to", "结束日期应不早于开始日期"));
+    }
+    Ok((from, to))
 }
 
 /// One statistics bucket (统计分析).

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use utoipa::OpenApi;
 
+use crate::services;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -23,16 +24,16 @@ pub fn router() -> Router<AppState> {
 
 /// Ready when the database answers.
 async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
-    match st.store.ping().await {
-        Ok(()) => (
+    match services::node::readiness(&st).await {
+        (Ok(()), database) => (
             StatusCode::OK,
-            Json(json!({"status": "ready", "database": st.store.backend()})),
+            Json(json!({"status": "ready", "database": database})),
         ),
-        Err(e) => {
+        (Err(e), database) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": st.store.backend()})),
+                Json(json!({"status": "unavailable", "database": database})),
             )
         }
     }

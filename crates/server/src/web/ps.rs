@@ -1,28 +1,25 @@
 //! `/PS/…`: the regulator interface exactly as YUNNAN-API.md (capitalised JSON, `ticket` or
 //! `token`, `data` in the query, a form field or the body, SM4 envelopes, `{"State","Value"}`), plus
-//! the cyltrace extension `/PS/Ledger/Checkpoint`; and the `/api/v1/ps/…` endpoints a regulator of
-//! this node uses to approve applications and order spot checks.
+//! the cyltrace extension `/PS/Ledger/Checkpoint`. (The `/api/v1/ps/…` endpoints a regulator of this
+//! node uses to approve applications and order spot checks are in `api/ps.rs`.)
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use cyltrace_domain::ps::TraceKind;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use super::JsonBody;
-use super::api::noted;
+use super::middleware::{AuditNote, LoginAttempt, audit_to, audited};
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
 use crate::services::audit::RequestMeta;
+use crate::services::files;
 use crate::services::ps::{self as svc, PsError, PsResult};
-use crate::services::{self, files};
-use crate::sm4::{self, Sm4Key};
+use crate::sm4;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -65,23 +62,6 @@ pub fn router() -> Router<AppState> {
         })
 }
 
-/// The `/api/v1` endpoints of the regulator side (behind the bearer token).
-pub fn api_router() -> Router<AppState> {
-    Router::new()
-        .route("/ps/applications", get(list_applications))
-        .route("/ps/applications/{id}/approve", post(approve))
-        .route("/ps/applications/{id}/reject", post(reject))
-        .route(
-            "/ps/spot-checks",
-            post(create_spot_check).get(list_spot_checks),
-        )
-        .route("/ps/check-applies", get(list_check_applies))
-        .route("/ps/business-counts", get(list_business_counts))
-        .route("/ps/accounts/{user_id}/sm4-key", put(set_sm4_key))
-        .route("/regulator/alarms", get(list_alarms))
-        .route("/uplink/status", get(uplink_status))
-}
-
 // ---------------------------------------------------------------------------------------------
 // The envelope
 
@@ -121,7 +101,7 @@ fn answer(r: PsResult<Response>, p: Option<&Principal>, note: Option<String>) ->
         resp.extensions_mut().insert(p.clone());
     }
     if let Some(n) = note {
-        resp.extensions_mut().insert(super::AuditNote(n));
+        resp.extensions_mut().insert(AuditNote(n));
     }
     resp
 }
@@ -165,7 +145,7 @@ async fn data_of(
     }
     let v: Value = serde_json::from_slice(&raw)
         .map_err(|e| PsError::BadRequest(format!("data 不是合法的 JSON：{e}")))?;
-    match (account_key(st, p.user_id).await?, sm4::is_sealed(&v)) {
+    match (svc::account_key(st, p.user_id).await?, sm4::is_sealed(&v)) {
         (Some(key), true) => {
             sm4::open(&key, &v).map_err(|(f, m)| PsError::Refused(format!("{f}: {m}")))
         }
@@ -215,16 +195,6 @@ fn url_decode_pairs(s: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// The SM4 key of an account (`sm4:<user id>` in the settings), if it has one.
-pub async fn account_key(st: &AppState, user_id: Uuid) -> PsResult<Option<Sm4Key>> {
-    match st.store.get_setting(&format!("sm4:{user_id}")).await? {
-        Some(h) if !h.is_empty() => Sm4Key::parse_hex(&h)
-            .map(Some)
-            .map_err(|_| PsError::Internal("stored SM4 key is malformed".to_owned())),
-        _ => Ok(None),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
@@ -250,7 +220,7 @@ async fn login(State(st): State<AppState>, q: Params, body: Bytes) -> Response {
         Ok(ticket) => envelope_ok(Some(ticket)),
         Err(e) => envelope_err(e),
     };
-    resp.extensions_mut().insert(super::LoginAttempt(account));
+    resp.extensions_mut().insert(LoginAttempt(account));
     resp
 }
 
@@ -328,9 +298,9 @@ async fn trace(
     let (q, Extension(meta)) = call;
     let st2 = st.clone();
     with_data(&st, &q, &headers, &body, |p, data| async move {
-        let audit = super::audit_to(meta, StatusCode::OK).note(format!("/PS {}", kind.path()));
+        let audit = audit_to(meta, StatusCode::OK).note(format!("/PS {}", kind.path()));
         match svc::upload_trace(&st2, &p, kind, &data, Some(&audit)).await {
-            Ok(_) => (Ok(super::audited(envelope_ok(None))), None),
+            Ok(_) => (Ok(audited(envelope_ok(None))), None),
             Err(e) => (Err(e), None),
         }
     })
@@ -468,9 +438,9 @@ async fn check_apply_op(
     with_data(&st, &q, &h, &b, |p, data| async move {
         let id = data.get("Id").cloned().unwrap_or(Value::Null);
         let note = format!("inspection work order {id}: {op}");
-        let audit = super::audit_to(meta, StatusCode::OK).note(note.clone());
+        let audit = audit_to(meta, StatusCode::OK).note(note.clone());
         match svc::change_check_apply(&st2, &p, &data, op, Some(&audit)).await {
-            Ok(()) if op == "end" => (Ok(super::audited(envelope_ok(None))), None),
+            Ok(()) if op == "end" => (Ok(audited(envelope_ok(None))), None),
             Ok(()) => (Ok(envelope_ok(None)), Some(note)),
             Err(e) => (Err(e), None),
         }
@@ -603,188 +573,4 @@ async fn witness_checkpoint(
         }
     })
     .await
-}
-
-// ---------------------------------------------------------------------------------------------
-// /api/v1 side
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DocQuery {
-    state: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-fn doc_view(d: &cyltrace_store::PsDoc) -> Value {
-    json!({"id": d.id, "kind": d.kind, "org_id": d.org_id, "target_org_id": d.target_org_id,
-        "third_id": d.third_id, "state": d.state, "body": d.body,
-        "created_at": d.created_at, "updated_at": d.updated_at})
-}
-
-async fn list_kind(
-    st: &AppState,
-    p: &Principal,
-    kinds: &[&str],
-    q: DocQuery,
-) -> ApiResult<Json<Value>> {
-    let mut errs = cyltrace_domain::ValidationErrors::default();
-    let page = services::page(q.limit, q.offset, &mut errs);
-    errs.into_result(())?;
-    let mut items = Vec::new();
-    for k in kinds {
-        for d in svc::list_docs(st, p, k, q.state.clone(), page).await? {
-            items.push(doc_view(&d));
-        }
-    }
-    Ok(Json(json!({"items": items})))
-}
-
-async fn list_applications(
-    State(st): State<AppState>,
-    p: Principal,
-    q: Result<Query<DocQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    list_kind(&st, &p, &["apply_new", "apply_old"], super::api::query(q)?).await
-}
-
-async fn list_spot_checks(
-    State(st): State<AppState>,
-    p: Principal,
-    q: Result<Query<DocQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    list_kind(&st, &p, &["spot_check"], super::api::query(q)?).await
-}
-
-async fn list_check_applies(
-    State(st): State<AppState>,
-    p: Principal,
-    q: Result<Query<DocQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    list_kind(&st, &p, &["check_apply"], super::api::query(q)?).await
-}
-
-async fn list_business_counts(
-    State(st): State<AppState>,
-    p: Principal,
-    q: Result<Query<DocQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    list_kind(&st, &p, &["business_count"], super::api::query(q)?).await
-}
-
-async fn approve(
-    State(st): State<AppState>,
-    p: Principal,
-    Path(id): Path<i64>,
-    Extension(meta): Extension<RequestMeta>,
-) -> ApiResult<Response> {
-    let audit = super::audit_to(meta, StatusCode::OK)
-        .note(format!("registration application {id} approved"));
-    let v = svc::approve_registration(&st, &p, id, Some(&audit)).await?;
-    Ok(super::audited(Json(v)))
-}
-
-async fn reject(
-    State(st): State<AppState>,
-    p: Principal,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let reason = body
-        .get("reason")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::invalid("reason", "缺少驳回原因"))?;
-    svc::reject_registration(&st, &p, id, reason).await?;
-    Ok(noted(
-        Json(json!({"id": id, "state": "rejected"})),
-        format!("registration application {id} rejected"),
-    ))
-}
-
-async fn create_spot_check(
-    State(st): State<AppState>,
-    p: Principal,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let id = svc::create_spot_check(&st, &p, &body).await?;
-    Ok(noted(
-        (StatusCode::CREATED, Json(json!({"id": id}))),
-        format!("spot check {id}"),
-    ))
-}
-
-/// Sets (or, with `{"key": null}`, removes) the SM4 key of a `/PS` account.
-async fn set_sm4_key(
-    State(st): State<AppState>,
-    p: Principal,
-    Path(user_id): Path<Uuid>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let user = services::get_user(&st, &p, user_id).await?;
-    if !p.is_node_admin() && !p.roles.contains(&cyltrace_domain::Role::Regulator) {
-        return Err(ApiError::Forbidden(
-            "只有平台管理员或监管人员可以设置接入密钥".to_owned(),
-        ));
-    }
-    let value = match body.get("key") {
-        Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => Sm4Key::parse_hex(s)
-            .map_err(|m| ApiError::invalid("key", m))?
-            .to_hex(),
-        _ => return Err(ApiError::invalid("key", "应为 32 位十六进制字符串或 null")),
-    };
-    st.store
-        .set_setting(&format!("sm4:{}", user.id), &value, st.now())
-        .await?;
-    // The key itself is never written to the audit record.
-    Ok(noted(
-        StatusCode::NO_CONTENT,
-        format!(
-            "SM4 key of {} {}",
-            user.username,
-            if value.is_empty() { "removed" } else { "set" }
-        ),
-    ))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AlarmQuery {
-    kind: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-async fn list_alarms(
-    State(st): State<AppState>,
-    p: Principal,
-    q: Result<Query<AlarmQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    p.require(cyltrace_domain::access::Action::Read)?;
-    let q = super::api::query(q)?;
-    let mut errs = cyltrace_domain::ValidationErrors::default();
-    let page = services::page(q.limit, q.offset, &mut errs);
-    errs.into_result(())?;
-    let items = st
-        .store
-        .list_reg_alarms(&cyltrace_store::RegAlarmFilter {
-            scope: Some(p.scope()),
-            kind: q.kind,
-            limit: page.limit,
-            offset: page.offset,
-        })
-        .await?;
-    Ok(Json(json!({"items": items.iter().map(|a| json!({
-        "id": a.id, "org_id": a.org_id, "kind": a.kind, "message": a.message, "at": a.at,
-    })).collect::<Vec<_>>()})))
-}
-
-async fn uplink_status(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
-    p.require(cyltrace_domain::access::Action::Read)?;
-    let s = st.store.outbox_stats().await?;
-    Ok(Json(json!({
-        "configured": st.config.upstream_url.is_some(),
-        "pending": s.pending, "sent": s.sent, "refused": s.refused,
-        "oldest_pending": s.oldest_pending,
-    })))
 }

@@ -347,16 +347,15 @@ pub async fn export_stock(
     ];
     let rows = super::circulation::stock(st, p, site).await?;
     let mut table = TableWriter::new(format, "库存", HEADERS).map_err(internal)?;
-    let text = |v: &Value| Cell::text(v.as_str().unwrap_or_default());
     for r in &rows {
-        let full = r["full"].as_f64().unwrap_or(0.0);
-        let empty = r["empty"].as_f64().unwrap_or(0.0);
+        let full = r.full as f64;
+        let empty = r.empty as f64;
         table
             .row(&[
-                text(&r["site_name"]),
-                Cell::text(site_kind_zh(r["site_kind"].as_str().unwrap_or_default())),
-                text(&r["site_id"]),
-                text(&r["org_id"]),
+                Cell::text(r.site_name.clone().unwrap_or_default()),
+                Cell::text(site_kind_zh(r.site_kind.map_or("", |k| k.as_str()))),
+                Cell::text(r.site_id.to_string()),
+                Cell::text(r.org_id.map(|o| o.to_string()).unwrap_or_default()),
                 Cell::Number(full),
                 Cell::Number(empty),
                 Cell::Number(full + empty),

@@ -18,7 +18,7 @@
 
 use cyltrace_domain::OrgKind;
 use cyltrace_store::{OrgRecord, Scope, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use bytes::Bytes;
@@ -41,9 +41,11 @@ pub use export::{
 pub use import::{
     ImportFailure, ImportRequest, JobState, Progress, ProgressFn, import_archives, read_file,
 };
-pub use jobs::{fail_interrupted_imports, get_import, job_view, start_import};
+pub use jobs::{
+    ImportJob, JobDoc, JobRowError, fail_interrupted_imports, get_import, recent_jobs, start_import,
+};
 pub use table::{Cell, Download, TableWriter, content_type, csv_safe};
-pub use template::template;
+pub use template::{template, template_download};
 
 /// The business-record kind of an import job.
 pub const IMPORT_JOB: &str = "import_job";
@@ -64,7 +66,7 @@ const EXPORT_PAGE: i64 = 2_000;
 // Formats
 
 /// The two file formats of an import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
     Csv,

@@ -2,7 +2,11 @@
 
 use cyltrace_domain::import::{self as imp, COLUMNS, CellKind};
 
-use super::{Cell, FileFormat, SHEET, TableWriter};
+use cyltrace_domain::access::Action;
+
+use super::{Cell, Download, FileFormat, SHEET, TableWriter, content_type};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
 
 /// The import template: the header row and an example row; the xlsx has a second sheet 说明 that
 /// describes each column.
@@ -91,4 +95,18 @@ pub fn template(format: FileFormat) -> Result<Vec<u8>, String> {
             book.save_to_buffer().map_err(xe)
         }
     }
+}
+
+/// `GET /cylinders/import-template`: the template as a download (built on a blocking thread).
+pub async fn template_download(p: &Principal, format: FileFormat) -> ApiResult<Download> {
+    p.require(Action::Read)?;
+    let bytes = tokio::task::spawn_blocking(move || template(format))
+        .await
+        .map_err(|e| ApiError::Internal(format!("template task: {e}")))?
+        .map_err(ApiError::Internal)?;
+    Ok(Download {
+        bytes,
+        content_type: content_type(format),
+        filename: format!("cylinder-import-template.{}", format.as_str()),
+    })
 }

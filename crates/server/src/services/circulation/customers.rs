@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::{
-    self as dom, Deposit, Holdings, NewCustomer, PersonalView, personal_view,
+    self as dom, Address, CustomerKind, Deposit, Holdings, NewCustomer, PersonalView, Phone,
+    personal_view,
 };
+use cyltrace_domain::org::CreditCode;
 use cyltrace_domain::{CylinderCode, Text};
 use cyltrace_store::{BizFilter, BizRecord, StoreError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -22,6 +24,74 @@ use super::{
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+/// What a customer record holds (the `body` of a `customer` business record): the person or business
+/// as registered, the ID number masked and sealed (SM4), and the real-name verification once made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerDoc {
+    pub kind: CustomerKind,
+    pub name: Text,
+    pub phone: Phone,
+    pub addresses: Vec<Address>,
+    pub credit_code: Option<CreditCode>,
+    pub contact: Option<Text>,
+    pub id_masked: Option<String>,
+    /// The ID number under the node's personal-data key (`{"iv","c"}`), when one was given.
+    pub id_sealed: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_method: Option<Text>,
+}
+
+impl CustomerDoc {
+    /// The document of a customer record.
+    pub fn of(r: &BizRecord) -> ApiResult<CustomerDoc> {
+        serde_json::from_value(r.body.clone())
+            .map_err(|e| ApiError::Internal(format!("customer {}: {e}", r.id)))
+    }
+
+    /// The name as `view` shows it: masked for roles that do not deliver, unless a business.
+    pub fn name_as(&self, view: PersonalView) -> String {
+        match view {
+            PersonalView::Contact => self.name.to_string(),
+            PersonalView::Masked if self.kind == CustomerKind::Commercial => self.name.to_string(),
+            PersonalView::Masked => dom::mask_name(self.name.as_str()),
+        }
+    }
+}
+
+/// An address as a role may see it: the street masked and the coordinates left out for roles that do
+/// not deliver.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressView {
+    pub address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+}
+
+/// A customer as the API and the console show them to the caller.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerView {
+    pub id: Uuid,
+    pub kind: CustomerKind,
+    pub name: String,
+    pub phone: String,
+    pub addresses: Vec<AddressView>,
+    pub id_number: Option<String>,
+    pub credit_code: Option<CreditCode>,
+    pub contact: Option<Text>,
+    pub real_name_verified: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub registered_by_org_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
 
 /// Registers a customer once in the node and binds them to the caller's organisation (or `org_id`,
 /// a dealer in scope). A person already registered (same ID number or credit code) is not created
@@ -51,11 +121,18 @@ pub async fn register_customer(
                 Some(key.clone()),
                 None,
                 "unverified",
-                json!({
-                    "kind": c.kind, "name": c.name, "phone": c.phone, "addresses": c.addresses,
-                    "credit_code": c.credit_code, "contact": c.contact,
-                    "id_masked": c.id_number.as_ref().map(|i| i.masked()),
-                    "id_sealed": id_sealed,
+                json!(CustomerDoc {
+                    kind: c.kind,
+                    name: c.name.clone(),
+                    phone: c.phone.clone(),
+                    addresses: c.addresses.clone(),
+                    credit_code: c.credit_code.clone(),
+                    contact: c.contact.clone(),
+                    id_masked: c.id_number.as_ref().map(|i| i.masked()),
+                    id_sealed: Some(id_sealed).filter(|v| !v.is_null()),
+                    verified_at: None,
+                    verified_by: None,
+                    verified_method: None,
                 }),
                 now,
             );
@@ -113,40 +190,48 @@ pub async fn customer(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<BizRe
 
 /// A customer as the caller may see them: contact data in full for roles that deliver, masked for
 /// the others; the ID number always masked (see [`reveal_id`]).
-pub fn customer_view(r: &BizRecord, view: PersonalView) -> Value {
-    let b = &r.body;
-    let name = b["name"].as_str().unwrap_or_default();
-    let phone = b["phone"].as_str().unwrap_or_default();
-    let mut addresses = b["addresses"].clone();
-    let (name, phone) = match view {
-        PersonalView::Contact => (name.to_owned(), phone.to_owned()),
-        PersonalView::Masked => {
-            if let Some(list) = addresses.as_array_mut() {
-                for a in list {
-                    let text = a["address"].as_str().unwrap_or_default().to_owned();
-                    a["address"] = json!(dom::mask_address(&text));
-                    if let Some(m) = a.as_object_mut() {
-                        m.remove("lat");
-                        m.remove("lon");
-                    }
-                }
-            }
-            let commercial = b["kind"] == "commercial";
-            (
-                if commercial {
-                    name.to_owned()
-                } else {
-                    dom::mask_name(name)
-                },
-                dom::Phone::parse(phone).map_or_else(|_| "***".to_owned(), |p| p.masked()),
-            )
-        }
+pub fn customer_view(r: &BizRecord, view: PersonalView) -> ApiResult<CustomerView> {
+    let d = CustomerDoc::of(r)?;
+    let masked = view == PersonalView::Masked;
+    let addresses = d
+        .addresses
+        .iter()
+        .map(|a| AddressView {
+            address: if masked {
+                dom::mask_address(a.address.as_str())
+            } else {
+                a.address.to_string()
+            },
+            label: a.label.clone(),
+            lat: a.lat.filter(|_| !masked),
+            lon: a.lon.filter(|_| !masked),
+        })
+        .collect();
+    let phone = match view {
+        PersonalView::Contact => String::from(d.phone.clone()),
+        PersonalView::Masked => d.phone.masked(),
     };
-    json!({
-        "id": r.id, "kind": b["kind"], "name": name, "phone": phone, "addresses": addresses,
-        "id_number": b["id_masked"], "credit_code": b["credit_code"], "contact": b["contact"],
-        "real_name_verified": r.state == "verified", "verified_at": b["verified_at"],
-        "registered_by_org_id": r.org_id, "created_at": r.created_at,
+    Ok(CustomerView {
+        id: r.id,
+        kind: d.kind,
+        name: d.name_as(view),
+        phone,
+        addresses,
+        id_number: d.id_masked,
+        credit_code: d.credit_code,
+        contact: d.contact,
+        real_name_verified: r.state == "verified",
+        verified_at: d.verified_at,
+        registered_by_org_id: r.org_id,
+        created_at: r.created_at,
+    })
+}
+
+/// A customer's name as `view` shows it (the customer of a record the caller already sees).
+pub async fn customer_name(st: &AppState, id: Uuid, view: PersonalView) -> ApiResult<String> {
+    Ok(match st.store.get_biz(CUSTOMER, id).await? {
+        Some(c) => CustomerDoc::of(&c)?.name_as(view),
+        None => String::new(),
     })
 }
 
@@ -158,8 +243,8 @@ pub async fn reveal_id(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<Stri
         ));
     }
     let r = customer(st, p, id).await?;
-    match r.body.get("id_sealed").filter(|v| !v.is_null()) {
-        Some(v) => open_text(st, v),
+    match CustomerDoc::of(&r)?.id_sealed {
+        Some(v) => open_text(st, &v),
         None => Err(ApiError::NotFound("该用户未登记身份证号".to_owned())),
     }
 }
@@ -182,15 +267,21 @@ pub async fn verify_customer(
     if r.state == "verified" {
         return Ok(r);
     }
+    let mut d = CustomerDoc::of(&r)?;
+    d.verified_at = Some(st.now());
+    d.verified_by = Some(p.user_id);
+    d.verified_method = Some(v.method);
     r.state = "verified".to_owned();
-    r.body["verified_at"] = json!(st.now());
-    r.body["verified_by"] = json!(p.user_id);
-    r.body["verified_method"] = json!(v.method);
+    r.body = json!(d);
     save(st, r).await
 }
 
 /// Customers bound to organisations in scope, newest binding first.
-pub async fn list_customers(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<Value>> {
+pub async fn list_customers(
+    st: &AppState,
+    p: &Principal,
+    q: &ListQuery,
+) -> ApiResult<Vec<CustomerView>> {
     p.require(Action::Read)?;
     let bindings = st
         .store
@@ -208,7 +299,7 @@ pub async fn list_customers(st: &AppState, p: &Principal, q: &ListQuery) -> ApiR
             && seen.insert(c)
             && let Some(r) = st.store.get_biz(CUSTOMER, c).await?
         {
-            out.push(customer_view(&r, view));
+            out.push(customer_view(&r, view)?);
         }
     }
     Ok(out)
@@ -265,7 +356,30 @@ pub async fn add_deposit(
 
 /// Account-opening and real-name progress per organisation in scope (UI.md 开户进度 / 实名制进度):
 /// customers registered, of them verified, cylinders held by customers without a verified real name.
-pub async fn progress(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+/// One organisation's account-opening and real-name progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgressRow {
+    pub org_id: Uuid,
+    pub org_name: Option<String>,
+    pub registered: i64,
+    pub verified: i64,
+    pub held_without_real_name: i64,
+}
+
+impl ProgressRow {
+    /// Customers registered, verified, and cylinders held without a real name, over `rows`.
+    pub fn totals(rows: &[ProgressRow]) -> (i64, i64, i64) {
+        rows.iter().fold((0, 0, 0), |(r, v, h), x| {
+            (
+                r + x.registered,
+                v + x.verified,
+                h + x.held_without_real_name,
+            )
+        })
+    }
+}
+
+pub async fn progress(st: &AppState, p: &Principal) -> ApiResult<Vec<ProgressRow>> {
     p.require(Action::Read)?;
     let bindings = st
         .store
@@ -296,10 +410,13 @@ pub async fn progress(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
     let mut out = Vec::new();
     for (org, (registered, verified, held)) in per_org {
         let name = st.store.get_org(org).await?.map(|o| o.name);
-        out.push(
-            json!({"org_id": org, "org_name": name, "registered": registered,
-            "verified": verified, "held_without_real_name": held}),
-        );
+        out.push(ProgressRow {
+            org_id: org,
+            org_name: name,
+            registered,
+            verified,
+            held_without_real_name: held,
+        });
     }
     Ok(out)
 }
@@ -311,4 +428,41 @@ async fn bound_in_scope(st: &AppState, p: &Principal, customer: Uuid) -> ApiResu
         ..filter(BINDING, Some(p.scope()), 1, 0)
     };
     Ok(!st.store.list_biz(&f).await?.is_empty())
+}
+
+/// One customer (`id` as the path gives it) as the caller may see them, with cylinders held,
+/// deposits and owed.
+pub async fn customer_detail(st: &AppState, p: &Principal, id: &str) -> ApiResult<Value> {
+    p.require(Action::Read)?;
+    let cid = crate::services::parse_id(id, "用户")?;
+    let r = customer(st, p, cid).await?;
+    let mut v = json!(customer_view(&r, personal_view(&p.roles))?);
+    let (h, codes) = holdings(st, cid).await?;
+    v["holdings"] = json!(h);
+    v["held_codes"] = json!(codes.iter().map(|c| c.as_str()).collect::<Vec<_>>());
+    Ok(v)
+}
+
+/// The deposits of a customer the caller sees (`id` as the path gives it).
+pub async fn deposits(st: &AppState, p: &Principal, id: &str) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let cid = crate::services::parse_id(id, "用户")?;
+    customer(st, p, cid).await?;
+    let f = BizFilter {
+        kind: DEPOSIT.to_owned(),
+        ref_id: Some(cid),
+        limit: 1000,
+        ..Default::default()
+    };
+    let list = st.store.list_biz(&f).await?;
+    Ok(list
+        .iter()
+        .map(|r| {
+            let mut v = r.body.clone();
+            v["id"] = json!(r.id);
+            v["org_id"] = json!(r.org_id);
+            v["created_at"] = json!(r.created_at);
+            v
+        })
+        .collect())
 }

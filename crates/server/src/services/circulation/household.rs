@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::customers::customer;
+use super::customers::{CustomerDoc, customer};
 use super::{
-    CHECK_ITEMS_SETTING, HOUSEHOLD_CHECK, RECTIFICATION, conflict, filter, new_record, parse, save,
-    visible_record,
+    CHECK_ITEMS_SETTING, HOUSEHOLD_CHECK, ListQuery, RECTIFICATION, conflict, filter,
+    list_in_scope, new_record, parse, save, visible_record,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -72,7 +72,8 @@ pub async fn record_household_check(
     p.require(Action::HouseholdCheck)?;
     let hc: NewHouseholdCheck = parse(body)?;
     let c = customer(st, p, hc.customer_id).await?;
-    let addresses = c.body["addresses"].as_array().map_or(0, Vec::len);
+    let doc = CustomerDoc::of(&c)?;
+    let addresses = doc.addresses.len();
     let now = st.now();
     if hc.time > now + super::MAX_FUTURE_SKEW {
         return Err(ApiError::invalid("time", "时间晚于服务器当前时间"));
@@ -96,7 +97,7 @@ pub async fn record_household_check(
         None,
         Some(hc.customer_id),
         if tasks.is_empty() { "passed" } else { "failed" },
-        json!({"check": hc, "inspector": p.user_id, "address": c.body["addresses"][hc.address_index]}),
+        json!({"check": hc, "inspector": p.user_id, "address": doc.addresses.get(hc.address_index).map_or(Value::Null, |a| json!(a))}),
         now,
     );
     st.store.insert_biz(&check).await?;
@@ -178,4 +179,35 @@ pub async fn reminders(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
         .iter()
         .map(|r| rectification_view(r, now))
         .collect())
+}
+
+/// [`check_items`] for a caller who may read.
+pub async fn read_check_items(st: &AppState, p: &Principal) -> ApiResult<Vec<CheckItem>> {
+    p.require(Action::Read)?;
+    check_items(st).await
+}
+
+/// Household checks in scope.
+pub async fn household_checks(
+    st: &AppState,
+    p: &Principal,
+    q: &ListQuery,
+) -> ApiResult<Vec<Value>> {
+    let list = list_in_scope(st, p, HOUSEHOLD_CHECK, q).await?;
+    Ok(list
+        .iter()
+        .map(|r| {
+            json!({"id": r.id, "customer_id": r.ref_id, "result": r.state,
+                   "time": r.body["check"]["time"], "answers": r.body["check"]["answers"],
+                   "photos": r.body["check"]["photos"], "signature": r.body["check"]["signature"],
+                   "inspector": r.body["inspector"], "org_id": r.org_id})
+        })
+        .collect())
+}
+
+/// Rectification tasks in scope (state=).
+pub async fn rectifications(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<Value>> {
+    let list = list_in_scope(st, p, RECTIFICATION, q).await?;
+    let now = st.now();
+    Ok(list.iter().map(|r| rectification_view(r, now)).collect())
 }

@@ -19,6 +19,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
+use cyltrace_domain::access::Action;
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::time::china_date;
 use cyltrace_domain::{Date, FieldError, ValidationErrors};
@@ -44,20 +45,28 @@ mod trajectory;
 mod transport;
 
 pub use customers::{
-    add_deposit, customer, customer_view, holdings, list_customers, progress, register_customer,
+    AddressView, CustomerDoc, CustomerView, ProgressRow, add_deposit, customer, customer_detail,
+    customer_name, customer_view, deposits, holdings, list_customers, progress, register_customer,
     reveal_id, verify_customer,
 };
 pub use household::{
-    check_items, close_rectification, record_household_check, rectification_view, reminders,
-    set_check_items,
+    check_items, close_rectification, household_checks, read_check_items, record_household_check,
+    rectification_view, rectifications, reminders, set_check_items,
 };
-pub use orders::{cancel_order, create_order, deliver_order, dispatch_order, order_view};
+pub use orders::{
+    cancel_order, create_order, deliver_order, dispatch_order, dispatch_to_first_courier, order,
+    order_view, orders, shows_code,
+};
 pub use scan::{ScanResult, scan};
-pub use stock::{stock, stocktake};
+pub use stock::{
+    RecyclingQuery, StockRow, recycle_events, stock, stock_codes, stocktake, stocktakes,
+};
 pub use trajectory::{trajectory, trajectory_table};
 pub use transport::{
-    create_org_doc, create_staff, create_vehicle, create_waybill, latest_positions, position_view,
-    report_positions, staff_view, vehicle_view, waybill_view,
+    PositionView, StaffDoc, StaffView, TrackQuery, VehicleView, create_org_doc, create_staff,
+    create_vehicle, create_waybill, latest_positions, list_staff, list_vehicles, list_waybills,
+    org_docs, position_view, report_positions, staff_view, track, vehicle, vehicle_view, waybill,
+    waybill_view,
 };
 
 pub const VEHICLE: &str = "vehicle";
@@ -256,4 +265,45 @@ fn owned<T: serde::de::DeserializeOwned>(body: &Value) -> ApiResult<(Option<Uuid
         ),
     };
     Ok((org, parse(&b)?))
+}
+
+/// Records of `kind` in the caller's scope (the API's list query: state, customer, paging).
+async fn list_in_scope(
+    st: &AppState,
+    p: &Principal,
+    kind: &str,
+    q: &ListQuery,
+) -> ApiResult<Vec<BizRecord>> {
+    p.require(Action::Read)?;
+    let f = q.biz_filter(kind, p)?;
+    Ok(st.store.list_biz(&f).await?)
+}
+
+/// The newest `limit` records of `kind` in the caller's scope (the consoles' lists).
+pub async fn records(
+    st: &AppState,
+    p: &Principal,
+    kind: &str,
+    limit: i64,
+) -> ApiResult<Vec<BizRecord>> {
+    p.require(Action::Read)?;
+    Ok(st
+        .store
+        .list_biz(&filter(kind, Some(p.scope()), limit, 0))
+        .await?)
+}
+
+/// A record of the caller's scope as the API shows it: its body with `id` and the given columns.
+fn with_columns(r: &BizRecord, columns: &[&str]) -> Value {
+    let mut v = r.body.clone();
+    v["id"] = json!(r.id);
+    for c in columns {
+        v[*c] = match *c {
+            "org_id" => json!(r.org_id),
+            "state" => json!(r.state),
+            "created_at" => json!(r.created_at),
+            _ => Value::Null,
+        };
+    }
+    v
 }

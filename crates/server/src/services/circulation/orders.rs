@@ -15,8 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::customers::customer;
-use super::{ORDER, new_record, owned, owner, parse, save, visible_record};
+use super::customers::{CustomerDoc, customer};
+use super::{
+    ListQuery, ORDER, list_in_scope, new_record, owned, owner, parse, save, visible_record,
+};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::audit::Audit;
@@ -28,7 +30,8 @@ pub async fn create_order(st: &AppState, p: &Principal, body: &Value) -> ApiResu
     let (org, o): (_, NewOrder) = owned(body)?;
     let org_id = owner(st, p, org).await?;
     let c = customer(st, p, o.customer_id).await?;
-    let addresses = c.body["addresses"].as_array().map_or(0, Vec::len);
+    let doc = CustomerDoc::of(&c)?;
+    let addresses = doc.addresses.len();
     o.validate(addresses)?;
     let now = st.now();
     let code = dom::handover_code(rand::random::<u32>());
@@ -38,7 +41,7 @@ pub async fn create_order(st: &AppState, p: &Principal, body: &Value) -> ApiResu
         None,
         Some(o.customer_id),
         OrderState::Created.as_str(),
-        json!({"order": o, "address": c.body["addresses"][o.address_index], "handover_code": code,
+        json!({"order": o, "address": doc.addresses.get(o.address_index).map_or(Value::Null, |a| json!(a)), "handover_code": code,
                "events": []}),
         now,
     );
@@ -189,4 +192,50 @@ pub async fn deliver_order(
     let appended = submit(st, p, sub, audit).await.map_err(api_error)?;
     let idx = appended.first().map_or(-1, |a| a.ledger_index);
     Ok((visible_record(st, p, ORDER, id, "订单").await?, idx))
+}
+
+/// Whether the caller is shown an order's handover code: it is told to the customer by the
+/// enterprise, never shown to the courier.
+pub fn shows_code(p: &Principal) -> bool {
+    p.is_node_admin() || p.roles.contains(&Role::EnterpriseAdmin)
+}
+
+/// Orders in scope (state=, customer_id=).
+pub async fn orders(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<Value>> {
+    let list = list_in_scope(st, p, ORDER, q).await?;
+    let view = dom::personal_view(&p.roles);
+    Ok(list
+        .iter()
+        .map(|r| order_view(r, view, shows_code(p)))
+        .collect())
+}
+
+/// One order (`id` as the path gives it).
+pub async fn order(st: &AppState, p: &Principal, id: &str) -> ApiResult<Value> {
+    p.require(Action::Read)?;
+    let r = visible_record(st, p, ORDER, crate::services::parse_id(id, "订单")?, "订单").await?;
+    Ok(order_view(&r, dom::personal_view(&p.roles), shows_code(p)))
+}
+
+/// The console's one-button dispatch: the order goes to the first courier of its own enterprise.
+pub async fn dispatch_to_first_courier(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> ApiResult<BizRecord> {
+    let order = visible_record(st, p, ORDER, id, "订单").await?;
+    let courier = st
+        .store
+        .list_users(
+            &p.scope(),
+            cyltrace_store::Page {
+                limit: 1000,
+                offset: 0,
+            },
+        )
+        .await?
+        .into_iter()
+        .find(|u| u.roles.contains(&Role::Courier) && u.org_id == order.org_id)
+        .ok_or_else(|| ApiError::invalid("courier_id", "本企业没有配送员账户"))?;
+    dispatch_order(st, p, id, &json!({"courier_id": courier.id})).await
 }

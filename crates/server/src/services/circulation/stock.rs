@@ -2,19 +2,30 @@
 
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::Stocktake;
-use cyltrace_domain::{CylinderCode, EventKind, ValidationErrors};
+use cyltrace_domain::{CylinderCode, EventKind, SiteKind, ValidationErrors};
 use cyltrace_store::BizRecord;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{STOCKTAKE, new_record, parse};
+use super::{STOCKTAKE, new_record, parse, with_columns};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// The stock of one site: full and empty cylinders, with the site's name and kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct StockRow {
+    pub site_id: Uuid,
+    pub site_name: Option<String>,
+    pub site_kind: Option<SiteKind>,
+    pub org_id: Option<Uuid>,
+    pub full: i64,
+    pub empty: i64,
+}
+
 /// Stock per site in scope (or one site): full and empty counts, with the site's name and kind.
-pub async fn stock(st: &AppState, p: &Principal, site: Option<Uuid>) -> ApiResult<Vec<Value>> {
+pub async fn stock(st: &AppState, p: &Principal, site: Option<Uuid>) -> ApiResult<Vec<StockRow>> {
     p.require(Action::Read)?;
     if let Some(s) = site {
         let rec = st
@@ -28,11 +39,14 @@ pub async fn stock(st: &AppState, p: &Principal, site: Option<Uuid>) -> ApiResul
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let s = st.store.get_site(r.site_id).await?;
-        out.push(
-            json!({"site_id": r.site_id, "site_name": s.as_ref().map(|s| s.name.clone()),
-            "site_kind": s.as_ref().map(|s| s.kind.as_str()), "org_id": s.map(|s| s.org_id),
-            "full": r.full, "empty": r.empty}),
-        );
+        out.push(StockRow {
+            site_id: r.site_id,
+            site_name: s.as_ref().map(|s| s.name.clone()),
+            site_kind: s.as_ref().map(|s| s.kind),
+            org_id: s.map(|s| s.org_id),
+            full: r.full,
+            empty: r.empty,
+        });
     }
     Ok(out)
 }
@@ -94,4 +108,68 @@ pub async fn stocktake(
     );
     st.store.insert_biz(&r).await?;
     Ok(r)
+}
+
+/// The cylinders in stock at a site the caller sees (`site` as the path gives it).
+pub async fn stock_codes(st: &AppState, p: &Principal, site: &str) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let sid = crate::services::parse_id(site, "站点")?;
+    crate::services::get_site(st, p, sid).await?;
+    let codes = st.store.stock_codes(sid).await?;
+    Ok(codes
+        .iter()
+        .map(|(c, full)| json!({"code": c.as_str(), "full": full}))
+        .collect())
+}
+
+/// Stock-takes of a site the caller sees (`site` as the path gives it).
+pub async fn stocktakes(st: &AppState, p: &Principal, site: &str) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let sid = crate::services::parse_id(site, "站点")?;
+    crate::services::get_site(st, p, sid).await?;
+    let f = cyltrace_store::BizFilter {
+        kind: STOCKTAKE.to_owned(),
+        ref_id: Some(sid),
+        limit: 100,
+        ..Default::default()
+    };
+    let list = st.store.list_biz(&f).await?;
+    Ok(list
+        .iter()
+        .map(|r| with_columns(r, &["state", "created_at"]))
+        .collect())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RecyclingQuery {
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Recycle events in scope, newest first (of one cylinder when `code` is given), and their number.
+pub async fn recycle_events(
+    st: &AppState,
+    p: &Principal,
+    q: RecyclingQuery,
+    code: Option<String>,
+) -> ApiResult<(Vec<cyltrace_store::StoredEvent>, i64)> {
+    p.require(Action::Read)?;
+    let mut errs = ValidationErrors::default();
+    let cyltrace_store::Page { limit, offset } =
+        crate::services::page(q.limit, q.offset, &mut errs);
+    errs.into_result(()).map_err(ApiError::from)?;
+    let f = cyltrace_store::EventFilter {
+        scope: Some(p.scope()),
+        kinds: vec!["recycle"],
+        code,
+        from: q.from,
+        to: q.to,
+        limit,
+        offset,
+        ..Default::default()
+    };
+    Ok(st.store.list_events(&f).await?)
 }

@@ -9,6 +9,7 @@ use cyltrace_domain::event::{Deliver, Recycle};
 use uuid::Uuid;
 
 use super::CUSTOMER;
+use super::customers::CustomerDoc;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -45,11 +46,11 @@ pub async fn trajectory(st: &AppState, p: &Principal, code: &str) -> ApiResult<V
                 continue;
             };
             let name = if let Some(c) = st.store.get_biz(CUSTOMER, u).await? {
-                let n = c.body["name"].as_str().unwrap_or_default();
+                let n = CustomerDoc::of(&c)?.name;
                 if view == PersonalView::Contact {
-                    n.to_owned()
+                    n.to_string()
                 } else {
-                    dom::mask_name(n)
+                    dom::mask_name(n.as_str())
                 }
             } else if let Some(o) = st.store.get_org(u).await? {
                 o.name

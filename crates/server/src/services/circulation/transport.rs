@@ -10,13 +10,13 @@ use cyltrace_domain::parse::from_value;
 use cyltrace_domain::time::china_date;
 use cyltrace_domain::{Date, FieldError, Text, ValidationErrors};
 use cyltrace_store::{BizRecord, StoreError, VehiclePosition};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    ORG_DOC, STAFF, VEHICLE, WAYBILL, body_of, conflict, identity_key, new_record, owned, owner,
-    parse, seal_text, today, visible_record,
+    ListQuery, ORG_DOC, STAFF, VEHICLE, WAYBILL, body_of, conflict, identity_key, list_in_scope,
+    new_record, owned, owner, parse, seal_text, today, visible_record, with_columns,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -44,13 +44,24 @@ pub async fn create_vehicle(st: &AppState, p: &Principal, body: &Value) -> ApiRe
     }
 }
 
-pub fn vehicle_view(r: &BizRecord, today: Date) -> ApiResult<Value> {
+/// A vehicle as the API and the console show it: its registration and whether its permit is valid.
+#[derive(Debug, Clone, Serialize)]
+pub struct VehicleView {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    #[serde(flatten)]
+    pub vehicle: Vehicle,
+    pub permit_valid: bool,
+}
+
+pub fn vehicle_view(r: &BizRecord, today: Date) -> ApiResult<VehicleView> {
     let v: Vehicle = body_of(r, "vehicle")?;
-    let mut out = serde_json::to_value(&v).unwrap_or_default();
-    out["id"] = json!(r.id);
-    out["org_id"] = json!(r.org_id);
-    out["permit_valid"] = json!(v.refusal(today).is_none());
-    Ok(out)
+    Ok(VehicleView {
+        id: r.id,
+        org_id: r.org_id,
+        permit_valid: v.refusal(today).is_none(),
+        vehicle: v,
+    })
 }
 
 pub async fn create_staff(st: &AppState, p: &Principal, body: &Value) -> ApiResult<BizRecord> {
@@ -97,20 +108,63 @@ pub async fn create_staff(st: &AppState, p: &Principal, body: &Value) -> ApiResu
     }
 }
 
-pub fn staff_view(r: &BizRecord, view: PersonalView, today: Date) -> ApiResult<Value> {
-    let c: Certificate = body_of(r, "certificate")?;
-    let phone = r.body["phone"].as_str().unwrap_or_default();
-    let phone = match (view, dom::Phone::parse(phone)) {
-        (PersonalView::Contact, _) => phone.to_owned(),
+/// What a driver or escort record holds (`create_staff`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffDoc {
+    pub certificate: Certificate,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub id_masked: Option<String>,
+    #[serde(default)]
+    pub id_sealed: Value,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+}
+
+impl StaffDoc {
+    pub fn of(r: &BizRecord) -> ApiResult<StaffDoc> {
+        serde_json::from_value(r.body.clone())
+            .map_err(|e| ApiError::Internal(format!("{} {}: {e}", r.kind, r.id)))
+    }
+}
+
+/// A driver or escort as the API and the console show them: the ID number masked, the phone per
+/// role, and whether the certificate is valid.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffView {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub role: dom::StaffRole,
+    pub name: Text,
+    pub id_number: Option<String>,
+    pub phone: String,
+    pub certificate_no: Text,
+    pub certificate_valid_until: Date,
+    pub certificate_valid: bool,
+    pub user_id: Option<Uuid>,
+}
+
+pub fn staff_view(r: &BizRecord, view: PersonalView, today: Date) -> ApiResult<StaffView> {
+    let d = StaffDoc::of(r)?;
+    let c = d.certificate;
+    let phone = match (view, dom::Phone::parse(&d.phone)) {
+        (PersonalView::Contact, _) => d.phone.clone(),
         (PersonalView::Masked, Ok(ph)) => ph.masked(),
         (PersonalView::Masked, Err(_)) => "***".to_owned(),
     };
-    Ok(json!({
-        "id": r.id, "org_id": r.org_id, "role": c.role, "name": c.name,
-        "id_number": r.body["id_masked"], "phone": phone,
-        "certificate_no": c.certificate_no, "certificate_valid_until": c.certificate_valid_until,
-        "certificate_valid": c.refusal(today).is_none(), "user_id": r.body["user_id"],
-    }))
+    Ok(StaffView {
+        id: r.id,
+        org_id: r.org_id,
+        role: c.role,
+        certificate_valid: c.refusal(today).is_none(),
+        name: c.name,
+        id_number: d.id_masked,
+        phone,
+        certificate_no: c.certificate_no,
+        certificate_valid_until: c.certificate_valid_until,
+        user_id: d.user_id,
+    })
 }
 
 pub async fn create_org_doc(
@@ -211,13 +265,32 @@ pub async fn report_positions(
     Ok(points.len())
 }
 
-pub fn position_view(v: &VehiclePosition, plate: Option<&str>) -> Value {
-    json!({"vehicle_id": v.vehicle_id, "plate": plate, "time": v.time, "lat": v.lat, "lon": v.lon,
-           "speed": v.speed, "heading": v.heading})
+/// A reported position of a vehicle, with its plate.
+#[derive(Debug, Clone, Serialize)]
+pub struct PositionView {
+    pub vehicle_id: Uuid,
+    pub plate: Option<String>,
+    pub time: DateTime<Utc>,
+    pub lat: f64,
+    pub lon: f64,
+    pub speed: Option<f64>,
+    pub heading: Option<f64>,
+}
+
+pub fn position_view(v: &VehiclePosition, plate: Option<&str>) -> PositionView {
+    PositionView {
+        vehicle_id: v.vehicle_id,
+        plate: plate.map(str::to_owned),
+        time: v.time,
+        lat: v.lat,
+        lon: v.lon,
+        speed: v.speed,
+        heading: v.heading,
+    }
 }
 
 /// The latest position of each vehicle in scope, with its plate.
-pub async fn latest_positions(st: &AppState, p: &Principal) -> ApiResult<Vec<Value>> {
+pub async fn latest_positions(st: &AppState, p: &Principal) -> ApiResult<Vec<PositionView>> {
     p.require(Action::Read)?;
     let points = st.store.latest_positions(&p.scope()).await?;
     let mut out = Vec::with_capacity(points.len());
@@ -343,4 +416,110 @@ pub fn waybill_view(r: &BizRecord) -> Value {
     v["state"] = json!(r.state);
     v["created_at"] = json!(r.created_at);
     v
+}
+
+// --- reads ---------------------------------------------------------------------------------
+
+/// Vehicles in scope, each with whether its permit is valid today.
+pub async fn list_vehicles(
+    st: &AppState,
+    p: &Principal,
+    q: &ListQuery,
+) -> ApiResult<Vec<VehicleView>> {
+    let list = list_in_scope(st, p, VEHICLE, q).await?;
+    let t = today(st.now());
+    list.iter().map(|r| vehicle_view(r, t)).collect()
+}
+
+/// One vehicle (`id` as the path gives it).
+pub async fn vehicle(st: &AppState, p: &Principal, id: &str) -> ApiResult<VehicleView> {
+    p.require(Action::Read)?;
+    let r = visible_record(
+        st,
+        p,
+        VEHICLE,
+        crate::services::parse_id(id, "车辆")?,
+        "车辆",
+    )
+    .await?;
+    vehicle_view(&r, today(st.now()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+}
+
+/// A vehicle's track: its positions in `[from, to]` (default the last 24 hours), at most `limit`.
+pub async fn track(
+    st: &AppState,
+    p: &Principal,
+    id: &str,
+    q: TrackQuery,
+) -> ApiResult<Vec<PositionView>> {
+    p.require(Action::Read)?;
+    let r = visible_record(
+        st,
+        p,
+        VEHICLE,
+        crate::services::parse_id(id, "车辆")?,
+        "车辆",
+    )
+    .await?;
+    let to =
+        q.to.unwrap_or_else(|| st.now() + chrono::Duration::minutes(5));
+    let from = q.from.unwrap_or(to - chrono::Duration::hours(24));
+    let limit = q.limit.unwrap_or(5000).clamp(1, 50_000);
+    let pts = st.store.vehicle_track(r.id, from, to, limit).await?;
+    Ok(pts
+        .iter()
+        .map(|pt| position_view(pt, r.key.as_deref()))
+        .collect())
+}
+
+/// Drivers and escorts in scope (ID numbers masked, phones per role).
+pub async fn list_staff(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<StaffView>> {
+    let list = list_in_scope(st, p, STAFF, q).await?;
+    let (view, t) = (dom::personal_view(&p.roles), today(st.now()));
+    list.iter().map(|r| staff_view(r, view, t)).collect()
+}
+
+/// The qualification documents of an organisation the caller sees.
+pub async fn org_docs(st: &AppState, p: &Principal, org_id: &str) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
+    let org = crate::services::get_org(st, p, crate::services::parse_id(org_id, "机构")?).await?;
+    let f = cyltrace_store::BizFilter {
+        kind: ORG_DOC.to_owned(),
+        org_id: Some(org.id),
+        limit: 500,
+        ..Default::default()
+    };
+    let list = st.store.list_biz(&f).await?;
+    Ok(list
+        .iter()
+        .map(|r| with_columns(r, &["created_at"]))
+        .collect())
+}
+
+/// Waybills in scope.
+pub async fn list_waybills(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<Value>> {
+    let list = list_in_scope(st, p, WAYBILL, q).await?;
+    Ok(list.iter().map(waybill_view).collect())
+}
+
+/// One waybill (`id` as the path gives it) with the codes loaded and unloaded.
+pub async fn waybill(st: &AppState, p: &Principal, id: &str) -> ApiResult<Value> {
+    p.require(Action::Read)?;
+    let r = visible_record(
+        st,
+        p,
+        WAYBILL,
+        crate::services::parse_id(id, "运单")?,
+        "运单",
+    )
+    .await?;
+    Ok(waybill_view(&r))
 }

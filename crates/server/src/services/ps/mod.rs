@@ -15,8 +15,11 @@ use cyltrace_domain::access::Action;
 use cyltrace_store::{Page, PsDoc, PsDocFilter, Scope, StoreError};
 use serde_json::{Value, json};
 
+use uuid::Uuid;
+
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::sm4::Sm4Key;
 use crate::state::AppState;
 
 mod check_apply;
@@ -201,4 +204,171 @@ pub(super) async fn station_by_name(
         }
         offset += 500;
     }
+}
+
+/// The SM4 key of an account (`sm4:<user id>` in the settings), if it has one.
+pub async fn account_key(st: &AppState, user_id: Uuid) -> PsResult<Option<Sm4Key>> {
+    match st.store.get_setting(&format!("sm4:{user_id}")).await? {
+        Some(h) if !h.is_empty() => Sm4Key::parse_hex(&h)
+            .map(Some)
+            .map_err(|_| PsError::Internal("stored SM4 key is malformed".to_owned())),
+        _ => Ok(None),
+    }
+}
+
+/// Sets (or, with `{"key": null}`, removes) the SM4 key of a `/PS` account; answers the account and
+/// whether a key is now set.
+pub async fn set_account_key(
+    st: &AppState,
+    p: &Principal,
+    user_id: Uuid,
+    body: &Value,
+) -> ApiResult<(cyltrace_store::UserRecord, bool)> {
+    let user = crate::services::get_user(st, p, user_id).await?;
+    if !p.is_node_admin() && !p.roles.contains(&cyltrace_domain::Role::Regulator) {
+        return Err(ApiError::Forbidden(
+            "只有平台管理员或监管人员可以设置接入密钥".to_owned(),
+        ));
+    }
+    let value = match body.get("key") {
+        Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => Sm4Key::parse_hex(s)
+            .map_err(|m| ApiError::invalid("key", m))?
+            .to_hex(),
+        _ => return Err(ApiError::invalid("key", "应为 32 位十六进制字符串或 null")),
+    };
+    st.store
+        .set_setting(&format!("sm4:{}", user.id), &value, st.now())
+        .await?;
+    Ok((user, !value.is_empty()))
+}
+
+/// Alarms for the regulator in scope (ledger tamper, count mismatch, uplink), newest first.
+pub async fn alarms(
+    st: &AppState,
+    p: &Principal,
+    kind: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> ApiResult<Vec<cyltrace_store::RegAlarm>> {
+    p.require(Action::Read)?;
+    let mut errs = ValidationErrors::default();
+    let page = crate::services::page(limit, offset, &mut errs);
+    errs.into_result(())?;
+    Ok(st
+        .store
+        .list_reg_alarms(&cyltrace_store::RegAlarmFilter {
+            scope: Some(p.scope()),
+            kind,
+            limit: page.limit,
+            offset: page.offset,
+        })
+        .await?)
+}
+
+/// The uplink outbox, and whether an upstream node is configured.
+pub async fn uplink_status(
+    st: &AppState,
+    p: &Principal,
+) -> ApiResult<(bool, cyltrace_store::OutboxStats)> {
+    p.require(Action::Read)?;
+    let s = st.store.outbox_stats().await?;
+    Ok((st.config.upstream_url.is_some(), s))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The regulator's console
+
+/// A document's state in Chinese.
+pub fn doc_state_zh(s: &str) -> &'static str {
+    match s {
+        "pending" => "待审批",
+        "approved" => "已通过",
+        "rejected" => "已驳回",
+        "open" => "待企业答复",
+        "answered" => "已答复",
+        "ended" => "已结束",
+        _ => "—",
+    }
+}
+
+async fn org_name(st: &AppState, id: Uuid) -> ApiResult<String> {
+    Ok(st
+        .store
+        .get_org(id)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default())
+}
+
+/// A registration application as the regulator's console lists it.
+pub struct Application {
+    pub id: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub applicant: String,
+    /// ApplyNew (true) or ApplyOld.
+    pub new: bool,
+    pub cylinders: usize,
+    pub state: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// Registration applications (new and in-use cylinders) in the caller's scope, newest first.
+pub async fn applications(st: &AppState, p: &Principal) -> ApiResult<Vec<Application>> {
+    let all = Page {
+        limit: 500,
+        offset: 0,
+    };
+    let mut docs = list_docs(st, p, "apply_new", None, all).await?;
+    docs.extend(list_docs(st, p, "apply_old", None, all).await?);
+    docs.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+    let mut out = Vec::with_capacity(docs.len());
+    for d in &docs {
+        out.push(Application {
+            id: d.id,
+            created_at: d.created_at,
+            applicant: org_name(st, d.org_id).await?,
+            new: d.kind == "apply_new",
+            cylinders: d.body["Request"]["Items"].as_array().map_or(0, Vec::len),
+            state: d.state.clone(),
+            reason: d.body["Reason"].as_str().unwrap_or("").to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// A spot check as the regulator's console lists it.
+pub struct SpotCheck {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub enterprise: String,
+    pub cylinders: u64,
+    pub comment: String,
+    pub state: String,
+}
+
+/// Spot checks ordered in the caller's scope.
+pub async fn spot_checks(st: &AppState, p: &Principal) -> ApiResult<Vec<SpotCheck>> {
+    let docs = list_docs(
+        st,
+        p,
+        "spot_check",
+        None,
+        Page {
+            limit: 500,
+            offset: 0,
+        },
+    )
+    .await?;
+    let mut out = Vec::with_capacity(docs.len());
+    for d in &docs {
+        out.push(SpotCheck {
+            created_at: d.created_at,
+            enterprise: org_name(st, d.org_id).await?,
+            cylinders: d.body["CheckCount"].as_u64().unwrap_or(0),
+            comment: d.body["CheckComment"].as_str().unwrap_or("").to_owned(),
+            state: d.state.clone(),
+        });
+    }
+    Ok(out)
 }

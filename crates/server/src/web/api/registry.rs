@@ -5,16 +5,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cyltrace_domain::access::Action;
-use cyltrace_store::BizFilter;
 use serde_json::{Value, json};
 
-use super::JsonBody;
-use super::api::noted;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::services::{labels, registry as svc};
+use crate::services::registry as svc;
 use crate::state::AppState;
+use crate::web::extract::{JsonBody, query};
+use crate::web::middleware::noted;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -64,21 +62,9 @@ async fn create(
 }
 
 async fn list(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
-    p.require(Action::Read)?;
-    let list = st
-        .store
-        .list_biz(&BizFilter {
-            kind: svc::CAR_BOTTLE.to_owned(),
-            scope: Some(p.scope()),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await?;
-    let mut items = Vec::with_capacity(list.len());
-    for r in &list {
-        items.push(svc::car_bottle_view(&st, r).await?);
-    }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(
+        json!({ "items": svc::list_car_bottles(&st, &p).await? }),
+    ))
 }
 
 async fn one(
@@ -86,14 +72,7 @@ async fn one(
     p: Principal,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Action::Read)?;
-    let r = st
-        .store
-        .biz_by_key(svc::CAR_BOTTLE, code.trim())
-        .await?
-        .ok_or_else(|| ApiError::NotFound("车用气瓶不存在".to_owned()))?;
-    p.require_scope(&r.org_path, "该车用气瓶")?;
-    Ok(Json(svc::car_bottle_view(&st, &r).await?))
+    Ok(Json(svc::car_bottle(&st, &p, &code).await?))
 }
 
 /// The three labels of a vehicle cylinder (mounted at 120° from each other), as one PDF.
@@ -102,14 +81,7 @@ async fn three_labels(
     p: Principal,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
-    let r = st
-        .store
-        .biz_by_key(svc::CAR_BOTTLE, code.trim())
-        .await?
-        .ok_or_else(|| ApiError::NotFound("车用气瓶不存在".to_owned()))?;
-    p.require_scope(&r.org_path, "该车用气瓶")?;
-    let codes = vec![code.trim().to_owned(); 3];
-    let pdf = labels::sheet(&st, &p, &codes).await?;
+    let pdf = svc::car_bottle_labels(&st, &p, &code).await?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }
 
@@ -128,7 +100,7 @@ async fn apply_registration(
     q: Result<axum::extract::Query<RegistrationQuery>, axum::extract::rejection::QueryRejection>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let old = match super::api::query(q)?.kind.as_str() {
+    let old = match query(q)?.kind.as_str() {
         "new" => false,
         "old" => true,
         _ => return Err(ApiError::invalid("kind", "应为 new 或 old")),

@@ -17,11 +17,12 @@ use serde::Deserialize;
 use serde_json::json;
 use sm3::{Digest, Sm3};
 
+use super::kit::{LoginPage, error_response, render};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
-use crate::web::LoginAttempt;
+use crate::web::middleware::LoginAttempt;
 
 pub const SESSION_COOKIE: &str = "cyltrace_session";
 const LOGIN_COOKIE: &str = "cyltrace_login";
@@ -163,7 +164,7 @@ fn login_page(
     username: &str,
 ) -> Response {
     let pre = hex::encode(rand::random::<[u8; 16]>());
-    let page = super::console::LoginPage {
+    let page = LoginPage {
         csrf: pre.clone(),
         next: safe_next(next).unwrap_or_default(),
         error: error.map(str::to_owned),
@@ -174,7 +175,7 @@ fn login_page(
         .http_only(true)
         .same_site(SameSite::Strict)
         .build();
-    let mut resp = super::console::render(status, &page);
+    let mut resp = render(status, &page);
     if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -254,10 +255,10 @@ async fn logout(
 ) -> Response {
     if let Some(axum::Extension(s)) = s {
         if let Err(e) = s.check_csrf(f.csrf.as_deref()) {
-            return super::console::error_response(e);
+            return error_response(e);
         }
         if let Err(e) = services::logout(&st, &s.token).await {
-            return super::console::error_response(e);
+            return error_response(e);
         }
     }
     let mut r = Redirect::to("/login").into_response();
@@ -286,26 +287,4 @@ pub async fn api_session(
         }
     }
     Some(services::authenticate(st, &token).await)
-}
-
-/// `GET /api/v1/session`: who is signed in, the CSRF token for the page scripts, and the home page.
-pub async fn whoami(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    p: Principal,
-) -> Result<Response, ApiError> {
-    let user = st
-        .store
-        .get_user(p.user_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("账户不存在".to_owned()))?;
-    let org = st.store.get_org(p.org_id).await?;
-    let csrf = cookie_value(&headers, SESSION_COOKIE).map(|t| csrf_of(&t));
-    Ok(axum::Json(json!({
-        "user_id": p.user_id, "username": p.username, "name": user.name, "org_id": p.org_id,
-        "org_name": org.map(|o| o.name),
-        "roles": p.roles, "roles_zh": p.roles.iter().map(|r| r.label_zh()).collect::<Vec<_>>(),
-        "home": home_of(&p), "csrf": csrf,
-    }))
-    .into_response())
 }

@@ -11,11 +11,11 @@ use axum::routing::get;
 use crate::auth::Principal;
 use crate::state::AppState;
 
-const INDEX: &str = include_str!("../../assets/handheld/index.html");
-const APP_JS: &str = include_str!("../../assets/handheld/app.js");
-const SW_JS: &str = include_str!("../../assets/handheld/sw.js");
-const MANIFEST: &str = include_str!("../../assets/handheld/manifest.webmanifest");
-const ICON: &str = include_str!("../../assets/handheld/icon.svg");
+const INDEX: &str = include_str!("../../../assets/handheld/index.html");
+const APP_JS: &str = include_str!("../../../assets/handheld/app.js");
+const SW_JS: &str = include_str!("../../../assets/handheld/sw.js");
+const MANIFEST: &str = include_str!("../../../assets/handheld/manifest.webmanifest");
+const ICON: &str = include_str!("../../../assets/handheld/icon.svg");
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,31 +1,31 @@
 //! `/api/v1` filling control and its records: `POST /fill-control` (contract § Filling control),
 //! decisions, refusal counts, illegal-label attempts, batches, fill and check records, alarms.
 
-use std::collections::HashMap;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use cyltrace_domain::Timestamp;
 use cyltrace_domain::event::EventData;
-use cyltrace_domain::{LicenceKind, Timestamp};
 use cyltrace_store::{AlarmRecord, BatchRecord, DecisionRecord, RefusalRecord, StoredEvent};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::JsonBody;
-use super::api::{noted, query};
+use super::{ListView, PageQuery, list};
 use crate::auth::Principal;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::services::audit::RequestMeta;
 use crate::services::filling::{
-    self as svc, AlarmQuery, FillControlInput, NewBatchInput, RecordQuery,
+    self as svc, AlarmQuery, FillControlInput, FillRecordView, NewBatchInput, RecordQuery,
 };
 use crate::state::AppState;
+use crate::web::Problem;
+use crate::web::extract::{JsonBody, query};
+use crate::web::middleware::{audit_to, audited, noted};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -100,9 +100,9 @@ async fn fill_control(
     Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let audit = super::audit_to(meta, StatusCode::OK);
+    let audit = audit_to(meta, StatusCode::OK);
     let d = svc::fill_control(&st, &p, &body, Some(&audit)).await?;
-    Ok(super::audited(Json(DecisionView::from(d))))
+    Ok(audited(Json(DecisionView::from(d))))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -255,46 +255,15 @@ async fn create_batch(
     Ok(noted((StatusCode::CREATED, Json(BatchView::from(b))), note))
 }
 
-#[utoipa::path(get, path = "/api/v1/batches", tag = "filling", params(super::api::PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = super::api::ListView<BatchView>)))]
+#[utoipa::path(get, path = "/api/v1/batches", tag = "filling", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListView<BatchView>)))]
 async fn list_batches(
     State(st): State<AppState>,
     p: Principal,
-    q: Result<Query<super::api::PageQuery>, QueryRejection>,
-) -> ApiResult<Json<super::api::ListView<BatchView>>> {
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<ListView<BatchView>>> {
     let page = query(q)?.page()?;
-    p.require(cyltrace_domain::access::Action::Read)?;
-    Ok(super::api::list(
-        st.store.list_batches(&p.scope(), page).await?,
-        page,
-    ))
-}
-
-/// A fill record in the shape of table C.1 (plus the Yunnan `Fill` net weight and batch).
-#[derive(Serialize, ToSchema)]
-pub struct FillRecordView {
-    pub event_id: Uuid,
-    pub ledger_index: i64,
-    pub code: String,
-    pub enterprise: Option<String>,
-    pub filling_licence: Option<String>,
-    pub site_id: Option<Uuid>,
-    /// 充装设备编号
-    pub scale_no: String,
-    /// 员工工号/姓名
-    pub operator: Option<String>,
-    pub recorded_by: Option<Uuid>,
-    /// 充装日期 (China calendar)
-    pub date: String,
-    pub begin: Timestamp,
-    pub end: Timestamp,
-    pub tare_kg: f64,
-    pub gross_kg: f64,
-    pub net_kg: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub medium: Option<String>,
+    Ok(list(svc::list_batches(&st, &p, page).await?, page))
 }
 
 /// A check record (table C.2): which check, passed or not, and the failed items.
@@ -322,63 +291,7 @@ async fn fills(
     p: Principal,
     q: Result<Query<RecordQuery>, QueryRejection>,
 ) -> ApiResult<Json<PageOf<FillRecordView>>> {
-    let (events, total, page) = svc::fills(&st, &p, &query(q)?).await?;
-    // The enterprise and its filling licence, per station.
-    let mut enterprises: HashMap<Uuid, (Option<String>, Option<String>)> = HashMap::new();
-    let mut items = Vec::with_capacity(events.len());
-    for s in events {
-        let EventData::Fill(f) = &s.event.data else {
-            continue;
-        };
-        let ent = match s.event.site_id {
-            Some(site_id) => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = enterprises.entry(site_id)
-                {
-                    let org = match st.store.get_site(site_id).await? {
-                        Some(site) => st.store.get_org(site.org_id).await?,
-                        None => None,
-                    };
-                    let v = org.map_or((None, None), |o| {
-                        let licence = o
-                            .licences
-                            .iter()
-                            .find(|l| l.kind == LicenceKind::Filling)
-                            .map(|l| l.number.to_string());
-                        (Some(o.name), licence)
-                    });
-                    slot.insert(v);
-                }
-                enterprises[&site_id].clone()
-            }
-            None => (None, None),
-        };
-        items.push(FillRecordView {
-            event_id: s.event.id,
-            ledger_index: s.ledger_index,
-            code: s
-                .event
-                .codes
-                .first()
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
-            enterprise: ent.0,
-            filling_licence: ent.1,
-            site_id: s.event.site_id,
-            scale_no: f.scale_no.to_string(),
-            operator: s.event.operator.as_ref().map(|o| o.to_string()),
-            recorded_by: s.recorded_by,
-            date: cyltrace_domain::time::china_date(f.begin.utc())
-                .format("%Y-%m-%d")
-                .to_string(),
-            begin: f.begin,
-            end: f.end,
-            tare_kg: f.tare_kg.get(),
-            gross_kg: f.gross_kg.get(),
-            net_kg: (f.net_kg() * 1000.0).round() / 1000.0,
-            batch: f.batch.as_ref().map(|b| b.to_string()),
-            medium: f.medium.as_ref().map(|m| m.to_string()),
-        });
-    }
+    let (items, total, page) = svc::fill_records(&st, &p, &query(q)?).await?;
     Ok(Json(PageOf {
         items,
         total,

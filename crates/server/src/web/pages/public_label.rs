@@ -1,6 +1,5 @@
-//! Server-rendered pages (Chinese, auto-escaped askama templates, no script, no external assets).
-//! For now the public page behind every label (F1–F3): `GET /Q?id=<16 digits>&s=<signature>` (the QR
-//! code's URL, its signature checked) and `GET /q/{code}` (a code typed by hand).
+//! The public page behind every label (F1–F3; no session, no script): `GET /Q?id=<16 digits>&s=<sig>`
+//! (the QR code's URL, its signature checked) and `GET /q/{code}` (a code typed by hand).
 
 use askama::Template;
 use axum::Router;

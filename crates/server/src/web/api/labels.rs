@@ -8,17 +8,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cyltrace_domain::access::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::JsonBody;
-use super::api::{noted, query};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::{labels as svc, public};
 use crate::state::AppState;
+use crate::web::extract::{JsonBody, query};
+use crate::web::middleware::noted;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,11 +58,7 @@ fn with_id(r: &cyltrace_store::BizRecord) -> Value {
 }
 
 async fn list_blocks(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
-    p.require(Action::Read)?;
-    let list = st
-        .store
-        .list_biz(&svc::list_filter(svc::LABEL_BLOCK, p.scope()))
-        .await?;
+    let list = svc::blocks(&st, &p).await?;
     Ok(Json(
         json!({"items": list.iter().map(with_id).collect::<Vec<_>>()}),
     ))
@@ -87,11 +82,7 @@ async fn issue(
 }
 
 async fn list_issues(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
-    p.require(Action::Read)?;
-    let list = st
-        .store
-        .list_biz(&svc::list_filter(svc::LABEL_ISSUE, p.scope()))
-        .await?;
+    let list = svc::issues(&st, &p).await?;
     Ok(Json(
         json!({"items": list.iter().map(with_id).collect::<Vec<_>>()}),
     ))
@@ -159,24 +150,17 @@ async fn verify(
     p: Principal,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Scanned {
-        label: String,
-    }
-    p.require(Action::Read)?;
-    let s: Scanned = cyltrace_domain::parse::from_value(&body, "")?;
-    Ok(Json(checked(&st, &s.label, None).await?))
+    Ok(Json(checked(svc::verify(&st, &p, &body).await?)?))
 }
 
-async fn checked(st: &AppState, scanned: &str, sig: Option<&str>) -> ApiResult<Value> {
-    let check = svc::check(st, scanned, sig);
-    let mut v = match (&check.code, check.genuine) {
-        (Some(code), true) => serde_json::to_value(super::ledger::public_view(
-            public::cylinder(st, code).await?,
-        ))
-        .map_err(|e| ApiError::Internal(e.to_string()))?,
-        _ => json!({"code": check.code, "verdict": "invalid_label", "verdict_zh": "标签非正品"}),
+/// The answer of a label check: the public view of a genuine label's cylinder, and the check.
+fn checked(
+    (check, cylinder): (svc::LabelCheck, Option<public::PublicCylinder>),
+) -> ApiResult<Value> {
+    let mut v = match cylinder {
+        Some(c) => serde_json::to_value(super::ledger::public_view(c))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        None => json!({"code": check.code, "verdict": "invalid_label", "verdict_zh": "标签非正品"}),
     };
     v["label"] = serde_json::to_value(&check).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(v)
@@ -194,7 +178,9 @@ async fn public_label(
     q: Result<Query<PublicQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
-    Ok(Json(checked(&st, &q.id, q.s.as_deref()).await?))
+    Ok(Json(checked(
+        svc::lookup(&st, &q.id, q.s.as_deref()).await?,
+    )?))
 }
 
 #[derive(Deserialize)]

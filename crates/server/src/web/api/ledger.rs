@@ -8,11 +8,12 @@ use cyltrace_domain::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::query;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::services::{self, ledger, public};
+use crate::error::ApiResult;
+use crate::services::{ledger, public};
 use crate::state::AppState;
+use crate::web::Problem;
+use crate::web::extract::query;
 
 pub fn public_router() -> Router<AppState> {
     Router::new().route("/public/cylinders/{code}", get(public_cylinder))
@@ -46,15 +47,11 @@ pub struct CheckpointView {
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger", security(("bearer" = [])),
     responses((status = 200, body = CheckpointView), (status = 404, body = Problem)))]
 async fn checkpoint(State(st): State<AppState>, _p: Principal) -> ApiResult<Json<CheckpointView>> {
-    let c = st
-        .store
-        .latest_checkpoint()
-        .await?
-        .ok_or_else(|| ApiError::NotFound("尚未签发检查点".to_owned()))?;
+    let (c, hash) = ledger::latest_checkpoint(&st).await?;
     Ok(Json(CheckpointView {
         size: c.size,
         root: c.root.to_hex(),
-        hash: st.store.ledger().hash.to_string(),
+        hash,
         time: c.time.into(),
         signature: hex::encode(&c.signature),
         public_key: hex::encode(&c.public_key),
@@ -80,28 +77,12 @@ async fn entry(
     p: Principal,
     Path(index): Path<String>,
 ) -> ApiResult<Json<EntryView>> {
-    let not_found = || ApiError::NotFound(format!("账本中没有序号 {index} 的记录"));
-    let i: i64 = index
-        .parse()
-        .ok()
-        .filter(|i| *i >= 0)
-        .ok_or_else(not_found)?;
-    let e = st
-        .store
-        .events_from(i, 1)
-        .await?
-        .into_iter()
-        .find(|e| e.ledger_index == i)
-        .ok_or_else(not_found)?;
-    // The caller must see the event (its recording organisation or one of its cylinders).
-    services::get_event(&st, &p, e.event.id).await?;
-    let info = st.store.ledger();
-    let leaf = cyltrace_store::leaf::leaf_bytes(&info.origin, &e);
+    let e = ledger::entry(&st, &p, &index).await?;
     Ok(Json(EntryView {
-        index: i.unsigned_abs(),
-        leaf_hash: cyltrace_ledger::LogHash::leaf(&info.hash, &leaf).to_hex(),
-        leaf: hex::encode(leaf),
-        event_id: e.event.id,
+        index: e.index,
+        leaf_hash: e.leaf_hash.to_hex(),
+        leaf: hex::encode(e.leaf),
+        event_id: e.event_id,
     }))
 }
 

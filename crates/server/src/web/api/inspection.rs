@@ -6,17 +6,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use cyltrace_domain::access::Action;
-use cyltrace_domain::event::EventData;
-use cyltrace_store::BizFilter;
 use serde_json::{Value, json};
 
-use super::JsonBody;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::services::audit::RequestMeta;
-use crate::services::{self, files, inspection as svc};
+use crate::services::inspection as svc;
 use crate::state::AppState;
+use crate::web::extract::JsonBody;
+use crate::web::middleware::{audit_to, audited};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,9 +33,9 @@ async fn apply(
     Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let audit = super::audit_to(meta, StatusCode::CREATED).note("inspection application");
+    let audit = audit_to(meta, StatusCode::CREATED).note("inspection application");
     let r = svc::apply(&st, &p, &body, Some(&audit)).await?;
-    Ok(super::audited((
+    Ok(audited((
         StatusCode::CREATED,
         Json(json!({"id": r.id, "state": r.state})),
     )))
@@ -45,21 +43,7 @@ async fn apply(
 
 /// Applications of the caller's organisations, or sent to the caller's station.
 async fn list_applications(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
-    p.require(Action::Read)?;
-    let mut f = BizFilter {
-        kind: svc::INSPECTION_APP.to_owned(),
-        scope: Some(p.scope()),
-        limit: 500,
-        ..Default::default()
-    };
-    let mut list = st.store.list_biz(&f).await?;
-    f.scope = None;
-    f.ref_id = Some(p.org_id);
-    for r in st.store.list_biz(&f).await? {
-        if !list.iter().any(|x| x.id == r.id) {
-            list.push(r);
-        }
-    }
+    let list = svc::applications(&st, &p).await?;
     Ok(Json(json!({"items": list.iter().map(|r| {
         let mut v = r.body.clone();
         v["id"] = json!(r.id);
@@ -80,9 +64,9 @@ async fn record_result(
     Extension(meta): Extension<RequestMeta>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let audit = super::audit_to(meta, StatusCode::CREATED).note("inspection result");
+    let audit = audit_to(meta, StatusCode::CREATED).note("inspection result");
     let (idx, hash) = svc::record_result(&st, &p, &body, Some(&audit)).await?;
-    Ok(super::audited((
+    Ok(audited((
         StatusCode::CREATED,
         Json(json!({"ledger_index": idx, "report_file": hash})),
     )))
@@ -94,19 +78,7 @@ async fn report(
     p: Principal,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
-    let c = services::get_cylinder(&st, &p, &code).await?;
-    let events = st.store.events_of(&c.archive.code).await?;
-    let hash = events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.event.data {
-            EventData::InspectionResult(r) => r.report_file.clone(),
-            _ => None,
-        })
-        .ok_or_else(|| ApiError::NotFound("该气瓶没有检验报告".to_owned()))?;
-    let bytes = files::read(&st, &files::reference(&hash))
-        .await
-        .ok_or_else(|| ApiError::NotFound("检验报告文件不存在".to_owned()))?;
+    let (c, bytes) = svc::latest_report(&st, &p, &code).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),

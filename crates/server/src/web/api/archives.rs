@@ -12,12 +12,13 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::api::{noted, query};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::archives::{self as svc, Download, FileFormat};
 use crate::services::filling::RecordQuery;
 use crate::state::AppState;
+use crate::web::extract::query;
+use crate::web::middleware::noted;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -62,17 +63,8 @@ async fn template(
     p: Principal,
     q: Result<Query<FormatQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
-    p.require(cyltrace_domain::access::Action::Read)?;
     let format = format_of(query(q)?.format.as_deref(), FileFormat::Xlsx)?;
-    let bytes = tokio::task::spawn_blocking(move || svc::template(format))
-        .await
-        .map_err(|e| ApiError::Internal(format!("template task: {e}")))?
-        .map_err(ApiError::Internal)?;
-    Ok(download(Download {
-        bytes,
-        content_type: svc::content_type(format),
-        filename: format!("cylinder-import-template.{}", format.as_str()),
-    }))
+    Ok(download(svc::template_download(&p, format).await?))
 }
 
 #[derive(Deserialize)]
@@ -101,13 +93,16 @@ async fn import(
     let job = svc::start_import(&st, &p, q.format.as_deref(), q.org_id.as_deref(), bytes).await?;
     let note = format!(
         "import job {} {} {} bytes for org {}",
-        job.id, job.body["format"], size, job.org_id
+        job.job_id,
+        json!(job.format),
+        size,
+        job.owner_org_id.map_or_else(String::new, |o| o.to_string())
     );
     Ok(noted(
         (
             StatusCode::ACCEPTED,
-            [(header::LOCATION, format!("/api/v1/imports/{}", job.id))],
-            Json(json!({"job_id": job.id, "state": job.state})),
+            [(header::LOCATION, format!("/api/v1/imports/{}", job.job_id))],
+            Json(json!({"job_id": job.job_id, "state": job.state})),
         ),
         note,
     ))
@@ -119,7 +114,7 @@ async fn get_import(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(svc::get_import(&st, &p, &id).await?))
+    Ok(Json(json!(svc::get_import(&st, &p, &id).await?)))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,83 @@
+//! The extractors handlers share: the JSON body as a `Value` (typed parsing is the services'), the
+//! query-string rejection as a 422, the authenticated [`Principal`] of an API request, and the
+//! [`Viewer`] of a page (its session; without one, the browser goes to the login page).
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect};
+use serde_json::Value;
+
+use super::pages::kit::PageError;
+use super::pages::session::Session;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A JSON body parsed into a `Value`: malformed JSON is 400, an oversized body 413, and the typed
+/// parsing (422 with field paths) happens in the services.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(format!("无法读取请求体：{}", e.body_text()))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest(format!("JSON 格式错误：{e}")))
+    }
+}
+
+/// A query string parsed into `T`, or 422 naming the query.
+pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::invalid("query", format!("查询参数无效：{}", e.body_text())))
+}
+
+/// The principal that `require_auth` (bearer token or session cookie) resolved for an API request.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("缺少有效的访问令牌".to_owned()))
+    }
+}
+
+/// The signed-in user of a page: without a session, the browser goes to the login page.
+pub struct Viewer {
+    pub p: Principal,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _st: &AppState) -> Result<Self, PageError> {
+        let p = parts.extensions.get::<Principal>().cloned();
+        let s = parts.extensions.get::<Session>().cloned();
+        match (p, s) {
+            (Some(p), Some(session)) => Ok(Viewer { p, session }),
+            _ => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |pq| pq.as_str())
+                    .to_owned();
+                let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                Err(Redirect::to(&format!("/login?{q}")).into_response().into())
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The enterprise console (E-series pages of UI.md for the enterprise admin, `/console/…`) and the
+//! inspection station's workbench (`/inspection`): the overview (`overview.rs`), archives and labels
+//! (`cylinders.rs`), fill and check records, refusals and batches (`records.rs`), stock, transport,
+//! customers, orders and recycling (`circulation.rs`), periodic inspection (`inspection.rs`), and
+//! sites, staff, imports and the node admin's pages (`admin.rs`). Every list comes from the same
+//! services and data scope as the v1 API; forms post with the session's CSRF token and pass through
+//! the audit layer.
+
+use axum::Router;
+use axum::routing::{get, post};
+use cyltrace_domain::{EventData, Role};
+use cyltrace_store::StoredEvent;
+use serde::Deserialize;
+
+use crate::services;
+use crate::state::AppState;
+use crate::web::extract::Viewer;
+use crate::web::pages::kit::{Cell, Field, Filter, PageError, Pager, local};
+
+mod admin;
+mod circulation;
+mod cylinders;
+mod inspection;
+mod overview;
+mod records;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(overview::overview))
+        .route("/console/cylinders", get(cylinders::cylinders))
+        .route("/console/cylinders/{code}", get(cylinders::cylinder))
+        .route("/console/labels", get(cylinders::labels))
+        .route("/console/sites", get(admin::sites))
+        .route("/console/staff", get(admin::staff))
+        .route("/console/fills", get(records::fills))
+        .route("/console/checks", get(records::checks))
+        .route("/console/refusals", get(records::refusals))
+        .route("/console/batches", get(records::batches))
+        .route("/console/stock", get(circulation::stock))
+        .route("/console/transport", get(circulation::transport))
+        .route("/console/customers", get(circulation::customers))
+        .route(
+            "/console/orders",
+            get(circulation::orders).post(circulation::create_order),
+        )
+        .route(
+            "/console/orders/{id}/dispatch",
+            post(circulation::dispatch_order),
+        )
+        .route("/console/recycling", get(circulation::recycling))
+        .route("/console/inspections", get(inspection::inspections))
+        .route(
+            "/console/imports",
+            get(admin::imports).post(admin::upload_import).layer(
+                axum::extract::DefaultBodyLimit::max(services::archives::MAX_IMPORT_BYTES),
+            ),
+        )
+        .route("/console/imports/{id}", get(admin::import_job))
+        .route("/inspection", get(inspection::inspector_home))
+        .route("/inspection/results", post(inspection::inspection_result))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/orgs", get(admin::orgs))
+        .route("/admin/node", get(admin::node))
+}
+
+pub(super) const ENTERPRISE_NAV: [(&str, &str); 17] = [
+    ("/console", "企业总览"),
+    ("/console/cylinders", "气瓶档案"),
+    ("/console/labels", "标签打印"),
+    ("/console/sites", "站点仓库"),
+    ("/console/staff", "人员资质"),
+    ("/console/fills", "充装记录"),
+    ("/console/checks", "检查记录"),
+    ("/console/refusals", "拒充与非法标签"),
+    ("/console/batches", "充装批次"),
+    ("/console/stock", "库存"),
+    ("/console/transport", "车辆运单"),
+    ("/console/customers", "用户管理"),
+    ("/console/orders", "订单配送"),
+    ("/console/recycling", "回收记录"),
+    ("/console/inspections", "定期检验"),
+    ("/console/imports", "导入导出"),
+    ("/console/messages", "监管通知"),
+];
+
+fn enterprise(v: &Viewer) -> Result<(), PageError> {
+    v.require_role(&[Role::EnterpriseAdmin, Role::NodeAdmin])
+}
+
+const PAGE_ROWS: usize = 50;
+/// The last page a list offers (50 × 20,000 rows; beyond, use the exports).
+const MAX_PAGE_NO: usize = 20_000;
+
+#[derive(Deserialize, Default)]
+struct RecordPageQuery {
+    code: Option<String>,
+    date: Option<String>,
+    page: Option<i64>,
+}
+
+impl RecordPageQuery {
+    fn record_query(&self) -> services::filling::RecordQuery {
+        services::filling::RecordQuery {
+            code: self.code.clone().filter(|s| !s.trim().is_empty()),
+            date: self.date.clone().filter(|s| !s.trim().is_empty()),
+            limit: Some(PAGE_ROWS as i64),
+            offset: Some(self.page.unwrap_or(0).min(MAX_PAGE_NO as i64).max(0) * PAGE_ROWS as i64),
+            ..Default::default()
+        }
+    }
+    fn filter(&self, action: &str) -> Filter {
+        Filter {
+            action: action.to_owned(),
+            fields: vec![
+                Field::new("code", "气瓶编码", self.code.clone().unwrap_or_default()),
+                Field::new("date", "日期", self.date.clone().unwrap_or_default()).kind("date"),
+            ],
+        }
+    }
+    fn pager(&self, action: &str, total: i64) -> Pager {
+        let n = self.page.unwrap_or(0).min(MAX_PAGE_NO as i64).max(0);
+        let link = |p: i64| {
+            let qs = serde_urlencoded::to_string([
+                ("code", self.code.clone().unwrap_or_default()),
+                ("date", self.date.clone().unwrap_or_default()),
+                ("page", p.to_string()),
+            ])
+            .unwrap_or_default();
+            format!("{action}?{qs}")
+        };
+        Pager {
+            prev: if n > 0 { link(n - 1) } else { String::new() },
+            next: if (n + 1) * (PAGE_ROWS as i64) < total {
+                link(n + 1)
+            } else {
+                String::new()
+            },
+            note: format!("共 {total} 条，第 {} 页", n + 1),
+        }
+    }
+}
+
+/// The weighing of a fill: tare, gross, net and the scale.
+fn weighing(e: &StoredEvent) -> String {
+    match &e.event.data {
+        EventData::Fill(f) => {
+            let (t, g) = (f.tare_kg.get(), f.gross_kg.get());
+            format!(
+                "皮重 {t:.2} kg · 毛重 {g:.2} kg · 净重 {:.2} kg · 秤 {}",
+                g - t,
+                f.scale_no
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+fn event_row(e: &StoredEvent, detail: String) -> Vec<Cell> {
+    let ev = &e.event;
+    vec![
+        Cell::text(local(ev.time)),
+        Cell::text(ev.kind().label_zh()),
+        Cell::text(
+            ev.codes
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Cell::text(ev.operator.as_ref().map_or("—", |o| o.as_str())),
+        Cell::text(detail),
+        Cell::num(e.ledger_index),
+    ]
+}
