@@ -1,7 +1,9 @@
 //! The pure domain of cyltrace: cylinder codes and region codes, measured quantities, the China
 //! calendar, the cylinder archive (table A.1 + Yunnan `GenericBottle`), organisations, licences, sites
-//! and roles, the closed set of event kinds with their validated data, and the cylinder status
-//! projection as a pure fold over events.
+//! and roles, the closed set of event kinds with their validated data, the cylinder status
+//! projection as a pure fold over events, the filling rules (table B.1), the judging of events on
+//! their way into the log (`intake`: references, scope, the circulation guards), circulation and
+//! its typed business documents, and the Yunnan interface as data (`ps`).
 //!
 //! Nothing here performs IO or reads a clock: callers pass `now` in. Input types are built only through
 //! parsing (`TryFrom`/`Deserialize`), so a value of a domain type is always valid.
