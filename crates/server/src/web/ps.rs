@@ -248,7 +248,7 @@ fn url_decode_pairs(s: &str) -> HashMap<String, String> {
 /// § token: sign in with `{"Account","Password"}` (the body or `data`): `Value` is the ticket.
 #[utoipa::path(post, path = "/PS/Auth/Login", tag = "PS", operation_id = "ps_login",
     params(("data" = Option<String>, Query, description = "The JSON, when it is not the body")),
-    request_body(content = Object, description = "`{\"Account\",\"Password\"}`"),
+    request_body(content = Option<Object>, description = "`{\"Account\",\"Password\"}` (or in `data`)"),
     responses((status = 200, description = "`State` 0 with the ticket in `Value`, or 1 with the reason", body = PsEnvelope),
         (status = 400, description = "Not JSON: `State` 1 with the reason", body = PsEnvelope)))]
 async fn login(State(st): State<AppState>, q: Params, body: Bytes) -> Response {
@@ -382,7 +382,7 @@ async fn trace(
 /// §4: upload pre-fill checks (all items stored or none; `ThridId` makes them idempotent).
 #[utoipa::path(post, path = "/PS/GenericTrace/BeforeFill", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn before_fill(
     State(st): State<AppState>,
@@ -397,7 +397,7 @@ async fn before_fill(
 /// §5: upload fills (all items stored or none).
 #[utoipa::path(post, path = "/PS/GenericTrace/Fill", tag = "PS", operation_id = "ps_fill", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn fill(
     State(st): State<AppState>,
@@ -412,7 +412,7 @@ async fn fill(
 /// §6: upload post-fill checks (all items stored or none).
 #[utoipa::path(post, path = "/PS/GenericTrace/AfterFill", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn after_fill(
     State(st): State<AppState>,
@@ -427,7 +427,7 @@ async fn after_fill(
 /// Upload periodic inspection results (cyltrace extension; all items stored or none).
 #[utoipa::path(post, path = "/PS/GenericTrace/Inspection", tag = "PS", operation_id = "ps_inspection", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn inspection(
     State(st): State<AppState>,
@@ -456,7 +456,7 @@ async fn apply(st: AppState, q: Params, headers: HeaderMap, body: Bytes, old: bo
 /// §7.1: apply for the usage registration of new cylinders: `Value` is `"{\"Id\":n}"`.
 #[utoipa::path(post, path = "/PS/BottleRegister/ApplyNew", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn apply_new(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, false).await
@@ -465,7 +465,7 @@ async fn apply_new(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes
 /// §7.2: apply for the usage registration of cylinders in use before the platform.
 #[utoipa::path(post, path = "/PS/BottleRegister/ApplyOld", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn apply_old(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, true).await
@@ -520,7 +520,7 @@ async fn spot_detail_post(st: State<AppState>, q: Params) -> Response {
 /// §7.3.3: answer a spot check with the photos of its cylinders.
 #[utoipa::path(post, path = "/PS/BottleCheck/Response", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
@@ -540,7 +540,7 @@ async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: B
 /// §8.1: open an inspection work order: `Value` is `"{\"Id\":work order}"`.
 #[utoipa::path(post, path = "/PS/CheckApply/BeginApply", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn begin_apply(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
@@ -583,7 +583,7 @@ async fn check_apply_op(
 /// §8.2: add cylinders to an inspection work order.
 #[utoipa::path(post, path = "/PS/CheckApply/AddBottle", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn add_bottle(
     State(st): State<AppState>,
@@ -598,7 +598,7 @@ async fn add_bottle(
 /// §8.3: remove cylinders from an inspection work order.
 #[utoipa::path(post, path = "/PS/CheckApply/RemoveBottle", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn remove_bottle(
     State(st): State<AppState>,
@@ -613,7 +613,7 @@ async fn remove_bottle(
 /// §8.4: close an inspection work order (the cylinders are sent to the station).
 #[utoipa::path(post, path = "/PS/CheckApply/EndApply", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn end_apply(
     State(st): State<AppState>,
@@ -628,7 +628,7 @@ async fn end_apply(
 /// §9: report a month's count; the platform compares it with what it received.
 #[utoipa::path(post, path = "/PS/GenericStatistics/BusinessCount", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0, `Value` the comparison when there is one; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
@@ -712,7 +712,7 @@ async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
 /// Hand in a signed checkpoint of the caller's ledger to be witnessed (cyltrace extension).
 #[utoipa::path(post, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
-        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when the checkpoint verifies and is consistent; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn witness_checkpoint(
     State(st): State<AppState>,

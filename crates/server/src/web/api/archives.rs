@@ -155,7 +155,7 @@ struct ExportQuery {
     responses((status = 200, description = "The file, as an attachment", content(
             (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Binary = "text/csv; charset=utf-8"),
-            (Object = "application/json"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+            ([Object] = "application/json"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn export_cylinders(
     State(st): State<AppState>,
     p: Principal,
