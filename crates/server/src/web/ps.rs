@@ -250,6 +250,7 @@ fn url_decode_pairs(s: &str) -> HashMap<String, String> {
     params(("data" = Option<String>, Query, description = "The JSON, when it is not the body")),
     request_body(content = Option<Object>, description = "`{\"Account\",\"Password\"}` (or in `data`)"),
     responses((status = 200, description = "`State` 0 with the ticket in `Value`, or 1 with the reason", body = PsEnvelope),
+
         (status = 400, description = "Not JSON: `State` 1 with the reason", body = PsEnvelope)))]
 async fn login(State(st): State<AppState>, q: Params, body: Bytes) -> Response {
     let raw = q
@@ -302,8 +303,10 @@ where
 }
 
 /// §2: the non-vehicle cylinder archives of the caller's scope changed since `lasttime`.
-#[utoipa::path(get, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])), params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(get, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
@@ -320,15 +323,19 @@ async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
 }
 
 /// §2 as a POST (some callers send one).
-#[utoipa::path(post, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])), params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(post, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn generic_bottles_post(st: State<AppState>, q: Params) -> Response {
     generic_bottles(st, q).await
 }
 
 /// §3: the vehicle cylinder archives of the caller's scope changed since `lasttime`.
-#[utoipa::path(get, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])), params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(get, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
@@ -352,8 +359,10 @@ async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
 }
 
 /// §3 as a POST (some callers send one).
-#[utoipa::path(post, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])), params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(post, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn car_bottles_post(st: State<AppState>, q: Params) -> Response {
     car_bottles(st, q).await
 }
@@ -380,10 +389,13 @@ async fn trace(
 }
 
 /// §4: upload pre-fill checks (all items stored or none; `ThridId` makes them idempotent).
-#[utoipa::path(post, path = "/PS/GenericTrace/BeforeFill", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/GenericTrace/BeforeFill", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn before_fill(
     State(st): State<AppState>,
     q: Params,
@@ -395,10 +407,13 @@ async fn before_fill(
 }
 
 /// §5: upload fills (all items stored or none).
-#[utoipa::path(post, path = "/PS/GenericTrace/Fill", tag = "PS", operation_id = "ps_fill", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/GenericTrace/Fill", tag = "PS", operation_id = "ps_fill",
+    security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn fill(
     State(st): State<AppState>,
     q: Params,
@@ -410,10 +425,13 @@ async fn fill(
 }
 
 /// §6: upload post-fill checks (all items stored or none).
-#[utoipa::path(post, path = "/PS/GenericTrace/AfterFill", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/GenericTrace/AfterFill", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn after_fill(
     State(st): State<AppState>,
     q: Params,
@@ -425,10 +443,13 @@ async fn after_fill(
 }
 
 /// Upload periodic inspection results (cyltrace extension; all items stored or none).
-#[utoipa::path(post, path = "/PS/GenericTrace/Inspection", tag = "PS", operation_id = "ps_inspection", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/GenericTrace/Inspection", tag = "PS",
+    operation_id = "ps_inspection", security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn inspection(
     State(st): State<AppState>,
     q: Params,
@@ -454,26 +475,34 @@ async fn apply(st: AppState, q: Params, headers: HeaderMap, body: Bytes, old: bo
 }
 
 /// §7.1: apply for the usage registration of new cylinders: `Value` is `"{\"Id\":n}"`.
-#[utoipa::path(post, path = "/PS/BottleRegister/ApplyNew", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/BottleRegister/ApplyNew", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn apply_new(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, false).await
 }
 
 /// §7.2: apply for the usage registration of cylinders in use before the platform.
-#[utoipa::path(post, path = "/PS/BottleRegister/ApplyOld", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/BottleRegister/ApplyOld", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn apply_old(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, true).await
 }
 
 /// §7.3.1: the spot checks not yet answered, a JSON array.
-#[utoipa::path(post, path = "/PS/BottleCheck/UnresponseList", tag = "PS", security(("ps_ticket" = [])), params(PsTicket),
-    responses((status = 200, description = "`[{Id, Style, CheckCount, CheckDate, CheckComment, ApplyDate}]`; a refusal is the envelope with `State` 1", body = [Object]), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(post, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
+    security(("ps_ticket" = [])), params(PsTicket),
+    responses((status = 200, description = "`[{Id, Style, CheckCount, CheckDate, CheckComment, ApplyDate}]`; a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -488,15 +517,19 @@ async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
 }
 
 /// §7.3.1 as a GET.
-#[utoipa::path(get, path = "/PS/BottleCheck/UnresponseList", tag = "PS", security(("ps_ticket" = [])), params(PsTicket),
-    responses((status = 200, description = "As the POST", body = [Object]), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(get, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
+    security(("ps_ticket" = [])), params(PsTicket),
+    responses((status = 200, description = "As the POST", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_list_get(st: State<AppState>, q: Params) -> Response {
     spot_list(st, q).await
 }
 
 /// §7.3.2: one spot check with its cylinders.
-#[utoipa::path(get, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])), params(PsTicket, PsId),
-    responses((status = 200, description = "`{Style, CheckCount, CheckDate, CheckComment, ApplyDate, Items}`; a refusal is the envelope with `State` 1", body = Object), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(get, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsId),
+    responses((status = 200, description = "`{Style, CheckCount, CheckDate, CheckComment, ApplyDate, Items}`; a refusal is the envelope with `State` 1", body = Object),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_detail(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -511,17 +544,22 @@ async fn spot_detail(State(st): State<AppState>, q: Params) -> Response {
 }
 
 /// §7.3.2 as a POST.
-#[utoipa::path(post, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])), params(PsTicket, PsId),
-    responses((status = 200, description = "As the GET", body = Object), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(post, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsId),
+    responses((status = 200, description = "As the GET", body = Object),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_detail_post(st: State<AppState>, q: Params) -> Response {
     spot_detail(st, q).await
 }
 
 /// §7.3.3: answer a spot check with the photos of its cylinders.
-#[utoipa::path(post, path = "/PS/BottleCheck/Response", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/BottleCheck/Response", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -538,10 +576,13 @@ async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: B
 }
 
 /// §8.1: open an inspection work order: `Value` is `"{\"Id\":work order}"`.
-#[utoipa::path(post, path = "/PS/CheckApply/BeginApply", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/CheckApply/BeginApply", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn begin_apply(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -581,10 +622,13 @@ async fn check_apply_op(
 }
 
 /// §8.2: add cylinders to an inspection work order.
-#[utoipa::path(post, path = "/PS/CheckApply/AddBottle", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/CheckApply/AddBottle", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn add_bottle(
     State(st): State<AppState>,
     q: Params,
@@ -596,10 +640,13 @@ async fn add_bottle(
 }
 
 /// §8.3: remove cylinders from an inspection work order.
-#[utoipa::path(post, path = "/PS/CheckApply/RemoveBottle", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/CheckApply/RemoveBottle", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn remove_bottle(
     State(st): State<AppState>,
     q: Params,
@@ -611,10 +658,13 @@ async fn remove_bottle(
 }
 
 /// §8.4: close an inspection work order (the cylinders are sent to the station).
-#[utoipa::path(post, path = "/PS/CheckApply/EndApply", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/CheckApply/EndApply", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn end_apply(
     State(st): State<AppState>,
     q: Params,
@@ -626,10 +676,13 @@ async fn end_apply(
 }
 
 /// §9: report a month's count; the platform compares it with what it received.
-#[utoipa::path(post, path = "/PS/GenericStatistics/BusinessCount", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/GenericStatistics/BusinessCount", tag = "PS",
+    security(("ps_ticket" = [])), params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0, `Value` the comparison when there is one; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0, `Value` the comparison when there is one; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -642,9 +695,12 @@ async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: 
 }
 
 /// Upload a photo or PDF (multipart, the first part): `Value` is its path on the server.
-#[utoipa::path(post, path = "/PS/File/Upload", tag = "PS", operation_id = "ps_upload_file", security(("ps_ticket" = [])), params(PsTicket),
+#[utoipa::path(post, path = "/PS/File/Upload", tag = "PS", operation_id = "ps_upload_file",
+    security(("ps_ticket" = [])), params(PsTicket),
     request_body(content = Object, content_type = "multipart/form-data", description = "The file as the first part: JPEG, PNG, GIF, WEBP or PDF"),
-    responses((status = 200, description = "`State` 0 with the path in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 with the path in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn upload_file(
     State(st): State<AppState>,
     q: Params,
@@ -694,8 +750,10 @@ async fn upload_file(
 }
 
 /// What this node holds of the caller's ledger (cyltrace extension): `Value` is `{"Size","Root","Pending"}`.
-#[utoipa::path(get, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])), params(PsTicket),
-    responses((status = 200, description = "`State` 0 with the JSON in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+#[utoipa::path(get, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket),
+    responses((status = 200, description = "`State` 0 with the JSON in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -710,10 +768,13 @@ async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
 }
 
 /// Hand in a signed checkpoint of the caller's ledger to be witnessed (cyltrace extension).
-#[utoipa::path(post, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])), params(PsCall),
+#[utoipa::path(post, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "`State` 0 when the checkpoint verifies and is consistent; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope), (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope), (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+    responses((status = 200, description = "`State` 0 when the checkpoint verifies and is consistent; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn witness_checkpoint(
     State(st): State<AppState>,
     q: Params,

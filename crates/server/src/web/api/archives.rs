@@ -65,7 +65,8 @@ struct FormatQuery {
 }
 
 /// The archive import template (`format=xlsx`, the default, or `csv`).
-#[utoipa::path(get, path = "/api/v1/cylinders/import-template", tag = "cylinders", security(("bearer" = [])), params(FormatQuery),
+#[utoipa::path(get, path = "/api/v1/cylinders/import-template", tag = "cylinders",
+    security(("bearer" = [])), params(FormatQuery),
     responses((status = 200, description = "The file, as an attachment", content(
             (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
@@ -90,10 +91,13 @@ struct ImportQuery {
 /// Import archives from the CSV or xlsx file in the body (up to 256 MiB): 202 `{"job_id","state"}`.
 ///
 /// Every row is validated and nothing is stored unless all are valid; `Location` names the job.
-#[utoipa::path(post, path = "/api/v1/cylinders/import", tag = "cylinders", security(("bearer" = [])), params(ImportQuery),
+#[utoipa::path(post, path = "/api/v1/cylinders/import", tag = "cylinders",
+    security(("bearer" = [])), params(ImportQuery),
     request_body(content = Binary, content_type = "application/octet-stream", description = "The CSV or xlsx file"),
     operation_id = "import_cylinders",
-    responses((status = 202, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 413, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 202, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 413, response = Problem), (status = 422, response = Problem)))]
 async fn import(
     State(st): State<AppState>,
     p: Principal,
@@ -133,7 +137,8 @@ async fn import(
 /// `errors` `[{row, column, message}]`, `error_count`.
 #[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "cylinders", security(("bearer" = [])),
     params(("id" = String, Path, description = "The job id")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 async fn get_import(
     State(st): State<AppState>,
     p: Principal,
@@ -151,7 +156,8 @@ struct ExportQuery {
 }
 
 /// Archives in the caller's scope: `format=csv|xlsx|generic_bottle_json|generic_bottle_xlsx`.
-#[utoipa::path(get, path = "/api/v1/cylinders/export", tag = "cylinders", security(("bearer" = [])), params(ExportQuery),
+#[utoipa::path(get, path = "/api/v1/cylinders/export", tag = "cylinders", security(("bearer" = [])),
+    params(ExportQuery),
     responses((status = 200, description = "The file, as an attachment", content(
             (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Binary = "text/csv; charset=utf-8"),
@@ -220,7 +226,8 @@ struct StockQuery {
 }
 
 /// Stock per site (as `GET /stock`), as `format=csv|xlsx`.
-#[utoipa::path(get, path = "/api/v1/stock/export", tag = "cylinders", security(("bearer" = [])), params(StockQuery),
+#[utoipa::path(get, path = "/api/v1/stock/export", tag = "cylinders", security(("bearer" = [])),
+    params(StockQuery),
     responses((status = 200, description = "The file, as an attachment", content(
             (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]

@@ -30,8 +30,10 @@ pub struct AuditPage {
 }
 
 /// G2: the audit log, newest first (node admins: all; regulators: their subtree).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, body = AuditPage), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = AuditPage), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn audit(
     State(st): State<AppState>,

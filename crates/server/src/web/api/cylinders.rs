@@ -40,8 +40,10 @@ pub struct CreatedView {
 }
 
 /// Create cylinder archives, all or nothing.
-#[utoipa::path(post, path = "/api/v1/cylinders", tag = "cylinders", request_body = CylindersBody, security(("bearer" = [])),
-    responses((status = 201, body = CreatedView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/cylinders", tag = "cylinders", request_body = CylindersBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = CreatedView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_cylinders(
     State(st): State<AppState>,
@@ -61,8 +63,10 @@ async fn create_cylinders(
 }
 
 /// Cylinders in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/cylinders", tag = "cylinders", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<CylinderView>), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/cylinders", tag = "cylinders", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<CylinderView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_cylinders(
     State(st): State<AppState>,
     p: Principal,
@@ -76,9 +80,11 @@ async fn list_cylinders(
 }
 
 /// A cylinder's archive and status.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}", tag = "cylinders", params(("code" = String, Path, description = "The label number")),
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}", tag = "cylinders",
+    params(("code" = String, Path, description = "The label number")),
     security(("bearer" = [])),
-    responses((status = 200, body = CylinderView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = CylinderView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn get_cylinder(
     State(st): State<AppState>,
@@ -94,9 +100,11 @@ pub struct EventsView {
 }
 
 /// A cylinder's events, oldest first, each with its ledger index.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}/events", tag = "cylinders", params(("code" = String, Path, description = "The label number")),
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/events", tag = "cylinders",
+    params(("code" = String, Path, description = "The label number")),
     security(("bearer" = [])),
-    responses((status = 200, body = EventsView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = EventsView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 async fn cylinder_events(
     State(st): State<AppState>,

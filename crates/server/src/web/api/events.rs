@@ -59,8 +59,10 @@ pub struct AcceptedView {
 }
 
 /// Record events, all or nothing; an id seen before is answered with its original ledger index.
-#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventsBody, security(("bearer" = [])),
-    responses((status = 201, body = AcceptedView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventsBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = AcceptedView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn post_events(
     State(st): State<AppState>,
@@ -84,9 +86,11 @@ async fn post_events(
 }
 
 /// One event with its ledger index.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = Uuid, Path, description = "The event id")),
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",
+    params(("id" = Uuid, Path, description = "The event id")),
     security(("bearer" = [])),
-    responses((status = 200, body = EventView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = EventView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 async fn get_event(
     State(st): State<AppState>,

@@ -28,7 +28,9 @@ pub fn router() -> ApiRouter {
 /// Stored once under its SM3 hash: 201 `{"hash","reference","kind","size"}`.
 #[utoipa::path(post, path = "/api/v1/files", tag = "files", security(("bearer" = [])),
     request_body(content = Binary, content_type = "application/octet-stream", description = "The file's bytes"),
-    responses((status = 201, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 413, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 413, response = Problem),
+        (status = 422, response = Problem)))]
 async fn upload_file(State(st): State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
     let f = files::upload(&st, &p, &body).await?;
     Ok(noted(
@@ -43,7 +45,9 @@ async fn upload_file(State(st): State<AppState>, p: Principal, body: Bytes) -> A
 /// Download a stored file (answered with its own media type).
 #[utoipa::path(get, path = "/api/v1/files/{hash}", tag = "files", security(("bearer" = [])),
     params(("hash" = String, Path, description = "The SM3 hash (hex) the upload answered")),
-    responses((status = 200, body = Binary, content_type = "application/octet-stream"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Binary, content_type = "application/octet-stream"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn download_file(
     State(st): State<AppState>,
     p: Principal,

@@ -94,8 +94,10 @@ impl From<DecisionRecord> for DecisionView {
 /// May this cylinder be filled now?
 ///
 /// Every failing rule is listed in rule order; the decision is recorded before the answer.
-#[utoipa::path(post, path = "/api/v1/fill-control", tag = "filling", request_body = FillControlInput, security(("bearer" = [])),
-    responses((status = 200, body = DecisionView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/fill-control", tag = "filling",
+    request_body = FillControlInput, security(("bearer" = [])),
+    responses((status = 200, body = DecisionView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn fill_control(
     State(st): State<AppState>,
@@ -130,8 +132,10 @@ fn page_of<R, V: From<R>>(
 }
 
 /// Recorded decisions, newest first.
-#[utoipa::path(get, path = "/api/v1/fill-control/decisions", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<DecisionView>), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/fill-control/decisions", tag = "filling", params(RecordQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<DecisionView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn decisions(
     State(st): State<AppState>,
@@ -155,8 +159,10 @@ pub struct RefusalCounts {
 }
 
 /// How often each rule refused (A8 and B1.1–B1.12, zero included).
-#[utoipa::path(get, path = "/api/v1/fill-control/refusal-counts", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = RefusalCounts), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/fill-control/refusal-counts", tag = "filling",
+    params(RecordQuery), security(("bearer" = [])),
+    responses((status = 200, body = RefusalCounts), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn refusal_counts(
     State(st): State<AppState>,
@@ -193,8 +199,10 @@ pub struct IllegalLabels {
 }
 
 /// A8: fill-control requests for codes without an archive or with a void label.
-#[utoipa::path(get, path = "/api/v1/fill-control/illegal-labels", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = IllegalLabels), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/fill-control/illegal-labels", tag = "filling",
+    params(RecordQuery), security(("bearer" = [])),
+    responses((status = 200, body = IllegalLabels), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn illegal_labels(
     State(st): State<AppState>,
@@ -249,8 +257,10 @@ impl From<BatchRecord> for BatchView {
 }
 
 /// B5: define a filling batch; fills name it in `data.batch`.
-#[utoipa::path(post, path = "/api/v1/batches", tag = "filling", request_body = NewBatchInput, security(("bearer" = [])),
-    responses((status = 201, body = BatchView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/batches", tag = "filling", request_body = NewBatchInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = BatchView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_batch(
     State(st): State<AppState>,
@@ -263,8 +273,10 @@ async fn create_batch(
 }
 
 /// Filling batches of the caller's organisations.
-#[utoipa::path(get, path = "/api/v1/batches", tag = "filling", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<BatchView>), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/batches", tag = "filling", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<BatchView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_batches(
     State(st): State<AppState>,
     p: Principal,
@@ -292,8 +304,10 @@ pub struct CheckRecordView {
 }
 
 /// Fill records (C.1), newest first; filter by station, day, operator, user, cylinder.
-#[utoipa::path(get, path = "/api/v1/fills", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<FillRecordView>), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/fills", tag = "filling", params(RecordQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<FillRecordView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn fills(
     State(st): State<AppState>,
@@ -347,8 +361,10 @@ fn check_view(s: StoredEvent) -> CheckRecordView {
 }
 
 /// Check records (C.2): pre-, in- and post-fill checks, newest first.
-#[utoipa::path(get, path = "/api/v1/checks", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<CheckRecordView>), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/checks", tag = "filling", params(RecordQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<CheckRecordView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn checks(
     State(st): State<AppState>,
@@ -393,8 +409,10 @@ impl From<AlarmRecord> for AlarmView {
 }
 
 /// Alarms raised by events (B4 overfill), newest first.
-#[utoipa::path(get, path = "/api/v1/alarms", tag = "filling", params(AlarmQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<AlarmView>), (status = 401, response = Problem), (status = 403, response = Problem),
+#[utoipa::path(get, path = "/api/v1/alarms", tag = "filling", params(AlarmQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<AlarmView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 422, response = Problem)))]
 async fn alarms(
     State(st): State<AppState>,

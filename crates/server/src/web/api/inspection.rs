@@ -28,9 +28,12 @@ pub fn router() -> ApiRouter {
 }
 
 /// Send cylinders to an inspection station: 201 `{"id","state"}`.
-#[utoipa::path(post, path = "/api/v1/inspection-applications", tag = "inspection", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/v1/inspection-applications", tag = "inspection",
+    security(("bearer" = [])), request_body = Object,
     operation_id = "apply_inspection",
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn apply(
     State(st): State<AppState>,
     p: Principal,
@@ -48,9 +51,11 @@ async fn apply(
 /// Applications of the caller's organisations, or sent to the caller's station.
 ///
 /// `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/inspection-applications", tag = "inspection", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/inspection-applications", tag = "inspection",
+    security(("bearer" = [])),
     operation_id = "list_inspection_applications",
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list_applications(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let list = svc::applications(&st, &p).await?;
     Ok(Json(json!({"items": list.iter().map(|r| {
@@ -64,15 +69,21 @@ async fn list_applications(State(st): State<AppState>, p: Principal) -> ApiResul
 }
 
 /// The station's cylinders waiting for a result: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/inspection/worklist", tag = "inspection", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/inspection/worklist", tag = "inspection",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn worklist(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": svc::worklist(&st, &p).await?})))
 }
 
 /// Record a result (table D.1) and issue the report PDF: 201 `{"ledger_index","report_file"}`.
-#[utoipa::path(post, path = "/api/v1/inspection/results", tag = "inspection", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/inspection/results", tag = "inspection",
+    security(("bearer" = [])), request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn record_result(
     State(st): State<AppState>,
     p: Principal,
@@ -88,9 +99,12 @@ async fn record_result(
 }
 
 /// The latest inspection report of a cylinder, as PDF.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}/inspection-report", tag = "inspection", security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/inspection-report", tag = "inspection",
+    security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
     operation_id = "inspection_report",
-    responses((status = 200, body = Binary, content_type = "application/pdf"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Binary, content_type = "application/pdf"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn report(
     State(st): State<AppState>,
     p: Principal,

@@ -42,8 +42,11 @@ pub fn public_router() -> ApiRouter {
 }
 
 /// Reserve a block of label numbers for a medium: 201 `{"id"}`.
-#[utoipa::path(post, path = "/api/v1/label-blocks", tag = "labels", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/label-blocks", tag = "labels", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_block(
     State(st): State<AppState>,
     p: Principal,
@@ -66,7 +69,8 @@ fn with_id(r: &cyltrace_store::BizRecord) -> Value {
 
 /// Label number blocks of the caller's organisations: `{"items": [...]}`.
 #[utoipa::path(get, path = "/api/v1/label-blocks", tag = "labels", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list_blocks(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let list = svc::blocks(&st, &p).await?;
     Ok(Json(
@@ -75,9 +79,13 @@ async fn list_blocks(State(st): State<AppState>, p: Principal) -> ApiResult<Json
 }
 
 /// Issue label numbers from a block: 201 `{"id","from","to","codes"}`.
-#[utoipa::path(post, path = "/api/v1/label-blocks/{id}/issue", tag = "labels", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/label-blocks/{id}/issue", tag = "labels",
+    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The block")), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn issue(
     State(st): State<AppState>,
     p: Principal,
@@ -97,7 +105,8 @@ async fn issue(
 
 /// Label issuance records: `{"items": [...]}`.
 #[utoipa::path(get, path = "/api/v1/label-issues", tag = "labels", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list_issues(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let list = svc::issues(&st, &p).await?;
     Ok(Json(
@@ -107,7 +116,8 @@ async fn list_issues(State(st): State<AppState>, p: Principal) -> ApiResult<Json
 
 /// Issuance rate per organisation: `{"items": [...]}`.
 #[utoipa::path(get, path = "/api/v1/labels/issuance", tag = "labels", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn issuance(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": svc::issuance(&st, &p).await?})))
 }
@@ -115,8 +125,11 @@ async fn issuance(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Va
 /// The label's content: QR id, URL (with its signature) and the 10 digits.
 ///
 /// `{"code","qr_id","url","enterprise","medium"}`.
-#[utoipa::path(get, path = "/api/v1/labels/{code}", tag = "labels", security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/labels/{code}", tag = "labels", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The label number")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 422, response = Problem)))]
 async fn label(
     State(st): State<AppState>,
     p: Principal,
@@ -130,8 +143,11 @@ async fn label(
 }
 
 /// A printable SVG label.
-#[utoipa::path(get, path = "/api/v1/labels/{code}/svg", tag = "labels", security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
-    responses((status = 200, body = String, content_type = "image/svg+xml; charset=utf-8"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/labels/{code}/svg", tag = "labels", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The label number")),
+    responses((status = 200, body = String, content_type = "image/svg+xml; charset=utf-8"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn label_svg(
     State(st): State<AppState>,
     p: Principal,
@@ -157,7 +173,9 @@ struct PngQuery {
 /// The label's QR code as PNG.
 #[utoipa::path(get, path = "/api/v1/labels/{code}/png", tag = "labels", security(("bearer" = [])),
     params(("code" = String, Path, description = "The label number"), PngQuery),
-    responses((status = 200, body = Binary, content_type = "image/png"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Binary, content_type = "image/png"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn label_png(
     State(st): State<AppState>,
     p: Principal,
@@ -179,8 +197,11 @@ async fn label_png(
 /// The handheld's check of a scanned label: genuine or not, and the cylinder's verdict when genuine.
 ///
 /// The public view of the cylinder (as `GET /api/v1/public/cylinders/{code}`) plus `label`, the check.
-#[utoipa::path(post, path = "/api/v1/labels/verify", tag = "labels", security(("bearer" = [])), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/labels/verify", tag = "labels", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn verify(
     State(st): State<AppState>,
     p: Principal,
@@ -235,8 +256,11 @@ struct SheetQuery {
 }
 
 /// A printable A4 PDF sheet of labels.
-#[utoipa::path(get, path = "/api/v1/labels/sheet", tag = "labels", security(("bearer" = [])), params(SheetQuery),
-    responses((status = 200, body = Binary, content_type = "application/pdf"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/labels/sheet", tag = "labels", security(("bearer" = [])),
+    params(SheetQuery),
+    responses((status = 200, body = Binary, content_type = "application/pdf"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn sheet(
     State(st): State<AppState>,
     p: Principal,

@@ -47,7 +47,8 @@ pub struct CheckpointView {
 
 /// The latest signed checkpoint of this node's log.
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger", security(("bearer" = [])),
-    responses((status = 200, body = CheckpointView), (status = 401, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = CheckpointView), (status = 401, response = Problem),
+        (status = 404, response = Problem)))]
 async fn checkpoint(State(st): State<AppState>, _p: Principal) -> ApiResult<Json<CheckpointView>> {
     let (c, hash) = ledger::latest_checkpoint(&st).await?;
     Ok(Json(CheckpointView {
@@ -72,9 +73,11 @@ pub struct EntryView {
 }
 
 /// One leaf of the log: the canonical bytes of the event at `index` (within your data scope).
-#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger", params(("index" = u64, Path, description = "The leaf index")),
+#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger",
+    params(("index" = u64, Path, description = "The leaf index")),
     security(("bearer" = [])),
-    responses((status = 200, body = EntryView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = EntryView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 async fn entry(
     State(st): State<AppState>,
@@ -109,8 +112,10 @@ pub struct InclusionView {
 }
 
 /// Inclusion proof of a leaf in the tree of `size` leaves.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger", params(InclusionQuery), security(("bearer" = [])),
-    responses((status = 200, body = InclusionView), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger", params(InclusionQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = InclusionView), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn inclusion(
     State(st): State<AppState>,
     _p: Principal,
@@ -142,8 +147,10 @@ pub struct ConsistencyView {
 }
 
 /// Consistency proof between the trees of `old` and `new` leaves.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger", params(ConsistencyQuery), security(("bearer" = [])),
-    responses((status = 200, body = ConsistencyView), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
+    params(ConsistencyQuery), security(("bearer" = [])),
+    responses((status = 200, body = ConsistencyView), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn consistency(
     State(st): State<AppState>,
     _p: Principal,

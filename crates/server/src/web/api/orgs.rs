@@ -30,8 +30,10 @@ pub fn router() -> ApiRouter {
 }
 
 /// Create an organisation (regulator, filling enterprise, inspection station, carrier, dealer).
-#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg, security(("bearer" = [])),
-    responses((status = 201, body = IdView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg,
+    security(("bearer" = [])),
+    responses((status = 201, body = IdView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn create_org(
     State(st): State<AppState>,
@@ -46,8 +48,10 @@ async fn create_org(
 }
 
 /// Organisations in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<OrgView>), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<OrgView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_orgs(
     State(st): State<AppState>,
     p: Principal,
@@ -58,9 +62,11 @@ async fn list_orgs(
 }
 
 /// One organisation in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = Uuid, Path, description = "The organisation")),
+#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs",
+    params(("id" = Uuid, Path, description = "The organisation")),
     security(("bearer" = [])),
-    responses((status = 200, body = OrgView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = OrgView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 async fn get_org(
     State(st): State<AppState>,
@@ -75,8 +81,10 @@ async fn get_org(
 }
 
 /// Create a site (filling station, warehouse, store, delivery station) of an organisation.
-#[utoipa::path(post, path = "/api/v1/sites", tag = "orgs", request_body = NewSite, security(("bearer" = [])),
-    responses((status = 201, body = IdView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/sites", tag = "orgs", request_body = NewSite,
+    security(("bearer" = [])),
+    responses((status = 201, body = IdView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn create_site(
     State(st): State<AppState>,
@@ -91,8 +99,10 @@ async fn create_site(
 }
 
 /// Sites of the organisations in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/sites", tag = "orgs", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<SiteView>), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/sites", tag = "orgs", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<SiteView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_sites(
     State(st): State<AppState>,
     p: Principal,
@@ -103,9 +113,11 @@ async fn list_sites(
 }
 
 /// One site in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "orgs", params(("id" = Uuid, Path, description = "The site")),
+#[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "orgs",
+    params(("id" = Uuid, Path, description = "The site")),
     security(("bearer" = [])),
-    responses((status = 200, body = SiteView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = SiteView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 async fn get_site(
     State(st): State<AppState>,
@@ -120,8 +132,10 @@ async fn get_site(
 }
 
 /// Create a user of an organisation with roles the caller may grant.
-#[utoipa::path(post, path = "/api/v1/users", tag = "orgs", request_body = NewUserInput, security(("bearer" = [])),
-    responses((status = 201, body = IdView), (status = 400, response = Problem), (status = 401, response = Problem),
+#[utoipa::path(post, path = "/api/v1/users", tag = "orgs", request_body = NewUserInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = IdView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
         (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_user(
     State(st): State<AppState>,
@@ -142,8 +156,10 @@ async fn create_user(
 }
 
 /// Users of the organisations in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/users", tag = "orgs", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<UserView>), (status = 401, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "orgs", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<UserView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_users(
     State(st): State<AppState>,
     p: Principal,
@@ -154,9 +170,11 @@ async fn list_users(
 }
 
 /// One user in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "orgs", params(("id" = Uuid, Path, description = "The user")),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "orgs",
+    params(("id" = Uuid, Path, description = "The user")),
     security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = UserView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 async fn get_user(
     State(st): State<AppState>,

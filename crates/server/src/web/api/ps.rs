@@ -71,9 +71,11 @@ async fn list_kind(
 }
 
 /// Registration applications received over `/PS` (or `/api/v1/registrations`): `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/ps/applications", tag = "regulator", security(("bearer" = [])), params(DocQuery),
+#[utoipa::path(get, path = "/api/v1/ps/applications", tag = "regulator", security(("bearer" = [])),
+    params(DocQuery),
     operation_id = "list_registration_applications",
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_applications(
     State(st): State<AppState>,
     p: Principal,
@@ -83,8 +85,10 @@ async fn list_applications(
 }
 
 /// Spot checks: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/ps/spot-checks", tag = "regulator", security(("bearer" = [])), params(DocQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ps/spot-checks", tag = "regulator", security(("bearer" = [])),
+    params(DocQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_spot_checks(
     State(st): State<AppState>,
     p: Principal,
@@ -94,8 +98,10 @@ async fn list_spot_checks(
 }
 
 /// Inspection work orders received over `/PS`: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/ps/check-applies", tag = "regulator", security(("bearer" = [])), params(DocQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ps/check-applies", tag = "regulator", security(("bearer" = [])),
+    params(DocQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_check_applies(
     State(st): State<AppState>,
     p: Principal,
@@ -105,8 +111,10 @@ async fn list_check_applies(
 }
 
 /// Month counts reported over `/PS`, and whether they match: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/ps/business-counts", tag = "regulator", security(("bearer" = [])), params(DocQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ps/business-counts", tag = "regulator",
+    security(("bearer" = [])), params(DocQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_business_counts(
     State(st): State<AppState>,
     p: Principal,
@@ -116,9 +124,14 @@ async fn list_business_counts(
 }
 
 /// Approve a registration application (the cylinders become registered).
-#[utoipa::path(post, path = "/api/v1/ps/applications/{id}/approve", tag = "regulator", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/ps/applications/{id}/approve", tag = "regulator",
+    security(("bearer" = [])),
     params(("id" = i64, Path, description = "The application")), operation_id = "approve_registration",
-    responses((status = 200, body = Object), (status = 400, description = "An id that is not a number (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object),
+        (status = 400, description = "An id that is not a number (plain text)"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn approve(
     State(st): State<AppState>,
     p: Principal,
@@ -132,9 +145,13 @@ async fn approve(
 }
 
 /// Reject a registration application with `{"reason"}`: `{"id","state":"rejected"}`.
-#[utoipa::path(post, path = "/api/v1/ps/applications/{id}/reject", tag = "regulator", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/ps/applications/{id}/reject", tag = "regulator",
+    security(("bearer" = [])),
     params(("id" = i64, Path, description = "The application")), request_body = Object, operation_id = "reject_registration",
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn reject(
     State(st): State<AppState>,
     p: Principal,
@@ -153,8 +170,11 @@ async fn reject(
 }
 
 /// Issue a spot check: 201 `{"id"}`.
-#[utoipa::path(post, path = "/api/v1/ps/spot-checks", tag = "regulator", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/ps/spot-checks", tag = "regulator", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn create_spot_check(
     State(st): State<AppState>,
     p: Principal,
@@ -168,9 +188,11 @@ async fn create_spot_check(
 }
 
 /// Set (or, with `{"key": null}`, remove) the SM4 key of a `/PS` account.
-#[utoipa::path(put, path = "/api/v1/ps/accounts/{user_id}/sm4-key", tag = "regulator", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/ps/accounts/{user_id}/sm4-key", tag = "regulator",
+    security(("bearer" = [])),
     params(("user_id" = Uuid, Path, description = "The `/PS` account")), request_body = Object,
-    responses((status = 204, description = "Set or removed"), (status = 400, description = "A malformed id (plain text) or body (problem+json)"),
+    responses((status = 204, description = "Set or removed"),
+        (status = 400, description = "A malformed id (plain text) or body (problem+json)"),
         (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn set_sm4_key(
     State(st): State<AppState>,
@@ -201,9 +223,11 @@ struct AlarmQuery {
 }
 
 /// Alarms for the regulator (ledger tamper, count mismatch, uplink): `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/regulator/alarms", tag = "regulator", security(("bearer" = [])), params(AlarmQuery),
+#[utoipa::path(get, path = "/api/v1/regulator/alarms", tag = "regulator", security(("bearer" = [])),
+    params(AlarmQuery),
     operation_id = "list_regulator_alarms",
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_alarms(
     State(st): State<AppState>,
     p: Principal,
@@ -218,7 +242,8 @@ async fn list_alarms(
 
 /// The uplink outbox: `{"configured","pending","sent","refused","oldest_pending"}`.
 #[utoipa::path(get, path = "/api/v1/uplink/status", tag = "regulator", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn uplink_status(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let (configured, s) = svc::uplink_status(&st, &p).await?;
     Ok(Json(json!({

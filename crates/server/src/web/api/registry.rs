@@ -28,9 +28,12 @@ pub fn router() -> ApiRouter {
 }
 
 /// Attach a factory document to cylinders: 201 `{"attached": n}`.
-#[utoipa::path(post, path = "/api/v1/cylinder-documents", tag = "cylinders", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/v1/cylinder-documents", tag = "cylinders",
+    security(("bearer" = [])), request_body = Object,
     operation_id = "attach_cylinder_document",
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn attach(
     State(st): State<AppState>,
     p: Principal,
@@ -44,9 +47,11 @@ async fn attach(
 }
 
 /// A cylinder's factory documents: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}/documents", tag = "cylinders", security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/documents", tag = "cylinders",
+    security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
     operation_id = "cylinder_documents",
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 async fn documents(
     State(st): State<AppState>,
     p: Principal,
@@ -58,9 +63,12 @@ async fn documents(
 }
 
 /// Register a vehicle cylinder (CarBottle): 201 `{"id","code"}`.
-#[utoipa::path(post, path = "/api/v1/vehicle-cylinders", tag = "cylinders", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/v1/vehicle-cylinders", tag = "cylinders",
+    security(("bearer" = [])), request_body = Object,
     operation_id = "create_vehicle_cylinder",
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create(
     State(st): State<AppState>,
     p: Principal,
@@ -77,9 +85,11 @@ async fn create(
 }
 
 /// Vehicle cylinders in scope: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/vehicle-cylinders", tag = "cylinders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/vehicle-cylinders", tag = "cylinders",
+    security(("bearer" = [])),
     operation_id = "list_vehicle_cylinders",
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "items": svc::list_car_bottles(&st, &p).await? }),
@@ -87,9 +97,12 @@ async fn list(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>
 }
 
 /// One vehicle cylinder.
-#[utoipa::path(get, path = "/api/v1/vehicle-cylinders/{code}", tag = "cylinders", security(("bearer" = [])), params(("code" = String, Path, description = "The vehicle cylinder's code")),
+#[utoipa::path(get, path = "/api/v1/vehicle-cylinders/{code}", tag = "cylinders",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The vehicle cylinder's code")),
     operation_id = "get_vehicle_cylinder",
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 async fn one(
     State(st): State<AppState>,
     p: Principal,
@@ -99,9 +112,13 @@ async fn one(
 }
 
 /// The three labels of a vehicle cylinder (mounted at 120° from each other), as one PDF.
-#[utoipa::path(get, path = "/api/v1/vehicle-cylinders/{code}/labels", tag = "cylinders", security(("bearer" = [])), params(("code" = String, Path, description = "The vehicle cylinder's code")),
+#[utoipa::path(get, path = "/api/v1/vehicle-cylinders/{code}/labels", tag = "cylinders",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The vehicle cylinder's code")),
     operation_id = "vehicle_cylinder_labels",
-    responses((status = 200, body = Binary, content_type = "application/pdf"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Binary, content_type = "application/pdf"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn three_labels(
     State(st): State<AppState>,
     p: Principal,
@@ -123,9 +140,12 @@ struct RegistrationQuery {
 ///
 /// For enterprises that use this node directly rather than through `/PS`; decided by the regulator
 /// like those.
-#[utoipa::path(post, path = "/api/v1/registrations", tag = "cylinders", security(("bearer" = [])), params(RegistrationQuery),
+#[utoipa::path(post, path = "/api/v1/registrations", tag = "cylinders", security(("bearer" = [])),
+    params(RegistrationQuery),
     request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn apply_registration(
     State(st): State<AppState>,
     p: Principal,

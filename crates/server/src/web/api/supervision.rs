@@ -33,7 +33,8 @@ struct PeriodQuery {
 }
 
 /// The regulator's figures for a period, in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/supervision", tag = "supervision", params(PeriodQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/supervision", tag = "supervision", params(PeriodQuery),
+    security(("bearer" = [])),
     responses((status = 200, body = Object),
         (status = 400, description = "A malformed query string (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn figures(
@@ -55,7 +56,8 @@ struct StatsQuery {
 }
 
 /// The regulator's figures per month, quarter or year: `{"buckets": [...]}`.
-#[utoipa::path(get, path = "/api/v1/supervision/statistics", tag = "supervision", params(StatsQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/supervision/statistics", tag = "supervision",
+    params(StatsQuery), security(("bearer" = [])),
     responses((status = 200, body = Object),
         (status = 400, description = "A malformed query string (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn statistics(

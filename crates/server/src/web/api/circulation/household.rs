@@ -16,8 +16,10 @@ use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
 /// The household safety check items: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/household-check-items", tag = "household checks", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/household-check-items", tag = "household checks",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 pub(super) async fn check_items(
     State(st): State<AppState>,
     p: Principal,
@@ -28,8 +30,11 @@ pub(super) async fn check_items(
 }
 
 /// Configure the household safety check items (regulators): `{"items": [...]}`.
-#[utoipa::path(put, path = "/api/v1/household-check-items", tag = "household checks", security(("bearer" = [])), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(put, path = "/api/v1/household-check-items", tag = "household checks",
+    security(("bearer" = [])), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn set_check_items(
     State(st): State<AppState>,
     p: Principal,
@@ -43,8 +48,11 @@ pub(super) async fn set_check_items(
 }
 
 /// Record a household safety check: 201 `{"id","result","rectifications"}`.
-#[utoipa::path(post, path = "/api/v1/household-checks", tag = "household checks", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/household-checks", tag = "household checks",
+    security(("bearer" = [])), request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn record_household_check(
     State(st): State<AppState>,
     p: Principal,
@@ -60,8 +68,10 @@ pub(super) async fn record_household_check(
 }
 
 /// Household safety checks in scope: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/household-checks", tag = "household checks", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/household-checks", tag = "household checks",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_household_checks(
     State(st): State<AppState>,
     p: Principal,
@@ -71,8 +81,10 @@ pub(super) async fn list_household_checks(
 }
 
 /// Rectification tasks (`state=`): `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/rectifications", tag = "household checks", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/rectifications", tag = "household checks",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_rectifications(
     State(st): State<AppState>,
     p: Principal,
@@ -82,16 +94,22 @@ pub(super) async fn list_rectifications(
 }
 
 /// Open rectification tasks due within a day or overdue: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/rectifications/reminders", tag = "household checks", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/rectifications/reminders", tag = "household checks",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 pub(super) async fn reminders(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(items(svc::reminders(&st, &p).await?))
 }
 
 /// Close a rectification task: the task.
-#[utoipa::path(post, path = "/api/v1/rectifications/{id}/close", tag = "household checks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/rectifications/{id}/close", tag = "household checks",
+    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The task")), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn close_rectification(
     State(st): State<AppState>,
     p: Principal,

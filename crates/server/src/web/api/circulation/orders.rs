@@ -19,8 +19,11 @@ use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::{audit_to, audited, noted};
 
 /// Create an order: 201, the order.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn create_order(
     State(st): State<AppState>,
     p: Principal,
@@ -34,8 +37,10 @@ pub(super) async fn create_order(
 }
 
 /// Orders in scope (`state=`, `customer_id=`): `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_orders(
     State(st): State<AppState>,
     p: Principal,
@@ -45,8 +50,10 @@ pub(super) async fn list_orders(
 }
 
 /// One order.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The order")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn get_order(
     State(st): State<AppState>,
     p: Principal,
@@ -56,9 +63,13 @@ pub(super) async fn get_order(
 }
 
 /// Dispatch an order to a courier: the order.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/dispatch", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/dispatch", tag = "orders",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
     request_body = Object,
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn dispatch_order(
     State(st): State<AppState>,
     p: Principal,
@@ -73,8 +84,11 @@ pub(super) async fn dispatch_order(
 }
 
 /// Cancel an order: the order.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The order")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn cancel_order(
     State(st): State<AppState>,
     p: Principal,
@@ -88,9 +102,13 @@ pub(super) async fn cancel_order(
 }
 
 /// Hand the order over with the customer's confirmation: the order and its `ledger_index`.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/deliver", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/deliver", tag = "orders",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
     request_body = Object,
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn deliver_order(
     State(st): State<AppState>,
     p: Principal,

@@ -32,8 +32,10 @@ pub(super) struct StockQuery {
 }
 
 /// Full and empty cylinders per warehouse or store: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/stock", tag = "stock", security(("bearer" = [])), params(StockQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/stock", tag = "stock", security(("bearer" = [])),
+    params(StockQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn stock(
     State(st): State<AppState>,
     p: Principal,
@@ -44,8 +46,11 @@ pub(super) async fn stock(
 }
 
 /// The cylinders in stock at a site: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/stock/{site_id}/codes", tag = "stock", security(("bearer" = [])), params(("site_id" = Uuid, Path, description = "The warehouse or store")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/stock/{site_id}/codes", tag = "stock",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The warehouse or store")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn stock_codes(
     State(st): State<AppState>,
     p: Principal,
@@ -55,9 +60,13 @@ pub(super) async fn stock_codes(
 }
 
 /// Stock-taking: compare scanned codes with the records: 201, the result.
-#[utoipa::path(post, path = "/api/v1/stock/{site_id}/stocktakes", tag = "stock", security(("bearer" = [])), params(("site_id" = Uuid, Path, description = "The warehouse or store")),
+#[utoipa::path(post, path = "/api/v1/stock/{site_id}/stocktakes", tag = "stock",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The warehouse or store")),
     request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn stocktake(
     State(st): State<AppState>,
     p: Principal,
@@ -72,8 +81,11 @@ pub(super) async fn stocktake(
 }
 
 /// Stock-takes of a site: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/stock/{site_id}/stocktakes", tag = "stock", security(("bearer" = [])), params(("site_id" = Uuid, Path, description = "The warehouse or store")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/stock/{site_id}/stocktakes", tag = "stock",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The warehouse or store")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn list_stocktakes(
     State(st): State<AppState>,
     p: Principal,
@@ -83,8 +95,10 @@ pub(super) async fn list_stocktakes(
 }
 
 /// Recycle records (回收单) in scope, newest first: `{"items": [...], "total"}`.
-#[utoipa::path(get, path = "/api/v1/recycling", tag = "stock", security(("bearer" = [])), params(RecyclingQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/recycling", tag = "stock", security(("bearer" = [])),
+    params(RecyclingQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn recycling(
     State(st): State<AppState>,
     p: Principal,
@@ -110,7 +124,8 @@ pub(super) struct TrajectoryQuery {
 }
 
 /// A cylinder's flow table (C8): `{"code","rows"}`, or a CSV or xlsx file with `format=`.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}/trajectory", tag = "cylinders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/trajectory", tag = "cylinders",
+    security(("bearer" = [])),
     params(("code" = String, Path, description = "The label number"), TrajectoryQuery),
     responses((status = 200, description = "The flow table", content(
             (Object = "application/json"),
@@ -155,7 +170,9 @@ pub(super) async fn trajectory(
 #[utoipa::path(post, path = "/api/v1/scan/{action}", tag = "handheld", security(("bearer" = [])),
     params(("action" = String, Path, description = "receive_empty, store_full, dispatch, load, unload, deliver or recycle")),
     request_body = Object,
-    responses((status = 200, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn scan(
     State(st): State<AppState>,
     p: Principal,

@@ -18,8 +18,11 @@ use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 
 /// Register a vehicle with its hazardous-goods transport permit: 201 `{"id"}`.
-#[utoipa::path(post, path = "/api/v1/vehicles", tag = "transport", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/vehicles", tag = "transport", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn create_vehicle(
     State(st): State<AppState>,
     p: Principal,
@@ -30,8 +33,10 @@ pub(super) async fn create_vehicle(
 }
 
 /// Vehicles in scope, with whether the permit is valid today: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/vehicles", tag = "transport", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/vehicles", tag = "transport", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_vehicles(
     State(st): State<AppState>,
     p: Principal,
@@ -41,8 +46,10 @@ pub(super) async fn list_vehicles(
 }
 
 /// One vehicle.
-#[utoipa::path(get, path = "/api/v1/vehicles/{id}", tag = "transport", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The vehicle")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/vehicles/{id}", tag = "transport", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The vehicle")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn get_vehicle(
     State(st): State<AppState>,
     p: Principal,
@@ -52,9 +59,12 @@ pub(super) async fn get_vehicle(
 }
 
 /// Report positions of a vehicle: 201 `{"stored": n}`.
-#[utoipa::path(post, path = "/api/v1/vehicles/{id}/positions", tag = "transport", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The vehicle")),
+#[utoipa::path(post, path = "/api/v1/vehicles/{id}/positions", tag = "transport",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The vehicle")),
     request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn report_positions(
     State(st): State<AppState>,
     p: Principal,
@@ -70,8 +80,10 @@ pub(super) async fn report_positions(
 }
 
 /// The last position of every vehicle in scope: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/vehicles/positions", tag = "transport", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/vehicles/positions", tag = "transport",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 pub(super) async fn latest_positions(
     State(st): State<AppState>,
     p: Principal,
@@ -80,9 +92,12 @@ pub(super) async fn latest_positions(
 }
 
 /// A vehicle's track between `from` and `to`: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/vehicles/{id}/positions", tag = "transport", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/vehicles/{id}/positions", tag = "transport",
+    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The vehicle"), TrackQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn track(
     State(st): State<AppState>,
     p: Principal,
@@ -93,8 +108,11 @@ pub(super) async fn track(
 }
 
 /// Register a driver or escort with the qualification certificate: 201 `{"id"}`.
-#[utoipa::path(post, path = "/api/v1/transport-staff", tag = "transport", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/transport-staff", tag = "transport", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn create_staff(
     State(st): State<AppState>,
     p: Principal,
@@ -108,8 +126,10 @@ pub(super) async fn create_staff(
 }
 
 /// Drivers and escorts in scope (ID numbers masked): `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/transport-staff", tag = "transport", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/transport-staff", tag = "transport", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_staff(
     State(st): State<AppState>,
     p: Principal,
@@ -119,9 +139,12 @@ pub(super) async fn list_staff(
 }
 
 /// Add a qualification document of an organisation: 201 `{"id"}`.
-#[utoipa::path(post, path = "/api/v1/orgs/{id}/documents", tag = "transport", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The organisation")),
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/documents", tag = "transport",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The organisation")),
     request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn create_doc(
     State(st): State<AppState>,
     p: Principal,
@@ -136,8 +159,10 @@ pub(super) async fn create_doc(
 }
 
 /// Qualification documents of an organisation: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/orgs/{id}/documents", tag = "transport", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The organisation")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/documents", tag = "transport",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The organisation")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn list_docs(
     State(st): State<AppState>,
     p: Principal,
@@ -149,8 +174,12 @@ pub(super) async fn list_docs(
 /// Issue an electronic waybill: 201 `{"id","number"}`.
 ///
 /// Refused (422) for an invalid permit or certificate.
-#[utoipa::path(post, path = "/api/v1/waybills", tag = "transport", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = Object), (status = 400, response = Problem), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(post, path = "/api/v1/waybills", tag = "transport", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn create_waybill(
     State(st): State<AppState>,
     p: Principal,
@@ -164,8 +193,10 @@ pub(super) async fn create_waybill(
 }
 
 /// Waybills in scope: `{"items": [...]}`.
-#[utoipa::path(get, path = "/api/v1/waybills", tag = "transport", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/waybills", tag = "transport", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_waybills(
     State(st): State<AppState>,
     p: Principal,
@@ -175,8 +206,10 @@ pub(super) async fn list_waybills(
 }
 
 /// One waybill with the codes loaded and unloaded.
-#[utoipa::path(get, path = "/api/v1/waybills/{id}", tag = "transport", security(("bearer" = [])), params(("id" = Uuid, Path, description = "The waybill")),
-    responses((status = 200, body = Object), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+#[utoipa::path(get, path = "/api/v1/waybills/{id}", tag = "transport", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The waybill")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn get_waybill(
     State(st): State<AppState>,
     p: Principal,
