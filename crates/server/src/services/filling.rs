@@ -202,6 +202,7 @@ fn refusal_record(r: &Refusal) -> RefusalRecord {
 
 /// Query parameters shared by the record lists: a China calendar `date`, or `from`/`to`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordQuery {
     pub site_id: Option<Uuid>,
@@ -527,6 +528,7 @@ pub async fn checks(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmQuery {
     /// e.g. `overfill`.

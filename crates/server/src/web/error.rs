@@ -1,6 +1,6 @@
 //! How an [`ApiError`] is answered on the API: its one `status()` match and the
-//! `application/problem+json` body (RFC 9457) naming the fields. (Pages answer errors as HTML: see
-//! `pages/kit.rs`.)
+//! `application/problem+json` body (RFC 9457) naming the fields, and that answer as the OpenAPI
+//! document's shared `Problem` response. (Pages answer errors as HTML: see `pages/kit.rs`.)
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -48,6 +48,30 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+}
+
+/// The error answer of the OpenAPI document: handlers list their error statuses as
+/// `(status = 404, response = Problem)`.
+impl<'s> utoipa::ToResponse<'s> for Problem {
+    fn response() -> (
+        &'s str,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    ) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = ResponseBuilder::new()
+            .description(
+                "An error as application/problem+json (RFC 9457): type, title, status, detail, and \
+                 the fields at fault with the reason each",
+            )
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        ("Problem", problem.into())
+    }
 }
 
 impl IntoResponse for ApiError {

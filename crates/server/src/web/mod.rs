@@ -1,13 +1,16 @@
 //! The web layer: it only parses requests, calls the services and shapes the answers; it does not
 //! touch the store (but for the audit middleware writing its record). This module assembles the
-//! router and its layers:
+//! router and its layers. `/api/v1`, `/PS` and the operations endpoints are registered with
+//! `utoipa_axum` ([`documented`]): each route comes with its OpenAPI entry, and the document that
+//! construction collects is the one served at `/api/openapi.json`. The pages are plain axum routers,
+//! outside the document.
 //!
-//! - `api/` — `/api/v1` (JSON), one module per area, and the OpenAPI document;
+//! - `api/` — `/api/v1` (JSON), one module per area, and the frame of the OpenAPI document;
 //! - `pages/` — the server-rendered HTML: the page kit (`pages/kit.rs`, `pages/charts.rs`), the
 //!   enterprise and inspector console (`pages/console/`), the regulator console
 //!   (`pages/supervision/`), sign-in (`pages/session.rs`), the handheld app and the public label page;
 //! - `ps.rs` — the `/PS` regulator interface (YUNNAN-API.md);
-//! - `ops.rs` — health, readiness, metrics, the OpenAPI document;
+//! - `ops.rs` — health, readiness, metrics, serving the OpenAPI document;
 //! - `middleware.rs` — bearer-token auth, the audit record of every write, request metrics;
 //! - `extract.rs` — the shared extractors (JSON body, query, principal, page viewer);
 //! - `error.rs` — errors as `application/problem+json`.
@@ -20,11 +23,15 @@ pub mod ops;
 pub mod pages;
 pub mod ps;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Extension, Request};
 use axum::middleware::from_fn_with_state;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::Problem;
 use middleware::{audit, record_metrics, require_auth};
@@ -34,18 +41,10 @@ use crate::state::AppState;
 
 /// The whole application.
 pub fn router(st: AppState) -> Router {
-    let protected = api::protected().layer(from_fn_with_state(st.clone(), require_auth));
-    let v1 = Router::new()
-        .merge(api::public())
-        .merge(protected)
-        .fallback(|| async { ApiError::NotFound("接口不存在".to_owned()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(from_fn_with_state(st.clone(), audit));
-    let ps = ps::router().layer(from_fn_with_state(st.clone(), audit));
+    let (documented, doc) = documented(&st).split_for_parts();
+    let doc = ops::OpenApiDocument(Arc::new(doc));
     Router::new()
-        .nest("/api/v1", v1)
-        .merge(ps)
-        .merge(ops::router())
+        .merge(documented.layer(Extension(doc)))
         .merge(pages::public_label::router())
         .merge(
             pages::router()
@@ -67,4 +66,33 @@ pub fn router(st: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(st)
+}
+
+/// `/api/v1` (nested, with its problem+json fallbacks, bearer-token auth on all but the public
+/// routes, and the audit layer), `/PS` (audited, with its envelope fallback) and the operations
+/// endpoints, every route registered together with its OpenAPI entry. `split_for_parts` gives the
+/// router and the document that describes exactly it.
+pub fn documented(st: &AppState) -> OpenApiRouter<AppState> {
+    let protected = api::protected().layer(from_fn_with_state(st.clone(), require_auth));
+    let (v1, v1_doc) = OpenApiRouter::new()
+        .merge(api::public())
+        .merge(protected)
+        .split_for_parts();
+    let v1 = v1
+        .fallback(|| async { ApiError::NotFound("接口不存在".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(from_fn_with_state(st.clone(), audit));
+    let ps = ps::router().layer(from_fn_with_state(st.clone(), audit));
+    OpenApiRouter::with_openapi(api::ApiDoc::openapi())
+        .nest(api::V1, with_doc(v1, v1_doc))
+        .merge(ps)
+        .merge(ops::router())
+}
+
+/// An axum router and the document of its routes, back together (after axum-only settings such as
+/// `method_not_allowed_fallback`, which `OpenApiRouter` does not pass through).
+fn with_doc(router: Router<AppState>, doc: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
+    let mut r = OpenApiRouter::from(router);
+    *r.get_openapi_mut() = doc;
+    r
 }

@@ -1,28 +1,45 @@
-//! Operations endpoints: health, readiness, metrics and the OpenAPI document.
+//! Operations endpoints: health, readiness, metrics and the OpenAPI document. They are documented
+//! like the API (tag `operations`); the document served at `/api/openapi.json` is the one that
+//! `web::documented` produced while registering the routes, handed to the handler as an extension.
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
-use utoipa::OpenApi;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::api::ApiRouter;
 use crate::services;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route(
-            "/api/openapi.json",
-            get(|| async { Json(super::api::ApiDoc::openapi()) }),
-        )
+/// The OpenAPI document of the served routes, as `web::documented` collected it.
+#[derive(Clone)]
+pub struct OpenApiDocument(pub Arc<utoipa::openapi::OpenApi>);
+
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
 }
 
-/// Ready when the database answers.
+/// Liveness: 200 once serving.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Object, example = json!({"status": "ok"}))))]
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: 200 when the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, body = Object, example = json!({"status": "ready", "database": "sqlite"})),
+        (status = 503, body = Object, example = json!({"status": "unavailable", "database": "sqlite"}))))]
 async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
     match services::node::readiness(&st).await {
         (Ok(()), database) => (
@@ -39,6 +56,10 @@ async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     (
         [(
@@ -47,4 +68,11 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         )],
         st.metrics.render(),
     )
+}
+
+/// This OpenAPI 3 document: `/api/v1`, `/PS` and the operations endpoints.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, body = Object)))]
+async fn openapi_json(Extension(doc): Extension<OpenApiDocument>) -> Response {
+    Json(doc.0.as_ref()).into_response()
 }

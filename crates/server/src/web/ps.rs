@@ -1,7 +1,10 @@
 //! `/PS/…`: the regulator interface exactly as YUNNAN-API.md (capitalised JSON, `ticket` or
 //! `token`, `data` in the query, a form field or the body, SM4 envelopes, `{"State","Value"}`), plus
-//! the cyltrace extension `/PS/Ledger/Checkpoint`. (The `/api/v1/ps/…` endpoints a regulator of this
-//! node uses to approve applications and order spot checks are in `api/ps.rs`.)
+//! the cyltrace extensions `/PS/GenericTrace/Inspection` and `/PS/Ledger/Checkpoint`. (The
+//! `/api/v1/ps/…` endpoints a regulator of this node uses to approve applications and order spot
+//! checks are in `api/ps.rs`.) Every route is registered with its OpenAPI entry (tag `PS`); the
+//! answers are described as they are: the envelope (200 with `State` 0 or, for a business refusal,
+//! 1; 400 malformed and 401 for a bad ticket with `State` 1), or the JSON the list calls answer.
 
 use std::collections::HashMap;
 
@@ -9,11 +12,15 @@ use axum::body::Bytes;
 use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use cyltrace_domain::ps::TraceKind;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::api::ApiRouter;
 use super::middleware::{AuditNote, LoginAttempt, audit_to, audited};
 use crate::auth::Principal;
 use crate::services::audit::RequestMeta;
@@ -22,44 +29,84 @@ use crate::services::ps::{self as svc, PsError, PsResult};
 use crate::sm4;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/PS/Auth/Login", post(login))
-        .route(
-            "/PS/GenericBottle/List",
-            get(generic_bottles).post(generic_bottles),
-        )
-        .route("/PS/CarBottle/List", get(car_bottles).post(car_bottles))
-        .route("/PS/GenericTrace/BeforeFill", post(before_fill))
-        .route("/PS/GenericTrace/Fill", post(fill))
-        .route("/PS/GenericTrace/AfterFill", post(after_fill))
-        .route("/PS/GenericTrace/Inspection", post(inspection))
-        .route("/PS/BottleRegister/ApplyNew", post(apply_new))
-        .route("/PS/BottleRegister/ApplyOld", post(apply_old))
-        .route(
-            "/PS/BottleCheck/UnresponseList",
-            post(spot_list).get(spot_list),
-        )
-        .route(
-            "/PS/BottleCheck/GetDetail",
-            get(spot_detail).post(spot_detail),
-        )
-        .route("/PS/BottleCheck/Response", post(spot_response))
-        .route("/PS/CheckApply/BeginApply", post(begin_apply))
-        .route("/PS/CheckApply/AddBottle", post(add_bottle))
-        .route("/PS/CheckApply/RemoveBottle", post(remove_bottle))
-        .route("/PS/CheckApply/EndApply", post(end_apply))
-        .route("/PS/GenericStatistics/BusinessCount", post(business_count))
-        .route("/PS/File/Upload", post(upload_file))
-        .route(
-            "/PS/Ledger/Checkpoint",
-            get(witness_state).post(witness_checkpoint),
-        )
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(generic_bottles, generic_bottles_post))
+        .routes(routes!(car_bottles, car_bottles_post))
+        .routes(routes!(before_fill))
+        .routes(routes!(fill))
+        .routes(routes!(after_fill))
+        .routes(routes!(inspection))
+        .routes(routes!(apply_new))
+        .routes(routes!(apply_old))
+        .routes(routes!(spot_list, spot_list_get))
+        .routes(routes!(spot_detail, spot_detail_post))
+        .routes(routes!(spot_response))
+        .routes(routes!(begin_apply))
+        .routes(routes!(add_bottle))
+        .routes(routes!(remove_bottle))
+        .routes(routes!(end_apply))
+        .routes(routes!(business_count))
+        .routes(routes!(upload_file))
+        .routes(routes!(witness_state, witness_checkpoint))
         .fallback(|| async {
             let mut r = envelope_err(PsError::Refused("接口不存在".to_owned()));
             *r.status_mut() = StatusCode::NOT_FOUND;
             r
         })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The OpenAPI description
+
+/// The `/PS` envelope: `State` 0 (done, `Value` the answer when there is one: a ticket, a file
+/// path, a JSON string such as `"{\"Id\":12}"`) or 1 (refused, `Value` the reason).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PsEnvelope {
+    pub state: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// The ticket of a `/PS` call.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PsTicket {
+    /// The ticket of `POST /PS/Auth/Login`.
+    pub ticket: Option<String>,
+    /// The same ticket, under the name some sections of the spec use.
+    pub token: Option<String>,
+}
+
+/// The ticket and the data of a `/PS` call.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PsCall {
+    /// The ticket of `POST /PS/Auth/Login`.
+    pub ticket: Option<String>,
+    /// The same ticket, under the name some sections of the spec use.
+    pub token: Option<String>,
+    /// The call's JSON, when it is not the body or a form field `data`; with an SM4 key, the
+    /// envelope `{"Cipher","Iv"}`.
+    pub data: Option<String>,
+}
+
+/// The changed-since parameter of the archive lists.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PsSince {
+    /// Archives changed at or after this time (yyyyMMddHHmmss); all when absent.
+    pub lasttime: Option<String>,
+}
+
+/// The spot check of `GetDetail`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PsId {
+    /// The spot check.
+    pub id: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +245,13 @@ fn url_decode_pairs(s: &str) -> HashMap<String, String> {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
+/// § token: sign in with `{"Account","Password"}` (the body or `data`): `Value` is the ticket.
+#[utoipa::path(post, path = "/PS/Auth/Login", tag = "PS", operation_id = "ps_login",
+    params(("data" = Option<String>, Query, description = "The JSON, when it is not the body")),
+    request_body(content = Option<Object>, description = "`{\"Account\",\"Password\"}` (or in `data`)"),
+    responses((status = 200, description = "`State` 0 with the ticket in `Value`, or 1 with the reason", body = PsEnvelope),
+
+        (status = 400, description = "Not JSON: `State` 1 with the reason", body = PsEnvelope)))]
 async fn login(State(st): State<AppState>, q: Params, body: Bytes) -> Response {
     let raw = q
         .get("data")
@@ -248,6 +302,11 @@ where
     answer(r, Some(&p), note)
 }
 
+/// §2: the non-vehicle cylinder archives of the caller's scope changed since `lasttime`.
+#[utoipa::path(get, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
@@ -263,7 +322,20 @@ async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
     )
 }
 
-/// §3: vehicle cylinder archives of the caller's scope changed at or after `lasttime`.
+/// §2 as a POST (some callers send one).
+#[utoipa::path(post, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+async fn generic_bottles_post(st: State<AppState>, q: Params) -> Response {
+    generic_bottles(st, q).await
+}
+
+/// §3: the vehicle cylinder archives of the caller's scope changed since `lasttime`.
+#[utoipa::path(get, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
@@ -284,6 +356,15 @@ async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
     }
     .await;
     answer(result, Some(&p), None)
+}
+
+/// §3 as a POST (some callers send one).
+#[utoipa::path(post, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsSince),
+    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+async fn car_bottles_post(st: State<AppState>, q: Params) -> Response {
+    car_bottles(st, q).await
 }
 
 /// An upload, committed with its audit row (the answer is 200 whatever the outcome: the envelope's
@@ -307,6 +388,14 @@ async fn trace(
     .await
 }
 
+/// §4: upload pre-fill checks (all items stored or none; `ThridId` makes them idempotent).
+#[utoipa::path(post, path = "/PS/GenericTrace/BeforeFill", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn before_fill(
     State(st): State<AppState>,
     q: Params,
@@ -317,6 +406,14 @@ async fn before_fill(
     trace(st, (q, m), h, b, TraceKind::BeforeFill).await
 }
 
+/// §5: upload fills (all items stored or none).
+#[utoipa::path(post, path = "/PS/GenericTrace/Fill", tag = "PS", operation_id = "ps_fill",
+    security(("ps_ticket" = [])), params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn fill(
     State(st): State<AppState>,
     q: Params,
@@ -327,6 +424,14 @@ async fn fill(
     trace(st, (q, m), h, b, TraceKind::Fill).await
 }
 
+/// §6: upload post-fill checks (all items stored or none).
+#[utoipa::path(post, path = "/PS/GenericTrace/AfterFill", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn after_fill(
     State(st): State<AppState>,
     q: Params,
@@ -337,6 +442,14 @@ async fn after_fill(
     trace(st, (q, m), h, b, TraceKind::AfterFill).await
 }
 
+/// Upload periodic inspection results (cyltrace extension; all items stored or none).
+#[utoipa::path(post, path = "/PS/GenericTrace/Inspection", tag = "PS",
+    operation_id = "ps_inspection", security(("ps_ticket" = [])), params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn inspection(
     State(st): State<AppState>,
     q: Params,
@@ -361,14 +474,35 @@ async fn apply(st: AppState, q: Params, headers: HeaderMap, body: Bytes, old: bo
     .await
 }
 
+/// §7.1: apply for the usage registration of new cylinders: `Value` is `"{\"Id\":n}"`.
+#[utoipa::path(post, path = "/PS/BottleRegister/ApplyNew", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn apply_new(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, false).await
 }
 
+/// §7.2: apply for the usage registration of cylinders in use before the platform.
+#[utoipa::path(post, path = "/PS/BottleRegister/ApplyOld", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn apply_old(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, true).await
 }
 
+/// §7.3.1: the spot checks not yet answered, a JSON array.
+#[utoipa::path(post, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
+    security(("ps_ticket" = [])), params(PsTicket),
+    responses((status = 200, description = "`[{Id, Style, CheckCount, CheckDate, CheckComment, ApplyDate}]`; a refusal is the envelope with `State` 1", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -382,6 +516,20 @@ async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
     }
 }
 
+/// §7.3.1 as a GET.
+#[utoipa::path(get, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
+    security(("ps_ticket" = [])), params(PsTicket),
+    responses((status = 200, description = "As the POST", body = [Object]),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+async fn spot_list_get(st: State<AppState>, q: Params) -> Response {
+    spot_list(st, q).await
+}
+
+/// §7.3.2: one spot check with its cylinders.
+#[utoipa::path(get, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsId),
+    responses((status = 200, description = "`{Style, CheckCount, CheckDate, CheckComment, ApplyDate, Items}`; a refusal is the envelope with `State` 1", body = Object),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_detail(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -395,6 +543,23 @@ async fn spot_detail(State(st): State<AppState>, q: Params) -> Response {
     }
 }
 
+/// §7.3.2 as a POST.
+#[utoipa::path(post, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket, PsId),
+    responses((status = 200, description = "As the GET", body = Object),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+async fn spot_detail_post(st: State<AppState>, q: Params) -> Response {
+    spot_detail(st, q).await
+}
+
+/// §7.3.3: answer a spot check with the photos of its cylinders.
+#[utoipa::path(post, path = "/PS/BottleCheck/Response", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -410,6 +575,14 @@ async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: B
     .await
 }
 
+/// §8.1: open an inspection work order: `Value` is `"{\"Id\":work order}"`.
+#[utoipa::path(post, path = "/PS/CheckApply/BeginApply", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn begin_apply(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -448,6 +621,14 @@ async fn check_apply_op(
     .await
 }
 
+/// §8.2: add cylinders to an inspection work order.
+#[utoipa::path(post, path = "/PS/CheckApply/AddBottle", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn add_bottle(
     State(st): State<AppState>,
     q: Params,
@@ -458,6 +639,14 @@ async fn add_bottle(
     check_apply_op(st, (q, m), h, b, "add").await
 }
 
+/// §8.3: remove cylinders from an inspection work order.
+#[utoipa::path(post, path = "/PS/CheckApply/RemoveBottle", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn remove_bottle(
     State(st): State<AppState>,
     q: Params,
@@ -468,6 +657,14 @@ async fn remove_bottle(
     check_apply_op(st, (q, m), h, b, "remove").await
 }
 
+/// §8.4: close an inspection work order (the cylinders are sent to the station).
+#[utoipa::path(post, path = "/PS/CheckApply/EndApply", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn end_apply(
     State(st): State<AppState>,
     q: Params,
@@ -478,6 +675,14 @@ async fn end_apply(
     check_apply_op(st, (q, m), h, b, "end").await
 }
 
+/// §9: report a month's count; the platform compares it with what it received.
+#[utoipa::path(post, path = "/PS/GenericStatistics/BusinessCount", tag = "PS",
+    security(("ps_ticket" = [])), params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0, `Value` the comparison when there is one; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -489,6 +694,13 @@ async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: 
     .await
 }
 
+/// Upload a photo or PDF (multipart, the first part): `Value` is its path on the server.
+#[utoipa::path(post, path = "/PS/File/Upload", tag = "PS", operation_id = "ps_upload_file",
+    security(("ps_ticket" = [])), params(PsTicket),
+    request_body(content = Object, content_type = "multipart/form-data", description = "The file as the first part: JPEG, PNG, GIF, WEBP or PDF"),
+    responses((status = 200, description = "`State` 0 with the path in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn upload_file(
     State(st): State<AppState>,
     q: Params,
@@ -537,6 +749,11 @@ async fn upload_file(
     }
 }
 
+/// What this node holds of the caller's ledger (cyltrace extension): `Value` is `{"Size","Root","Pending"}`.
+#[utoipa::path(get, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])),
+    params(PsTicket),
+    responses((status = 200, description = "`State` 0 with the JSON in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -550,6 +767,14 @@ async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
     }
 }
 
+/// Hand in a signed checkpoint of the caller's ledger to be witnessed (cyltrace extension).
+#[utoipa::path(post, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])),
+    params(PsCall),
+    request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
+        content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "`State` 0 when the checkpoint verifies and is consistent; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
+        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
+        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
 async fn witness_checkpoint(
     State(st): State<AppState>,
     q: Params,

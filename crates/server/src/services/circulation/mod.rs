@@ -232,12 +232,17 @@ fn conflict(field: &str, msg: String) -> ApiError {
     ApiError::Conflict(msg.clone(), vec![FieldError::new(field, msg)])
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The query of the circulation lists (documented in the OpenAPI document).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Page size, 1–500 (default 50).
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Only records in this state (orders, rectification tasks).
     pub state: Option<String>,
+    /// Only records of this customer (orders).
     pub customer_id: Option<Uuid>,
 }
 

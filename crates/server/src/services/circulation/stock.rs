@@ -140,7 +140,8 @@ pub async fn stocktakes(st: &AppState, p: &Principal, site: &str) -> ApiResult<V
         .collect())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecyclingQuery {
     pub from: Option<chrono::DateTime<chrono::Utc>>,

@@ -445,11 +445,15 @@ pub async fn vehicle(st: &AppState, p: &Principal, id: &str) -> ApiResult<Vehicl
     vehicle_view(&r, today(st.now()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TrackQuery {
+    /// RFC 3339; default 24 hours before `to`.
     pub from: Option<DateTime<Utc>>,
+    /// RFC 3339; default now (and five minutes).
     pub to: Option<DateTime<Utc>>,
+    /// At most this many positions, 1–50,000 (default 5,000).
     pub limit: Option<i64>,
 }
 

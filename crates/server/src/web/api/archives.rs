@@ -1,36 +1,40 @@
 //! `/api/v1` archive import and export (A6): the import template, import jobs and their progress,
-//! exports of archives (template columns, Yunnan `GenericBottle`), fill records and stock.
+//! exports of archives (template columns, Yunnan `GenericBottle`), fill records and stock. Their
+//! bodies are files (CSV, xlsx, JSON), not JSON schemas.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::{ApiRouter, Binary, v1};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::archives::{self as svc, Download, FileFormat};
 use crate::services::filling::RecordQuery;
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::query;
 use crate::web::middleware::noted;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cylinders/import-template", get(template))
-        .route(
-            "/cylinders/import",
-            post(import).layer(DefaultBodyLimit::max(svc::MAX_IMPORT_BYTES)),
-        )
-        .route("/imports/{id}", get(get_import))
-        .route("/cylinders/export", get(export_cylinders))
-        .route("/fills/export", get(export_fills))
-        .route("/stock/export", get(export_stock))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(template)))
+        .routes(v1(
+            routes!(import).layer(DefaultBodyLimit::max(svc::MAX_IMPORT_BYTES))
+        ))
+        .routes(v1(routes!(get_import)))
+        .routes(v1(routes!(export_cylinders)))
+        .routes(v1(routes!(export_fills)))
+        .routes(v1(routes!(export_stock)))
 }
 
 fn format_of(s: Option<&str>, default: FileFormat) -> ApiResult<FileFormat> {
@@ -52,13 +56,20 @@ fn download(d: Download) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct FormatQuery {
+    /// `xlsx` (the default, with a 说明 sheet) or `csv`.
     format: Option<String>,
 }
 
-/// The import template (`format=xlsx`, the default, or `csv`).
+/// The archive import template (`format=xlsx`, the default, or `csv`).
+#[utoipa::path(get, path = "/api/v1/cylinders/import-template", tag = "cylinders",
+    security(("bearer" = [])), params(FormatQuery),
+    responses((status = 200, description = "The file, as an attachment", content(
+            (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn template(
     p: Principal,
     q: Result<Query<FormatQuery>, QueryRejection>,
@@ -67,14 +78,26 @@ async fn template(
     Ok(download(svc::template_download(&p, format).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
+    /// `csv` or `xlsx`; told from the bytes when not given.
     format: Option<String>,
+    /// The owner of the archives (default the caller's organisation).
     org_id: Option<String>,
 }
 
-/// Starts an import of the file in the body (raw bytes, up to 256 MiB): 202 `{"job_id"}`.
+/// Import archives from the CSV or xlsx file in the body (up to 256 MiB): 202 `{"job_id","state"}`.
+///
+/// Every row is validated and nothing is stored unless all are valid; `Location` names the job.
+#[utoipa::path(post, path = "/api/v1/cylinders/import", tag = "cylinders",
+    security(("bearer" = [])), params(ImportQuery),
+    request_body(content = Binary, content_type = "application/octet-stream", description = "The CSV or xlsx file"),
+    operation_id = "import_cylinders",
+    responses((status = 202, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 413, response = Problem), (status = 422, response = Problem)))]
 async fn import(
     State(st): State<AppState>,
     p: Principal,
@@ -109,6 +132,13 @@ async fn import(
 }
 
 /// An import job's state and progress, and its row errors (the first 1,000).
+///
+/// `state` (validating, importing, done, failed), `total`, `validated`, `inserted`,
+/// `errors` `[{row, column, message}]`, `error_count`.
+#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "cylinders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job id")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 async fn get_import(
     State(st): State<AppState>,
     p: Principal,
@@ -117,13 +147,21 @@ async fn get_import(
     Ok(Json(json!(svc::get_import(&st, &p, &id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
+    /// `xlsx` (the default), `csv`, `generic_bottle_json` or `generic_bottle_xlsx`.
     format: Option<String>,
 }
 
 /// Archives in the caller's scope: `format=csv|xlsx|generic_bottle_json|generic_bottle_xlsx`.
+#[utoipa::path(get, path = "/api/v1/cylinders/export", tag = "cylinders", security(("bearer" = [])),
+    params(ExportQuery),
+    responses((status = 200, description = "The file, as an attachment", content(
+            (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Binary = "text/csv; charset=utf-8"),
+            ([Object] = "application/json"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn export_cylinders(
     State(st): State<AppState>,
     p: Principal,
@@ -162,6 +200,11 @@ fn split_format(uri: &axum::http::Uri) -> ApiResult<(FileFormat, axum::http::Uri
 }
 
 /// Fill records (table C.1) with the filters of `GET /fills`, as `format=csv|xlsx`.
+#[utoipa::path(get, path = "/api/v1/fills/export", tag = "cylinders", security(("bearer" = [])),
+    params(("format" = Option<String>, Query, description = "`xlsx` (the default) or `csv`"), RecordQuery),
+    responses((status = 200, description = "The file, as an attachment", content(
+            (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn export_fills(
     State(st): State<AppState>,
     p: Principal,
@@ -172,14 +215,22 @@ async fn export_fills(
     Ok(download(svc::export_fills(&st, &p, q, format).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StockQuery {
+    /// One site only.
     site_id: Option<Uuid>,
+    /// `xlsx` (the default) or `csv`.
     format: Option<String>,
 }
 
 /// Stock per site (as `GET /stock`), as `format=csv|xlsx`.
+#[utoipa::path(get, path = "/api/v1/stock/export", tag = "cylinders", security(("bearer" = [])),
+    params(StockQuery),
+    responses((status = 200, description = "The file, as an attachment", content(
+            (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn export_stock(
     State(st): State<AppState>,
     p: Principal,
@@ -190,95 +241,4 @@ async fn export_stock(
     Ok(download(
         svc::export_stock(&st, &p, q.site_id, format).await?,
     ))
-}
-
-/// The OpenAPI entries of these endpoints (their bodies are files, not JSON schemas).
-pub struct Operations;
-
-const OPERATIONS: &[(&str, &str, &str, &[&str])] = &[
-    (
-        "get",
-        "/api/v1/cylinders/import-template",
-        "The archive import template (format=xlsx, the default, or csv; xlsx with a 说明 sheet)",
-        &["format"],
-    ),
-    (
-        "post",
-        "/api/v1/cylinders/import",
-        "Import archives from the CSV or xlsx file in the body (up to 256 MiB): 202 {job_id}; every row is validated and nothing is stored unless all are valid",
-        &["format", "org_id"],
-    ),
-    (
-        "get",
-        "/api/v1/imports/{id}",
-        "An import job: state (validating, importing, done, failed), total, validated, inserted, errors [{row, column, message}] (first 1,000), error_count",
-        &[],
-    ),
-    (
-        "get",
-        "/api/v1/cylinders/export",
-        "Archives in scope: format=csv, xlsx, generic_bottle_json or generic_bottle_xlsx (Yunnan GenericBottle names)",
-        &["format"],
-    ),
-    (
-        "get",
-        "/api/v1/fills/export",
-        "Fill records (table C.1) with the filters of GET /fills, as format=csv or xlsx",
-        &["format"],
-    ),
-    (
-        "get",
-        "/api/v1/stock/export",
-        "Stock per site (as GET /stock), as format=csv or xlsx",
-        &["format", "site_id"],
-    ),
-];
-
-impl utoipa::Modify for Operations {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-        use utoipa::openapi::security::SecurityRequirement;
-        use utoipa::openapi::{ObjectBuilder, Required, ResponseBuilder, Type};
-        for (method, path, summary, params) in OPERATIONS {
-            let method = if *method == "get" {
-                HttpMethod::Get
-            } else {
-                HttpMethod::Post
-            };
-            let mut op = OperationBuilder::new()
-                .summary(Some(*summary))
-                .tag("cylinders")
-                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
-                .response(
-                    "200",
-                    ResponseBuilder::new().description("OK (202 for an import)"),
-                )
-                .response(
-                    "422",
-                    ResponseBuilder::new().description("Invalid: problem+json naming the field"),
-                );
-            let string = || Some(ObjectBuilder::new().schema_type(Type::String));
-            if path.ends_with("{id}") {
-                op = op.parameter(
-                    ParameterBuilder::new()
-                        .name("id")
-                        .parameter_in(ParameterIn::Path)
-                        .required(Required::True)
-                        .schema(string()),
-                );
-            }
-            for name in *params {
-                op = op.parameter(
-                    ParameterBuilder::new()
-                        .name(*name)
-                        .parameter_in(ParameterIn::Query)
-                        .required(Required::False)
-                        .schema(string()),
-                );
-            }
-            openapi
-                .paths
-                .add_path_operation(*path, vec![method], op.build());
-        }
-    }
 }

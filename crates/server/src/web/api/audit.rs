@@ -1,13 +1,15 @@
 //! `/api/v1/audit`: the audit log (G2), newest first, in the caller's scope.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views::AuditView;
+use super::{ApiRouter, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::{self, AuditQuery};
@@ -15,8 +17,8 @@ use crate::state::AppState;
 use crate::web::Problem;
 use crate::web::extract::query;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(audit))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new().routes(v1(routes!(audit)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -28,8 +30,11 @@ pub struct AuditPage {
 }
 
 /// G2: the audit log, newest first (node admins: all; regulators: their subtree).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = AuditPage), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn audit(
     State(st): State<AppState>,
     p: Principal,

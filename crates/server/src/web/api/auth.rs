@@ -1,17 +1,19 @@
 //! `/api/v1` sign-in: a bearer token for username and password, the caller (`/me`), and for the
 //! pages' own scripts who is signed in with the session's CSRF token (`/session`).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use cyltrace_domain::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views::UserView;
+use super::{ApiRouter, v1};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services;
@@ -21,14 +23,14 @@ use crate::web::extract::JsonBody;
 use crate::web::middleware::LoginAttempt;
 use crate::web::pages::session::{SESSION_COOKIE, cookie_value, csrf_of, home_of};
 
-pub fn public_router() -> Router<AppState> {
-    Router::new().route("/auth/token", post(token))
+pub fn public_router() -> ApiRouter {
+    OpenApiRouter::new().routes(v1(routes!(token)))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me))
-        .route("/session", get(whoami))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(me)))
+        .routes(v1(routes!(whoami)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -45,7 +47,8 @@ pub struct TokenView {
 
 /// Exchange username and password for a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = TokenView), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = TokenView), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 422, response = Problem)))]
 async fn token(State(st): State<AppState>, JsonBody(body): JsonBody) -> Response {
     let attempted = body
         .get("username")
@@ -76,12 +79,17 @@ async fn token(State(st): State<AppState>, JsonBody(body): JsonBody) -> Response
 }
 
 /// The caller.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserView)))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, response = Problem)))]
 async fn me(State(st): State<AppState>, p: Principal) -> ApiResult<Json<UserView>> {
     Ok(Json(services::get_user(&st, &p, p.user_id).await?.into()))
 }
 
-/// `GET /api/v1/session`: who is signed in, the CSRF token for the page scripts, and the home page.
+/// Who is signed in, the CSRF token for the page scripts, and the home page.
+///
+/// `{"user_id","username","name","org_id","org_name","roles","roles_zh","home","csrf"}`.
+#[utoipa::path(get, path = "/api/v1/session", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem)))]
 async fn whoami(
     State(st): State<AppState>,
     headers: HeaderMap,

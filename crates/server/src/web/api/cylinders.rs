@@ -1,18 +1,19 @@
 //! `/api/v1` cylinder archives: created all or nothing, listed in scope, one with its status, and its
 //! events.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use cyltrace_domain::Archive;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views::{CylinderView, EventView};
-use super::{ListView, PageQuery, list};
+use super::{ApiRouter, ListView, PageQuery, list, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services;
@@ -21,11 +22,11 @@ use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cylinders", post(create_cylinders).get(list_cylinders))
-        .route("/cylinders/{code}", get(get_cylinder))
-        .route("/cylinders/{code}/events", get(cylinder_events))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(create_cylinders, list_cylinders)))
+        .routes(v1(routes!(get_cylinder)))
+        .routes(v1(routes!(cylinder_events)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -39,8 +40,11 @@ pub struct CreatedView {
 }
 
 /// Create cylinder archives, all or nothing.
-#[utoipa::path(post, path = "/api/v1/cylinders", tag = "cylinders", request_body = CylindersBody, security(("bearer" = [])),
-    responses((status = 201, body = CreatedView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/cylinders", tag = "cylinders", request_body = CylindersBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = CreatedView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_cylinders(
     State(st): State<AppState>,
     p: Principal,
@@ -58,7 +62,11 @@ async fn create_cylinders(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/cylinders", tag = "cylinders", params(PageQuery), security(("bearer" = [])), responses((status = 200, body = ListView<CylinderView>)))]
+/// Cylinders in the caller's data scope.
+#[utoipa::path(get, path = "/api/v1/cylinders", tag = "cylinders", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<CylinderView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_cylinders(
     State(st): State<AppState>,
     p: Principal,
@@ -72,8 +80,12 @@ async fn list_cylinders(
 }
 
 /// A cylinder's archive and status.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}", tag = "cylinders", security(("bearer" = [])),
-    responses((status = 200, body = CylinderView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}", tag = "cylinders",
+    params(("code" = String, Path, description = "The label number")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CylinderView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn get_cylinder(
     State(st): State<AppState>,
     p: Principal,
@@ -88,8 +100,12 @@ pub struct EventsView {
 }
 
 /// A cylinder's events, oldest first, each with its ledger index.
-#[utoipa::path(get, path = "/api/v1/cylinders/{code}/events", tag = "cylinders", security(("bearer" = [])),
-    responses((status = 200, body = EventsView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/events", tag = "cylinders",
+    params(("code" = String, Path, description = "The label number")),
+    security(("bearer" = [])),
+    responses((status = 200, body = EventsView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn cylinder_events(
     State(st): State<AppState>,
     p: Principal,

@@ -3,14 +3,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::parse_id;
 use super::views::EventView;
+use super::{ApiRouter, parse_id, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services;
@@ -20,10 +21,10 @@ use crate::web::Problem;
 use crate::web::extract::JsonBody;
 use crate::web::middleware::{audit_to, audited};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events", post(post_events))
-        .route("/events/{id}", get(get_event))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(post_events)))
+        .routes(v1(routes!(get_event)))
 }
 
 /// One event of the wire form (`data` is typed per `kind`; see the contract's table).
@@ -58,8 +59,11 @@ pub struct AcceptedView {
 }
 
 /// Record events, all or nothing; an id seen before is answered with its original ledger index.
-#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventsBody, security(("bearer" = [])),
-    responses((status = 201, body = AcceptedView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventsBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = AcceptedView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn post_events(
     State(st): State<AppState>,
     p: Principal,
@@ -81,8 +85,13 @@ async fn post_events(
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),
-    responses((status = 200, body = EventView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// One event with its ledger index.
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",
+    params(("id" = Uuid, Path, description = "The event id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = EventView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn get_event(
     State(st): State<AppState>,
     p: Principal,

@@ -5,17 +5,18 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use cyltrace_domain::Timestamp;
 use cyltrace_domain::event::EventData;
 use cyltrace_store::{AlarmRecord, BatchRecord, DecisionRecord, RefusalRecord, StoredEvent};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{ListView, PageQuery, list};
+use super::{ApiRouter, ListView, PageQuery, list, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::audit::RequestMeta;
@@ -27,16 +28,16 @@ use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::{audit_to, audited, noted};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/fill-control", post(fill_control))
-        .route("/fill-control/decisions", get(decisions))
-        .route("/fill-control/refusal-counts", get(refusal_counts))
-        .route("/fill-control/illegal-labels", get(illegal_labels))
-        .route("/batches", post(create_batch).get(list_batches))
-        .route("/fills", get(fills))
-        .route("/checks", get(checks))
-        .route("/alarms", get(alarms))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(fill_control)))
+        .routes(v1(routes!(decisions)))
+        .routes(v1(routes!(refusal_counts)))
+        .routes(v1(routes!(illegal_labels)))
+        .routes(v1(routes!(create_batch, list_batches)))
+        .routes(v1(routes!(fills)))
+        .routes(v1(routes!(checks)))
+        .routes(v1(routes!(alarms)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -90,10 +91,14 @@ impl From<DecisionRecord> for DecisionView {
     }
 }
 
-/// May this cylinder be filled now? Every failing rule is listed in rule order; the decision is
-/// recorded before the answer.
-#[utoipa::path(post, path = "/api/v1/fill-control", tag = "filling", request_body = FillControlInput, security(("bearer" = [])),
-    responses((status = 200, body = DecisionView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+/// May this cylinder be filled now?
+///
+/// Every failing rule is listed in rule order; the decision is recorded before the answer.
+#[utoipa::path(post, path = "/api/v1/fill-control", tag = "filling",
+    request_body = FillControlInput, security(("bearer" = [])),
+    responses((status = 200, body = DecisionView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn fill_control(
     State(st): State<AppState>,
     p: Principal,
@@ -127,8 +132,11 @@ fn page_of<R, V: From<R>>(
 }
 
 /// Recorded decisions, newest first.
-#[utoipa::path(get, path = "/api/v1/fill-control/decisions", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<DecisionView>)))]
+#[utoipa::path(get, path = "/api/v1/fill-control/decisions", tag = "filling", params(RecordQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<DecisionView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn decisions(
     State(st): State<AppState>,
     p: Principal,
@@ -151,8 +159,11 @@ pub struct RefusalCounts {
 }
 
 /// How often each rule refused (A8 and B1.1–B1.12, zero included).
-#[utoipa::path(get, path = "/api/v1/fill-control/refusal-counts", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = RefusalCounts)))]
+#[utoipa::path(get, path = "/api/v1/fill-control/refusal-counts", tag = "filling",
+    params(RecordQuery), security(("bearer" = [])),
+    responses((status = 200, body = RefusalCounts), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn refusal_counts(
     State(st): State<AppState>,
     p: Principal,
@@ -188,8 +199,11 @@ pub struct IllegalLabels {
 }
 
 /// A8: fill-control requests for codes without an archive or with a void label.
-#[utoipa::path(get, path = "/api/v1/fill-control/illegal-labels", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = IllegalLabels)))]
+#[utoipa::path(get, path = "/api/v1/fill-control/illegal-labels", tag = "filling",
+    params(RecordQuery), security(("bearer" = [])),
+    responses((status = 200, body = IllegalLabels), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn illegal_labels(
     State(st): State<AppState>,
     p: Principal,
@@ -243,8 +257,11 @@ impl From<BatchRecord> for BatchView {
 }
 
 /// B5: define a filling batch; fills name it in `data.batch`.
-#[utoipa::path(post, path = "/api/v1/batches", tag = "filling", request_body = NewBatchInput, security(("bearer" = [])),
-    responses((status = 201, body = BatchView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/batches", tag = "filling", request_body = NewBatchInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = BatchView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_batch(
     State(st): State<AppState>,
     p: Principal,
@@ -255,8 +272,11 @@ async fn create_batch(
     Ok(noted((StatusCode::CREATED, Json(BatchView::from(b))), note))
 }
 
-#[utoipa::path(get, path = "/api/v1/batches", tag = "filling", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<BatchView>)))]
+/// Filling batches of the caller's organisations.
+#[utoipa::path(get, path = "/api/v1/batches", tag = "filling", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<BatchView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_batches(
     State(st): State<AppState>,
     p: Principal,
@@ -284,8 +304,11 @@ pub struct CheckRecordView {
 }
 
 /// Fill records (C.1), newest first; filter by station, day, operator, user, cylinder.
-#[utoipa::path(get, path = "/api/v1/fills", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<FillRecordView>)))]
+#[utoipa::path(get, path = "/api/v1/fills", tag = "filling", params(RecordQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<FillRecordView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn fills(
     State(st): State<AppState>,
     p: Principal,
@@ -338,8 +361,11 @@ fn check_view(s: StoredEvent) -> CheckRecordView {
 }
 
 /// Check records (C.2): pre-, in- and post-fill checks, newest first.
-#[utoipa::path(get, path = "/api/v1/checks", tag = "filling", params(RecordQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<CheckRecordView>)))]
+#[utoipa::path(get, path = "/api/v1/checks", tag = "filling", params(RecordQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<CheckRecordView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn checks(
     State(st): State<AppState>,
     p: Principal,
@@ -383,8 +409,11 @@ impl From<AlarmRecord> for AlarmView {
 }
 
 /// Alarms raised by events (B4 overfill), newest first.
-#[utoipa::path(get, path = "/api/v1/alarms", tag = "filling", params(AlarmQuery), security(("bearer" = [])),
-    responses((status = 200, body = PageOf<AlarmView>)))]
+#[utoipa::path(get, path = "/api/v1/alarms", tag = "filling", params(AlarmQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PageOf<AlarmView>), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn alarms(
     State(st): State<AppState>,
     p: Principal,

@@ -4,29 +4,36 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::{ApiRouter, Binary, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::audit::RequestMeta;
 use crate::services::inspection as svc;
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::JsonBody;
 use crate::web::middleware::{audit_to, audited};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/inspection-applications",
-            post(apply).get(list_applications),
-        )
-        .route("/inspection/worklist", get(worklist))
-        .route("/inspection/results", post(record_result))
-        .route("/cylinders/{code}/inspection-report", get(report))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(apply, list_applications)))
+        .routes(v1(routes!(worklist)))
+        .routes(v1(routes!(record_result)))
+        .routes(v1(routes!(report)))
 }
 
+/// Send cylinders to an inspection station: 201 `{"id","state"}`.
+#[utoipa::path(post, path = "/api/v1/inspection-applications", tag = "inspection",
+    security(("bearer" = [])), request_body = Object,
+    operation_id = "apply_inspection",
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn apply(
     State(st): State<AppState>,
     p: Principal,
@@ -42,6 +49,13 @@ async fn apply(
 }
 
 /// Applications of the caller's organisations, or sent to the caller's station.
+///
+/// `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/inspection-applications", tag = "inspection",
+    security(("bearer" = [])),
+    operation_id = "list_inspection_applications",
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list_applications(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let list = svc::applications(&st, &p).await?;
     Ok(Json(json!({"items": list.iter().map(|r| {
@@ -54,10 +68,22 @@ async fn list_applications(State(st): State<AppState>, p: Principal) -> ApiResul
     }).collect::<Vec<_>>()})))
 }
 
+/// The station's cylinders waiting for a result: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/inspection/worklist", tag = "inspection",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn worklist(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": svc::worklist(&st, &p).await?})))
 }
 
+/// Record a result (table D.1) and issue the report PDF: 201 `{"ledger_index","report_file"}`.
+#[utoipa::path(post, path = "/api/v1/inspection/results", tag = "inspection",
+    security(("bearer" = [])), request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn record_result(
     State(st): State<AppState>,
     p: Principal,
@@ -73,6 +99,12 @@ async fn record_result(
 }
 
 /// The latest inspection report of a cylinder, as PDF.
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/inspection-report", tag = "inspection",
+    security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
+    operation_id = "inspection_report",
+    responses((status = 200, body = Binary, content_type = "application/pdf"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn report(
     State(st): State<AppState>,
     p: Principal,

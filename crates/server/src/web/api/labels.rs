@@ -2,41 +2,51 @@
 //! the handheld's label check, and the public label lookup that verifies the anti-counterfeit
 //! signature.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::{ApiRouter, Binary, v1};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::{labels as svc, public};
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/label-blocks", post(create_block).get(list_blocks))
-        .route("/label-blocks/{id}/issue", post(issue))
-        .route("/label-issues", get(list_issues))
-        .route("/labels/issuance", get(issuance))
-        .route("/labels/sheet", get(sheet))
-        .route("/labels/verify", post(verify))
-        .route("/labels/{code}", get(label))
-        .route("/labels/{code}/svg", get(label_svg))
-        .route("/labels/{code}/png", get(label_png))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(create_block, list_blocks)))
+        .routes(v1(routes!(issue)))
+        .routes(v1(routes!(list_issues)))
+        .routes(v1(routes!(issuance)))
+        .routes(v1(routes!(sheet)))
+        .routes(v1(routes!(verify)))
+        .routes(v1(routes!(label)))
+        .routes(v1(routes!(label_svg)))
+        .routes(v1(routes!(label_png)))
 }
 
 /// No token: what a person scanning a label sees, with the label's signature checked.
-pub fn public_router() -> Router<AppState> {
-    Router::new().route("/public/labels", get(public_label))
+pub fn public_router() -> ApiRouter {
+    OpenApiRouter::new().routes(v1(routes!(public_label)))
 }
 
+/// Reserve a block of label numbers for a medium: 201 `{"id"}`.
+#[utoipa::path(post, path = "/api/v1/label-blocks", tag = "labels", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_block(
     State(st): State<AppState>,
     p: Principal,
@@ -57,6 +67,10 @@ fn with_id(r: &cyltrace_store::BizRecord) -> Value {
     v
 }
 
+/// Label number blocks of the caller's organisations: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/label-blocks", tag = "labels", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list_blocks(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let list = svc::blocks(&st, &p).await?;
     Ok(Json(
@@ -64,6 +78,14 @@ async fn list_blocks(State(st): State<AppState>, p: Principal) -> ApiResult<Json
     ))
 }
 
+/// Issue label numbers from a block: 201 `{"id","from","to","codes"}`.
+#[utoipa::path(post, path = "/api/v1/label-blocks/{id}/issue", tag = "labels",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The block")), request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn issue(
     State(st): State<AppState>,
     p: Principal,
@@ -81,6 +103,10 @@ async fn issue(
     ))
 }
 
+/// Label issuance records: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/label-issues", tag = "labels", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list_issues(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let list = svc::issues(&st, &p).await?;
     Ok(Json(
@@ -88,11 +114,22 @@ async fn list_issues(State(st): State<AppState>, p: Principal) -> ApiResult<Json
     ))
 }
 
+/// Issuance rate per organisation: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/labels/issuance", tag = "labels", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn issuance(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": svc::issuance(&st, &p).await?})))
 }
 
 /// The label's content: QR id, URL (with its signature) and the 10 digits.
+///
+/// `{"code","qr_id","url","enterprise","medium"}`.
+#[utoipa::path(get, path = "/api/v1/labels/{code}", tag = "labels", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The label number")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 422, response = Problem)))]
 async fn label(
     State(st): State<AppState>,
     p: Principal,
@@ -105,6 +142,12 @@ async fn label(
     })))
 }
 
+/// A printable SVG label.
+#[utoipa::path(get, path = "/api/v1/labels/{code}/svg", tag = "labels", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The label number")),
+    responses((status = 200, body = String, content_type = "image/svg+xml; charset=utf-8"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn label_svg(
     State(st): State<AppState>,
     p: Principal,
@@ -119,13 +162,20 @@ async fn label_svg(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PngQuery {
     /// Pixels per QR module (default 8: about 300 dpi at 0.7 mm modules).
     scale: Option<u32>,
 }
 
+/// The label's QR code as PNG.
+#[utoipa::path(get, path = "/api/v1/labels/{code}/png", tag = "labels", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The label number"), PngQuery),
+    responses((status = 200, body = Binary, content_type = "image/png"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn label_png(
     State(st): State<AppState>,
     p: Principal,
@@ -145,6 +195,13 @@ async fn label_png(
 }
 
 /// The handheld's check of a scanned label: genuine or not, and the cylinder's verdict when genuine.
+///
+/// The public view of the cylinder (as `GET /api/v1/public/cylinders/{code}`) plus `label`, the check.
+#[utoipa::path(post, path = "/api/v1/labels/verify", tag = "labels", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn verify(
     State(st): State<AppState>,
     p: Principal,
@@ -166,13 +223,20 @@ fn checked(
     Ok(v)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PublicQuery {
+    /// The 16 digits of the QR code (6-digit region, 10-digit label number).
     id: String,
+    /// The label's anti-counterfeit signature.
     s: Option<String>,
 }
 
 /// What the QR URL `…/Q?id=<16 digits>&s=<signature>` resolves to, as JSON.
+///
+/// The public view of a genuine label's cylinder plus `label`, the signature check (no token).
+#[utoipa::path(get, path = "/api/v1/public/labels", tag = "public", params(PublicQuery),
+    responses((status = 200, body = Object), (status = 422, response = Problem)))]
 async fn public_label(
     State(st): State<AppState>,
     q: Result<Query<PublicQuery>, QueryRejection>,
@@ -183,7 +247,8 @@ async fn public_label(
     )?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SheetQuery {
     /// Comma-separated cylinder codes.
@@ -191,6 +256,11 @@ struct SheetQuery {
 }
 
 /// A printable A4 PDF sheet of labels.
+#[utoipa::path(get, path = "/api/v1/labels/sheet", tag = "labels", security(("bearer" = [])),
+    params(SheetQuery),
+    responses((status = 200, body = Binary, content_type = "application/pdf"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn sheet(
     State(st): State<AppState>,
     p: Principal,

@@ -1,13 +1,15 @@
 //! `/api/v1/ledger/…` (the contract's Ledger section) and `/api/v1/public/cylinders/{code}`.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cyltrace_domain::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::{ApiRouter, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::{ledger, public};
@@ -15,16 +17,16 @@ use crate::state::AppState;
 use crate::web::Problem;
 use crate::web::extract::query;
 
-pub fn public_router() -> Router<AppState> {
-    Router::new().route("/public/cylinders/{code}", get(public_cylinder))
+pub fn public_router() -> ApiRouter {
+    OpenApiRouter::new().routes(v1(routes!(public_cylinder)))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ledger/checkpoint", get(checkpoint))
-        .route("/ledger/entries/{index}", get(entry))
-        .route("/ledger/proof/inclusion", get(inclusion))
-        .route("/ledger/proof/consistency", get(consistency))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(checkpoint)))
+        .routes(v1(routes!(entry)))
+        .routes(v1(routes!(inclusion)))
+        .routes(v1(routes!(consistency)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -45,7 +47,8 @@ pub struct CheckpointView {
 
 /// The latest signed checkpoint of this node's log.
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger", security(("bearer" = [])),
-    responses((status = 200, body = CheckpointView), (status = 404, body = Problem)))]
+    responses((status = 200, body = CheckpointView), (status = 401, response = Problem),
+        (status = 404, response = Problem)))]
 async fn checkpoint(State(st): State<AppState>, _p: Principal) -> ApiResult<Json<CheckpointView>> {
     let (c, hash) = ledger::latest_checkpoint(&st).await?;
     Ok(Json(CheckpointView {
@@ -70,8 +73,12 @@ pub struct EntryView {
 }
 
 /// One leaf of the log: the canonical bytes of the event at `index` (within your data scope).
-#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger", security(("bearer" = [])),
-    responses((status = 200, body = EntryView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger",
+    params(("index" = u64, Path, description = "The leaf index")),
+    security(("bearer" = [])),
+    responses((status = 200, body = EntryView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn entry(
     State(st): State<AppState>,
     p: Principal,
@@ -87,6 +94,7 @@ async fn entry(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     /// Leaf index.
@@ -104,8 +112,10 @@ pub struct InclusionView {
 }
 
 /// Inclusion proof of a leaf in the tree of `size` leaves.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger", params(InclusionQuery), security(("bearer" = [])),
-    responses((status = 200, body = InclusionView), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger", params(InclusionQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = InclusionView), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn inclusion(
     State(st): State<AppState>,
     _p: Principal,
@@ -121,6 +131,7 @@ async fn inclusion(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     pub old: u64,
@@ -136,8 +147,10 @@ pub struct ConsistencyView {
 }
 
 /// Consistency proof between the trees of `old` and `new` leaves.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger", params(ConsistencyQuery), security(("bearer" = [])),
-    responses((status = 200, body = ConsistencyView), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
+    params(ConsistencyQuery), security(("bearer" = [])),
+    responses((status = 200, body = ConsistencyView), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn consistency(
     State(st): State<AppState>,
     _p: Principal,
@@ -208,6 +221,7 @@ pub struct LedgerMarkView {
 
 /// F1/F2: what anyone scanning the label sees (no authentication; personal data masked).
 #[utoipa::path(get, path = "/api/v1/public/cylinders/{code}", tag = "public",
+    params(("code" = String, Path, description = "The label number")),
     responses((status = 200, body = PublicCylinderView)))]
 async fn public_cylinder(
     State(st): State<AppState>,

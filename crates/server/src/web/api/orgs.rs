@@ -1,15 +1,16 @@
 //! `/api/v1` organisations, sites and users: created in the caller's data scope, read and listed in it.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use cyltrace_domain::{NewOrg, NewSite};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views::{IdView, OrgView, SiteView, UserView};
-use super::{ListView, PageQuery, list, parse_id};
+use super::{ApiRouter, ListView, PageQuery, list, parse_id, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::{self, NewUserInput};
@@ -18,19 +19,22 @@ use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orgs", post(create_org).get(list_orgs))
-        .route("/orgs/{id}", get(get_org))
-        .route("/sites", post(create_site).get(list_sites))
-        .route("/sites/{id}", get(get_site))
-        .route("/users", post(create_user).get(list_users))
-        .route("/users/{id}", get(get_user))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(create_org, list_orgs)))
+        .routes(v1(routes!(get_org)))
+        .routes(v1(routes!(create_site, list_sites)))
+        .routes(v1(routes!(get_site)))
+        .routes(v1(routes!(create_user, list_users)))
+        .routes(v1(routes!(get_user)))
 }
 
 /// Create an organisation (regulator, filling enterprise, inspection station, carrier, dealer).
-#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg, security(("bearer" = [])),
-    responses((status = 201, body = IdView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg,
+    security(("bearer" = [])),
+    responses((status = 201, body = IdView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn create_org(
     State(st): State<AppState>,
     p: Principal,
@@ -44,7 +48,10 @@ async fn create_org(
 }
 
 /// Organisations in the caller's data scope.
-#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(PageQuery), security(("bearer" = [])), responses((status = 200, body = ListView<OrgView>)))]
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<OrgView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_orgs(
     State(st): State<AppState>,
     p: Principal,
@@ -54,8 +61,13 @@ async fn list_orgs(
     Ok(list(services::orgs::list_orgs(&st, &p, page).await?, page))
 }
 
-#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", security(("bearer" = [])),
-    responses((status = 200, body = OrgView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// One organisation in the caller's data scope.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs",
+    params(("id" = Uuid, Path, description = "The organisation")),
+    security(("bearer" = [])),
+    responses((status = 200, body = OrgView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn get_org(
     State(st): State<AppState>,
     p: Principal,
@@ -69,8 +81,11 @@ async fn get_org(
 }
 
 /// Create a site (filling station, warehouse, store, delivery station) of an organisation.
-#[utoipa::path(post, path = "/api/v1/sites", tag = "orgs", request_body = NewSite, security(("bearer" = [])),
-    responses((status = 201, body = IdView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/sites", tag = "orgs", request_body = NewSite,
+    security(("bearer" = [])),
+    responses((status = 201, body = IdView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn create_site(
     State(st): State<AppState>,
     p: Principal,
@@ -83,7 +98,11 @@ async fn create_site(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/sites", tag = "orgs", params(PageQuery), security(("bearer" = [])), responses((status = 200, body = ListView<SiteView>)))]
+/// Sites of the organisations in the caller's data scope.
+#[utoipa::path(get, path = "/api/v1/sites", tag = "orgs", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<SiteView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_sites(
     State(st): State<AppState>,
     p: Principal,
@@ -93,8 +112,13 @@ async fn list_sites(
     Ok(list(services::orgs::list_sites(&st, &p, page).await?, page))
 }
 
-#[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "orgs", security(("bearer" = [])),
-    responses((status = 200, body = SiteView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// One site in the caller's data scope.
+#[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "orgs",
+    params(("id" = Uuid, Path, description = "The site")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SiteView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn get_site(
     State(st): State<AppState>,
     p: Principal,
@@ -108,8 +132,11 @@ async fn get_site(
 }
 
 /// Create a user of an organisation with roles the caller may grant.
-#[utoipa::path(post, path = "/api/v1/users", tag = "orgs", request_body = NewUserInput, security(("bearer" = [])),
-    responses((status = 201, body = IdView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/users", tag = "orgs", request_body = NewUserInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = IdView), (status = 400, response = Problem),
+        (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create_user(
     State(st): State<AppState>,
     p: Principal,
@@ -128,7 +155,11 @@ async fn create_user(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "orgs", params(PageQuery), security(("bearer" = [])), responses((status = 200, body = ListView<UserView>)))]
+/// Users of the organisations in the caller's data scope.
+#[utoipa::path(get, path = "/api/v1/users", tag = "orgs", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ListView<UserView>), (status = 401, response = Problem),
+        (status = 422, response = Problem)))]
 async fn list_users(
     State(st): State<AppState>,
     p: Principal,
@@ -138,8 +169,13 @@ async fn list_users(
     Ok(list(services::orgs::list_users(&st, &p, page).await?, page))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "orgs", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// One user in the caller's data scope.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "orgs",
+    params(("id" = Uuid, Path, description = "The user")),
+    security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, response = Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn get_user(
     State(st): State<AppState>,
     p: Principal,

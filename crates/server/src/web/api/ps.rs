@@ -5,39 +5,42 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::{ApiRouter, v1};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::audit::RequestMeta;
 use crate::services::{self, ps as svc};
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::{audit_to, audited, noted};
 
 /// The `/api/v1` endpoints of the regulator side (behind the bearer token).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ps/applications", get(list_applications))
-        .route("/ps/applications/{id}/approve", post(approve))
-        .route("/ps/applications/{id}/reject", post(reject))
-        .route(
-            "/ps/spot-checks",
-            post(create_spot_check).get(list_spot_checks),
-        )
-        .route("/ps/check-applies", get(list_check_applies))
-        .route("/ps/business-counts", get(list_business_counts))
-        .route("/ps/accounts/{user_id}/sm4-key", put(set_sm4_key))
-        .route("/regulator/alarms", get(list_alarms))
-        .route("/uplink/status", get(uplink_status))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(list_applications)))
+        .routes(v1(routes!(approve)))
+        .routes(v1(routes!(reject)))
+        .routes(v1(routes!(create_spot_check, list_spot_checks)))
+        .routes(v1(routes!(list_check_applies)))
+        .routes(v1(routes!(list_business_counts)))
+        .routes(v1(routes!(set_sm4_key)))
+        .routes(v1(routes!(list_alarms)))
+        .routes(v1(routes!(uplink_status)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DocQuery {
+    /// Only documents in this state.
     state: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
@@ -67,6 +70,12 @@ async fn list_kind(
     Ok(Json(json!({"items": items})))
 }
 
+/// Registration applications received over `/PS` (or `/api/v1/registrations`): `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/ps/applications", tag = "regulator", security(("bearer" = [])),
+    params(DocQuery),
+    operation_id = "list_registration_applications",
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_applications(
     State(st): State<AppState>,
     p: Principal,
@@ -75,6 +84,11 @@ async fn list_applications(
     list_kind(&st, &p, &["apply_new", "apply_old"], query(q)?).await
 }
 
+/// Spot checks: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/ps/spot-checks", tag = "regulator", security(("bearer" = [])),
+    params(DocQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_spot_checks(
     State(st): State<AppState>,
     p: Principal,
@@ -83,6 +97,11 @@ async fn list_spot_checks(
     list_kind(&st, &p, &["spot_check"], query(q)?).await
 }
 
+/// Inspection work orders received over `/PS`: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/ps/check-applies", tag = "regulator", security(("bearer" = [])),
+    params(DocQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_check_applies(
     State(st): State<AppState>,
     p: Principal,
@@ -91,6 +110,11 @@ async fn list_check_applies(
     list_kind(&st, &p, &["check_apply"], query(q)?).await
 }
 
+/// Month counts reported over `/PS`, and whether they match: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/ps/business-counts", tag = "regulator",
+    security(("bearer" = [])), params(DocQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_business_counts(
     State(st): State<AppState>,
     p: Principal,
@@ -99,6 +123,15 @@ async fn list_business_counts(
     list_kind(&st, &p, &["business_count"], query(q)?).await
 }
 
+/// Approve a registration application (the cylinders become registered).
+#[utoipa::path(post, path = "/api/v1/ps/applications/{id}/approve", tag = "regulator",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The application")), operation_id = "approve_registration",
+    responses((status = 200, body = Object),
+        (status = 400, description = "An id that is not a number (plain text)"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn approve(
     State(st): State<AppState>,
     p: Principal,
@@ -111,6 +144,14 @@ async fn approve(
     Ok(audited(Json(v)))
 }
 
+/// Reject a registration application with `{"reason"}`: `{"id","state":"rejected"}`.
+#[utoipa::path(post, path = "/api/v1/ps/applications/{id}/reject", tag = "regulator",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The application")), request_body = Object, operation_id = "reject_registration",
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 async fn reject(
     State(st): State<AppState>,
     p: Principal,
@@ -128,6 +169,12 @@ async fn reject(
     ))
 }
 
+/// Issue a spot check: 201 `{"id"}`.
+#[utoipa::path(post, path = "/api/v1/ps/spot-checks", tag = "regulator", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn create_spot_check(
     State(st): State<AppState>,
     p: Principal,
@@ -140,7 +187,13 @@ async fn create_spot_check(
     ))
 }
 
-/// Sets (or, with `{"key": null}`, removes) the SM4 key of a `/PS` account.
+/// Set (or, with `{"key": null}`, remove) the SM4 key of a `/PS` account.
+#[utoipa::path(put, path = "/api/v1/ps/accounts/{user_id}/sm4-key", tag = "regulator",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The `/PS` account")), request_body = Object,
+    responses((status = 204, description = "Set or removed"),
+        (status = 400, description = "A malformed id (plain text) or body (problem+json)"),
+        (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn set_sm4_key(
     State(st): State<AppState>,
     p: Principal,
@@ -159,14 +212,22 @@ async fn set_sm4_key(
     ))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AlarmQuery {
+    /// Only alarms of this kind (e.g. `ledger_tamper`, `count_mismatch`).
     kind: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+/// Alarms for the regulator (ledger tamper, count mismatch, uplink): `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/regulator/alarms", tag = "regulator", security(("bearer" = [])),
+    params(AlarmQuery),
+    operation_id = "list_regulator_alarms",
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn list_alarms(
     State(st): State<AppState>,
     p: Principal,
@@ -179,6 +240,10 @@ async fn list_alarms(
     })).collect::<Vec<_>>()})))
 }
 
+/// The uplink outbox: `{"configured","pending","sent","refused","oldest_pending"}`.
+#[utoipa::path(get, path = "/api/v1/uplink/status", tag = "regulator", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn uplink_status(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let (configured, s) = svc::uplink_status(&st, &p).await?;
     Ok(Json(json!({

@@ -1,29 +1,39 @@
 //! `/api/v1` factory documents of cylinders (A2) and vehicle cylinder archives (A9).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::{ApiRouter, Binary, v1};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::registry as svc;
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cylinder-documents", post(attach))
-        .route("/cylinders/{code}/documents", get(documents))
-        .route("/vehicle-cylinders", post(create).get(list))
-        .route("/vehicle-cylinders/{code}", get(one))
-        .route("/vehicle-cylinders/{code}/labels", get(three_labels))
-        .route("/registrations", post(apply_registration))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(attach)))
+        .routes(v1(routes!(documents)))
+        .routes(v1(routes!(create, list)))
+        .routes(v1(routes!(one)))
+        .routes(v1(routes!(three_labels)))
+        .routes(v1(routes!(apply_registration)))
 }
 
+/// Attach a factory document to cylinders: 201 `{"attached": n}`.
+#[utoipa::path(post, path = "/api/v1/cylinder-documents", tag = "cylinders",
+    security(("bearer" = [])), request_body = Object,
+    operation_id = "attach_cylinder_document",
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn attach(
     State(st): State<AppState>,
     p: Principal,
@@ -36,6 +46,12 @@ async fn attach(
     ))
 }
 
+/// A cylinder's factory documents: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/documents", tag = "cylinders",
+    security(("bearer" = [])), params(("code" = String, Path, description = "The label number")),
+    operation_id = "cylinder_documents",
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 async fn documents(
     State(st): State<AppState>,
     p: Principal,
@@ -46,6 +62,13 @@ async fn documents(
     ))
 }
 
+/// Register a vehicle cylinder (CarBottle): 201 `{"id","code"}`.
+#[utoipa::path(post, path = "/api/v1/vehicle-cylinders", tag = "cylinders",
+    security(("bearer" = [])), request_body = Object,
+    operation_id = "create_vehicle_cylinder",
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 async fn create(
     State(st): State<AppState>,
     p: Principal,
@@ -61,12 +84,25 @@ async fn create(
     ))
 }
 
+/// Vehicle cylinders in scope: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/vehicle-cylinders", tag = "cylinders",
+    security(("bearer" = [])),
+    operation_id = "list_vehicle_cylinders",
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 async fn list(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "items": svc::list_car_bottles(&st, &p).await? }),
     ))
 }
 
+/// One vehicle cylinder.
+#[utoipa::path(get, path = "/api/v1/vehicle-cylinders/{code}", tag = "cylinders",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The vehicle cylinder's code")),
+    operation_id = "get_vehicle_cylinder",
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 async fn one(
     State(st): State<AppState>,
     p: Principal,
@@ -76,6 +112,13 @@ async fn one(
 }
 
 /// The three labels of a vehicle cylinder (mounted at 120° from each other), as one PDF.
+#[utoipa::path(get, path = "/api/v1/vehicle-cylinders/{code}/labels", tag = "cylinders",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The vehicle cylinder's code")),
+    operation_id = "vehicle_cylinder_labels",
+    responses((status = 200, body = Binary, content_type = "application/pdf"),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem)))]
 async fn three_labels(
     State(st): State<AppState>,
     p: Principal,
@@ -85,15 +128,24 @@ async fn three_labels(
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct RegistrationQuery {
     /// `new` (ApplyNew) or `old` (ApplyOld: cylinders in use before the platform, with photos).
     kind: String,
 }
 
-/// A usage registration application (A3) in the Yunnan `ApplyNew`/`ApplyOld` body, for enterprises
-/// that use this node directly rather than through `/PS`; decided by the regulator like those.
+/// Apply for usage registration (A3) with the Yunnan `ApplyNew`/`ApplyOld` body: 201 `{"id"}`.
+///
+/// For enterprises that use this node directly rather than through `/PS`; decided by the regulator
+/// like those.
+#[utoipa::path(post, path = "/api/v1/registrations", tag = "cylinders", security(("bearer" = [])),
+    params(RegistrationQuery),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 async fn apply_registration(
     State(st): State<AppState>,
     p: Principal,

@@ -1,30 +1,42 @@
 //! `/api/v1/supervision`: the regulator's figures as JSON for other systems and the tests —
 //! `GET /supervision?from&to` and `GET /supervision/statistics?g=month|quarter|year&n=12`.
 
+use axum::Json;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cyltrace_domain::supervision::Granularity;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::{ApiRouter, v1};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::services::supervision as svc;
 use crate::state::AppState;
+use crate::web::Problem;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/supervision", get(figures))
-        .route("/supervision/statistics", get(statistics))
+pub fn router() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(v1(routes!(figures)))
+        .routes(v1(routes!(statistics)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PeriodQuery {
+    /// First day (YYYY-MM-DD, China calendar); the period is this month when neither is given.
     from: Option<String>,
+    /// Last day, inclusive (YYYY-MM-DD).
     to: Option<String>,
 }
 
+/// The regulator's figures for a period, in the caller's scope.
+#[utoipa::path(get, path = "/api/v1/supervision", tag = "supervision", params(PeriodQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object),
+        (status = 400, description = "A malformed query string (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn figures(
     State(st): State<AppState>,
     p: Principal,
@@ -34,12 +46,20 @@ async fn figures(
     Ok(Json(svc::compute(&st, &p, from, to).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
+    /// `month` (default), `quarter` or `year`.
     g: Option<String>,
+    /// How many periods back, 1–60 (default 12).
     n: Option<usize>,
 }
 
+/// The regulator's figures per month, quarter or year: `{"buckets": [...]}`.
+#[utoipa::path(get, path = "/api/v1/supervision/statistics", tag = "supervision",
+    params(StatsQuery), security(("bearer" = [])),
+    responses((status = 200, body = Object),
+        (status = 400, description = "A malformed query string (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn statistics(
     State(st): State<AppState>,
     p: Principal,

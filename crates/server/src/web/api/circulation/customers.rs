@@ -12,10 +12,21 @@ use super::{Q, created, items};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::circulation as svc;
+use crate::services::circulation::ListQuery;
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
+/// Register a customer once in the node and bind them to a dealer.
+///
+/// 201 `{"id","created":true,"bound"}` for a new customer, 200 with `"created":false` for a known one.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 200, body = Object),
+        (status = 400, response = Problem), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn register_customer(
     State(st): State<AppState>,
     p: Principal,
@@ -36,6 +47,11 @@ pub(super) async fn register_customer(
     ))
 }
 
+/// Customers bound to organisations in scope (masked by role): `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_customers(
     State(st): State<AppState>,
     p: Principal,
@@ -44,6 +60,11 @@ pub(super) async fn list_customers(
     Ok(items(svc::list_customers(&st, &p, &query(q)?).await?))
 }
 
+/// One customer with cylinders held, deposits and owed.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The customer")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn get_customer(
     State(st): State<AppState>,
     p: Principal,
@@ -52,6 +73,13 @@ pub(super) async fn get_customer(
     Ok(Json(svc::customer_detail(&st, &p, &c).await?))
 }
 
+/// Record the real-name verification: `{"id","real_name_verified":true}`.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/verify", tag = "customers",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The customer")),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn verify_customer(
     State(st): State<AppState>,
     p: Principal,
@@ -65,7 +93,13 @@ pub(super) async fn verify_customer(
     ))
 }
 
-/// The full ID number (a POST so that the read of personal data is in the audit log).
+/// The full ID number, `{"id_number"}` (admins).
+///
+/// A POST so that the read of personal data is in the audit log.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/reveal", tag = "customers",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The customer")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn reveal(
     State(st): State<AppState>,
     p: Principal,
@@ -79,6 +113,13 @@ pub(super) async fn reveal(
     ))
 }
 
+/// A cylinder deposit paid or refunded: 201 `{"id","holdings"}`.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/deposits", tag = "customers",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The customer")),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn add_deposit(
     State(st): State<AppState>,
     p: Principal,
@@ -94,6 +135,11 @@ pub(super) async fn add_deposit(
     ))
 }
 
+/// Deposits of a customer: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/deposits", tag = "customers",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The customer")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn list_deposits(
     State(st): State<AppState>,
     p: Principal,
@@ -102,6 +148,11 @@ pub(super) async fn list_deposits(
     Ok(items(svc::deposits(&st, &p, &c).await?))
 }
 
+/// Account opening and real-name progress per organisation: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/customers/progress", tag = "customers",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 pub(super) async fn progress(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(items(svc::progress(&st, &p).await?))
 }

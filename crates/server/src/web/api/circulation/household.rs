@@ -9,10 +9,17 @@ use super::{Q, created, items};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::circulation as svc;
+use crate::services::circulation::ListQuery;
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::noted;
 
+/// The household safety check items: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/household-check-items", tag = "household checks",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 pub(super) async fn check_items(
     State(st): State<AppState>,
     p: Principal,
@@ -22,6 +29,12 @@ pub(super) async fn check_items(
     ))
 }
 
+/// Configure the household safety check items (regulators): `{"items": [...]}`.
+#[utoipa::path(put, path = "/api/v1/household-check-items", tag = "household checks",
+    security(("bearer" = [])), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn set_check_items(
     State(st): State<AppState>,
     p: Principal,
@@ -34,6 +47,12 @@ pub(super) async fn set_check_items(
     ))
 }
 
+/// Record a household safety check: 201 `{"id","result","rectifications"}`.
+#[utoipa::path(post, path = "/api/v1/household-checks", tag = "household checks",
+    security(("bearer" = [])), request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn record_household_check(
     State(st): State<AppState>,
     p: Principal,
@@ -48,6 +67,11 @@ pub(super) async fn record_household_check(
     ))
 }
 
+/// Household safety checks in scope: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/household-checks", tag = "household checks",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_household_checks(
     State(st): State<AppState>,
     p: Principal,
@@ -56,6 +80,11 @@ pub(super) async fn list_household_checks(
     Ok(items(svc::household_checks(&st, &p, &query(q)?).await?))
 }
 
+/// Rectification tasks (`state=`): `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/rectifications", tag = "household checks",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_rectifications(
     State(st): State<AppState>,
     p: Principal,
@@ -64,10 +93,23 @@ pub(super) async fn list_rectifications(
     Ok(items(svc::rectifications(&st, &p, &query(q)?).await?))
 }
 
+/// Open rectification tasks due within a day or overdue: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/rectifications/reminders", tag = "household checks",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem)))]
 pub(super) async fn reminders(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(items(svc::reminders(&st, &p).await?))
 }
 
+/// Close a rectification task: the task.
+#[utoipa::path(post, path = "/api/v1/rectifications/{id}/close", tag = "household checks",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task")), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn close_rectification(
     State(st): State<AppState>,
     p: Principal,

@@ -12,10 +12,18 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services::audit::RequestMeta;
 use crate::services::circulation as svc;
+use crate::services::circulation::ListQuery;
 use crate::state::AppState;
+use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::{audit_to, audited, noted};
 
+/// Create an order: 201, the order.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn create_order(
     State(st): State<AppState>,
     p: Principal,
@@ -28,6 +36,11 @@ pub(super) async fn create_order(
     ))
 }
 
+/// Orders in scope (`state=`, `customer_id=`): `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn list_orders(
     State(st): State<AppState>,
     p: Principal,
@@ -36,6 +49,11 @@ pub(super) async fn list_orders(
     Ok(items(svc::orders(&st, &p, &query(q)?).await?))
 }
 
+/// One order.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The order")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn get_order(
     State(st): State<AppState>,
     p: Principal,
@@ -44,6 +62,14 @@ pub(super) async fn get_order(
     Ok(Json(svc::order(&st, &p, &o).await?))
 }
 
+/// Dispatch an order to a courier: the order.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/dispatch", tag = "orders",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn dispatch_order(
     State(st): State<AppState>,
     p: Principal,
@@ -57,6 +83,12 @@ pub(super) async fn dispatch_order(
     ))
 }
 
+/// Cancel an order: the order.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The order")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn cancel_order(
     State(st): State<AppState>,
     p: Principal,
@@ -69,6 +101,14 @@ pub(super) async fn cancel_order(
     ))
 }
 
+/// Hand the order over with the customer's confirmation: the order and its `ledger_index`.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/deliver", tag = "orders",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "The order")),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 409, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn deliver_order(
     State(st): State<AppState>,
     p: Principal,

@@ -18,15 +18,24 @@ use crate::services::audit::RequestMeta;
 use crate::services::circulation as svc;
 use crate::services::circulation::RecyclingQuery;
 use crate::state::AppState;
+use crate::web::Problem;
+use crate::web::api::Binary;
 use crate::web::extract::{JsonBody, query};
 use crate::web::middleware::{audit_to, audited};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StockQuery {
+    /// One site only.
     site_id: Option<Uuid>,
 }
 
+/// Full and empty cylinders per warehouse or store: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/stock", tag = "stock", security(("bearer" = [])),
+    params(StockQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn stock(
     State(st): State<AppState>,
     p: Principal,
@@ -36,6 +45,12 @@ pub(super) async fn stock(
     Ok(items(svc::stock(&st, &p, q.site_id).await?))
 }
 
+/// The cylinders in stock at a site: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/stock/{site_id}/codes", tag = "stock",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The warehouse or store")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn stock_codes(
     State(st): State<AppState>,
     p: Principal,
@@ -44,6 +59,14 @@ pub(super) async fn stock_codes(
     Ok(items(svc::stock_codes(&st, &p, &s).await?))
 }
 
+/// Stock-taking: compare scanned codes with the records: 201, the result.
+#[utoipa::path(post, path = "/api/v1/stock/{site_id}/stocktakes", tag = "stock",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The warehouse or store")),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn stocktake(
     State(st): State<AppState>,
     p: Principal,
@@ -57,6 +80,12 @@ pub(super) async fn stocktake(
     Ok(created(v, format!("stocktake {} {}", r.id, r.state)))
 }
 
+/// Stock-takes of a site: `{"items": [...]}`.
+#[utoipa::path(get, path = "/api/v1/stock/{site_id}/stocktakes", tag = "stock",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The warehouse or store")),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub(super) async fn list_stocktakes(
     State(st): State<AppState>,
     p: Principal,
@@ -65,7 +94,11 @@ pub(super) async fn list_stocktakes(
     Ok(items(svc::stocktakes(&st, &p, &s).await?))
 }
 
-/// Recycle records (回收单) in scope, newest first.
+/// Recycle records (回收单) in scope, newest first: `{"items": [...], "total"}`.
+#[utoipa::path(get, path = "/api/v1/recycling", tag = "stock", security(("bearer" = [])),
+    params(RecyclingQuery),
+    responses((status = 200, body = Object), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn recycling(
     State(st): State<AppState>,
     p: Principal,
@@ -82,13 +115,23 @@ pub(super) async fn recycling(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TrajectoryQuery {
+    /// `json` (the default), `csv` or `xlsx`.
     format: Option<String>,
 }
 
-/// A cylinder's flow table (C8) as JSON, or CSV with `?format=csv`.
+/// A cylinder's flow table (C8): `{"code","rows"}`, or a CSV or xlsx file with `format=`.
+#[utoipa::path(get, path = "/api/v1/cylinders/{code}/trajectory", tag = "cylinders",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The label number"), TrajectoryQuery),
+    responses((status = 200, description = "The flow table", content(
+            (Object = "application/json"),
+            (Binary = "text/csv; charset=utf-8"),
+            (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn trajectory(
     State(st): State<AppState>,
     p: Principal,
@@ -121,6 +164,15 @@ pub(super) async fn trajectory(
     }
 }
 
+/// Scan-to-act: receive_empty, store_full, dispatch, load, unload, deliver, recycle.
+///
+/// `{"results": [...]}`, one per scanned code.
+#[utoipa::path(post, path = "/api/v1/scan/{action}", tag = "handheld", security(("bearer" = [])),
+    params(("action" = String, Path, description = "receive_empty, store_full, dispatch, load, unload, deliver or recycle")),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub(super) async fn scan(
     State(st): State<AppState>,
     p: Principal,
