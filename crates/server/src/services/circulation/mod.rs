@@ -54,8 +54,8 @@ pub use household::{
     rectification_view, rectifications, reminders, set_check_items,
 };
 pub use orders::{
-    cancel_order, create_order, deliver_order, dispatch_order, dispatch_to_first_courier, order,
-    order_view, orders, shows_code,
+    DeliveryAddress, OrderView, cancel_order, create_order, deliver_order, dispatch_order,
+    dispatch_to_first_courier, order, order_view, orders, shows_code,
 };
 pub use scan::{ScanResult, scan};
 pub use stock::{
@@ -63,10 +63,10 @@ pub use stock::{
 };
 pub use trajectory::{trajectory, trajectory_table};
 pub use transport::{
-    PositionView, StaffDoc, StaffView, TrackQuery, VehicleView, create_org_doc, create_staff,
-    create_vehicle, create_waybill, latest_positions, list_staff, list_vehicles, list_waybills,
-    org_docs, position_view, report_positions, staff_view, track, vehicle, vehicle_view, waybill,
-    waybill_view,
+    PositionView, StaffDoc, StaffView, TrackQuery, VehicleView, WaybillView, create_org_doc,
+    create_staff, create_vehicle, create_waybill, latest_positions, list_staff, list_vehicles,
+    list_waybills, org_docs, position_view, report_positions, staff_view, track, vehicle,
+    vehicle_view, waybill, waybill_view,
 };
 
 pub const VEHICLE: &str = "vehicle";
@@ -149,6 +149,17 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Value) -> ApiResult<T> {
 fn body_of<T: serde::de::DeserializeOwned>(r: &BizRecord, field: &str) -> ApiResult<T> {
     serde_json::from_value(r.body[field].clone())
         .map_err(|e| ApiError::Internal(format!("{} {} body.{field}: {e}", r.kind, r.id)))
+}
+
+/// A record's whole body as its typed document.
+fn doc_of<T: serde::de::DeserializeOwned>(r: &BizRecord) -> ApiResult<T> {
+    serde_json::from_value(r.body.clone())
+        .map_err(|e| ApiError::Internal(format!("{} {}: {e}", r.kind, r.id)))
+}
+
+/// A typed document as a record's body.
+fn to_body<T: serde::Serialize>(doc: &T) -> ApiResult<Value> {
+    serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// The organisation a record is created for: the caller's own unless `org_id` names one in scope.

@@ -4,20 +4,23 @@
 
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
-use cyltrace_domain::circulation::{self as dom, Confirmation, NewOrder, OrderState, PersonalView};
+use cyltrace_domain::circulation::{
+    self as dom, Address, Confirmation, NewOrder, OrderDoc, OrderItem, OrderState, PersonalView,
+};
 use cyltrace_domain::event::{Deliver, Position};
 use cyltrace_domain::intake::Naming;
 use cyltrace_domain::org::check_position;
 use cyltrace_domain::{CylinderCode, Event, EventData, EventKind, Role, Text, ValidationErrors};
 use cyltrace_store::BizRecord;
 use cyltrace_store::OrderDelivery;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::customers::{CustomerDoc, customer};
 use super::{
-    ListQuery, ORDER, list_in_scope, new_record, owned, owner, parse, save, visible_record,
+    ListQuery, ORDER, doc_of, list_in_scope, new_record, owned, owner, parse, save, to_body,
+    visible_record,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -34,40 +37,93 @@ pub async fn create_order(st: &AppState, p: &Principal, body: &Value) -> ApiResu
     let addresses = doc.addresses.len();
     o.validate(addresses)?;
     let now = st.now();
-    let code = dom::handover_code(rand::random::<u32>());
+    let address = doc
+        .addresses
+        .get(o.address_index)
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("address_index", "该用户没有这个地址"))?;
+    let order = OrderDoc {
+        order: o.clone(),
+        address,
+        handover_code: dom::handover_code(rand::random::<u32>()),
+        courier_id: None,
+        dispatched_at: None,
+        delivery: None,
+    };
     let r = new_record(
         ORDER,
         org_id,
         None,
         Some(o.customer_id),
         OrderState::Created.as_str(),
-        json!({"order": o, "address": doc.addresses.get(o.address_index).map_or(Value::Null, |a| json!(a)), "handover_code": code,
-               "events": []}),
+        to_body(&order)?,
         now,
     );
     st.store.insert_biz(&r).await?;
     Ok(r)
 }
 
-pub fn order_view(r: &BizRecord, view: PersonalView, show_code: bool) -> Value {
-    let mut v = json!({
-        "id": r.id, "org_id": r.org_id, "customer_id": r.ref_id, "state": r.state,
-        "state_zh": OrderState::parse(&r.state).map(OrderState::label_zh),
-        "items": r.body["order"]["items"], "requested_at": r.body["order"]["requested_at"],
-        "remark": r.body["order"]["remark"], "address": r.body["address"],
-        "courier_id": r.body["courier_id"], "dispatched_at": r.body["dispatched_at"],
-        "delivered_at": r.body["delivered_at"], "codes": r.body["codes"],
-        "confirmation": r.body["confirmation"]["method"], "created_at": r.created_at,
-    });
-    if view == PersonalView::Masked
-        && let Some(a) = v["address"]["address"].as_str().map(dom::mask_address)
-    {
-        v["address"] = json!({"address": a});
-    }
-    if show_code {
-        v["handover_code"] = r.body["handover_code"].clone();
-    }
-    v
+/// An order as answered: what was ordered and where to (the address masked for roles without
+/// need), its state, the courier, the delivery; the handover code only for those who tell it.
+#[derive(Debug, Serialize)]
+pub struct OrderView {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub state: String,
+    pub state_zh: Option<&'static str>,
+    pub items: Vec<OrderItem>,
+    pub requested_at: DateTime<Utc>,
+    pub remark: Option<Text>,
+    pub address: DeliveryAddress,
+    pub courier_id: Option<Uuid>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub codes: Option<Vec<String>>,
+    /// How the customer confirmed: `code` or `signature`.
+    pub confirmation: Option<&'static str>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handover_code: Option<String>,
+}
+
+/// An order's delivery address: in full, or only the masked street for roles without need.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum DeliveryAddress {
+    Full(Address),
+    Masked { address: String },
+}
+
+pub fn order_view(r: &BizRecord, view: PersonalView, show_code: bool) -> ApiResult<OrderView> {
+    let doc: OrderDoc = doc_of(r)?;
+    let delivery = doc.delivery.as_ref();
+    Ok(OrderView {
+        id: r.id,
+        org_id: r.org_id,
+        customer_id: r.ref_id,
+        state: r.state.clone(),
+        state_zh: OrderState::parse(&r.state).map(OrderState::label_zh),
+        items: doc.order.items,
+        requested_at: doc.order.requested_at,
+        remark: doc.order.remark,
+        address: match view {
+            PersonalView::Contact => DeliveryAddress::Full(doc.address),
+            PersonalView::Masked => DeliveryAddress::Masked {
+                address: dom::mask_address(doc.address.address.as_str()),
+            },
+        },
+        courier_id: doc.courier_id,
+        dispatched_at: doc.dispatched_at,
+        delivered_at: delivery.map(|d| d.time),
+        codes: delivery.map(|d| d.codes.clone()),
+        confirmation: delivery.map(|d| match d.confirmation {
+            Confirmation::Code { .. } => "code",
+            Confirmation::Signature { .. } => "signature",
+        }),
+        created_at: r.created_at,
+        handover_code: show_code.then_some(doc.handover_code),
+    })
 }
 
 pub async fn dispatch_order(
@@ -98,9 +154,11 @@ pub async fn dispatch_order(
     let next = state
         .dispatch()
         .map_err(|m| ApiError::invalid("state", m))?;
+    let mut doc: OrderDoc = doc_of(&r)?;
+    doc.courier_id = Some(d.courier_id);
+    doc.dispatched_at = Some(st.now());
     r.state = next.as_str().to_owned();
-    r.body["courier_id"] = json!(d.courier_id);
-    r.body["dispatched_at"] = json!(st.now());
+    r.body = to_body(&doc)?;
     save(st, r).await
 }
 
@@ -201,20 +259,19 @@ pub fn shows_code(p: &Principal) -> bool {
 }
 
 /// Orders in scope (state=, customer_id=).
-pub async fn orders(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<Value>> {
+pub async fn orders(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<OrderView>> {
     let list = list_in_scope(st, p, ORDER, q).await?;
     let view = dom::personal_view(&p.roles);
-    Ok(list
-        .iter()
+    list.iter()
         .map(|r| order_view(r, view, shows_code(p)))
-        .collect())
+        .collect()
 }
 
 /// One order (`id` as the path gives it).
-pub async fn order(st: &AppState, p: &Principal, id: &str) -> ApiResult<Value> {
+pub async fn order(st: &AppState, p: &Principal, id: &str) -> ApiResult<OrderView> {
     p.require(Action::Read)?;
     let r = visible_record(st, p, ORDER, crate::services::parse_id(id, "订单")?, "订单").await?;
-    Ok(order_view(&r, dom::personal_view(&p.roles), shows_code(p)))
+    order_view(&r, dom::personal_view(&p.roles), shows_code(p))
 }
 
 /// The console's one-button dispatch: the order goes to the first courier of its own enterprise.

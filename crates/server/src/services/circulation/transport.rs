@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::{
-    self as dom, Certificate, NewWaybill, PersonalView, Staff, Vehicle,
+    self as dom, Certificate, NewWaybill, PersonalView, Staff, Vehicle, WaybillDoc,
 };
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::time::china_date;
@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    ListQuery, ORG_DOC, STAFF, VEHICLE, WAYBILL, body_of, conflict, identity_key, list_in_scope,
-    new_record, owned, owner, parse, seal_text, today, visible_record, with_columns,
+    ListQuery, ORG_DOC, STAFF, VEHICLE, WAYBILL, body_of, conflict, doc_of, identity_key,
+    list_in_scope, new_record, owned, owner, parse, seal_text, to_body, today, visible_record,
+    with_columns,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -396,11 +397,15 @@ pub async fn create_waybill(st: &AppState, p: &Principal, body: &Value) -> ApiRe
         Some(number.clone()),
         Some(w.vehicle_id),
         "created",
-        json!({
-            "number": number, "waybill": w, "plate": v.plate,
-            "driver": driver, "escort": escort.map(|e| e.1),
-            "loaded": [], "unloaded": [],
-        }),
+        to_body(&WaybillDoc {
+            number: number.clone(),
+            waybill: w,
+            plate: v.plate,
+            driver,
+            escort: escort.map(|e| e.1),
+            loaded: Default::default(),
+            unloaded: Default::default(),
+        })?,
         now,
     );
     match st.store.insert_biz(&r).await {
@@ -409,13 +414,26 @@ pub async fn create_waybill(st: &AppState, p: &Principal, body: &Value) -> ApiRe
     }
 }
 
-pub fn waybill_view(r: &BizRecord) -> Value {
-    let mut v = r.body.clone();
-    v["id"] = json!(r.id);
-    v["org_id"] = json!(r.org_id);
-    v["state"] = json!(r.state);
-    v["created_at"] = json!(r.created_at);
-    v
+/// A waybill as answered: the document, with its record's id, organisation, state and time.
+#[derive(Debug, Serialize)]
+pub struct WaybillView {
+    #[serde(flatten)]
+    pub doc: WaybillDoc,
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// `created`, `in_transit` (something loaded), `done` (everything loaded was unloaded).
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn waybill_view(r: &BizRecord) -> ApiResult<WaybillView> {
+    Ok(WaybillView {
+        doc: doc_of(r)?,
+        id: r.id,
+        org_id: r.org_id,
+        state: r.state.clone(),
+        created_at: r.created_at,
+    })
 }
 
 // --- reads ---------------------------------------------------------------------------------
@@ -509,13 +527,17 @@ pub async fn org_docs(st: &AppState, p: &Principal, org_id: &str) -> ApiResult<V
 }
 
 /// Waybills in scope.
-pub async fn list_waybills(st: &AppState, p: &Principal, q: &ListQuery) -> ApiResult<Vec<Value>> {
+pub async fn list_waybills(
+    st: &AppState,
+    p: &Principal,
+    q: &ListQuery,
+) -> ApiResult<Vec<WaybillView>> {
     let list = list_in_scope(st, p, WAYBILL, q).await?;
-    Ok(list.iter().map(waybill_view).collect())
+    list.iter().map(waybill_view).collect()
 }
 
 /// One waybill (`id` as the path gives it) with the codes loaded and unloaded.
-pub async fn waybill(st: &AppState, p: &Principal, id: &str) -> ApiResult<Value> {
+pub async fn waybill(st: &AppState, p: &Principal, id: &str) -> ApiResult<WaybillView> {
     p.require(Action::Read)?;
     let r = visible_record(
         st,
@@ -525,5 +547,5 @@ pub async fn waybill(st: &AppState, p: &Principal, id: &str) -> ApiResult<Value>
         "运单",
     )
     .await?;
-    Ok(waybill_view(&r))
+    waybill_view(&r)
 }

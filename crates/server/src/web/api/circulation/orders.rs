@@ -31,7 +31,11 @@ pub(super) async fn create_order(
 ) -> ApiResult<Response> {
     let r = svc::create_order(&st, &p, &body).await?;
     Ok(created(
-        svc::order_view(&r, personal_view(&p.roles), svc::shows_code(&p)),
+        json!(svc::order_view(
+            &r,
+            personal_view(&p.roles),
+            svc::shows_code(&p)
+        )?),
         format!("order {}", r.id),
     ))
 }
@@ -59,7 +63,7 @@ pub(super) async fn get_order(
     p: Principal,
     Path(o): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::order(&st, &p, &o).await?))
+    Ok(Json(json!(svc::order(&st, &p, &o).await?)))
 }
 
 /// Dispatch an order to a courier: the order.
@@ -78,7 +82,7 @@ pub(super) async fn dispatch_order(
 ) -> ApiResult<Response> {
     let r = svc::dispatch_order(&st, &p, crate::services::parse_id(&o, "订单")?, &body).await?;
     Ok(noted(
-        Json(svc::order_view(&r, personal_view(&p.roles), false)),
+        Json(json!(svc::order_view(&r, personal_view(&p.roles), false)?)),
         format!("order {} dispatched", r.id),
     ))
 }
@@ -96,7 +100,7 @@ pub(super) async fn cancel_order(
 ) -> ApiResult<Response> {
     let r = svc::cancel_order(&st, &p, crate::services::parse_id(&o, "订单")?).await?;
     Ok(noted(
-        Json(svc::order_view(&r, personal_view(&p.roles), false)),
+        Json(json!(svc::order_view(&r, personal_view(&p.roles), false)?)),
         format!("order {} cancelled", r.id),
     ))
 }
@@ -119,7 +123,7 @@ pub(super) async fn deliver_order(
     let order = crate::services::parse_id(&o, "订单")?;
     let audit = audit_to(meta, StatusCode::OK).note(format!("order {order} delivered"));
     let (r, idx) = svc::deliver_order(&st, &p, order, &body, Some(&audit)).await?;
-    let mut v = svc::order_view(&r, personal_view(&p.roles), false);
+    let mut v = json!(svc::order_view(&r, personal_view(&p.roles), false)?);
     v["ledger_index"] = json!(idx);
     Ok(audited(Json(v)))
 }

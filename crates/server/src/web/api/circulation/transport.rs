@@ -215,5 +215,5 @@ pub(super) async fn get_waybill(
     p: Principal,
     Path(w): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::waybill(&st, &p, &w).await?))
+    Ok(Json(json!(svc::waybill(&st, &p, &w).await?)))
 }

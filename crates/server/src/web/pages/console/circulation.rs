@@ -21,8 +21,8 @@ use crate::services::orgs;
 use crate::state::AppState;
 use crate::web::extract::Viewer;
 use crate::web::pages::kit::{
-    Block, Cell, CsrfOnly, Field, FormSpec, Page, PageError, PageResult, Table, jcell, json_num,
-    jtime, local, ok, or_dash, pe,
+    Block, Cell, CsrfOnly, Field, FormSpec, Page, PageError, PageResult, Table, json_num, local,
+    ok, or_dash, pe,
 };
 
 pub(super) async fn stock(State(st): State<AppState>, v: Viewer) -> PageResult {
@@ -57,7 +57,10 @@ pub(super) async fn transport(State(st): State<AppState>, v: Viewer) -> PageResu
         .filter_map(|r| circ::vehicle_view(r, today).ok())
         .collect();
     let waybills = pe(circ::records(&st, &v.p, circ::WAYBILL, 500).await)?;
-    let waybills: Vec<Value> = waybills.iter().map(circ::waybill_view).collect();
+    let waybills = pe(waybills
+        .iter()
+        .map(circ::waybill_view)
+        .collect::<Result<Vec<_>, _>>())?;
     let positions = pe(circ::latest_positions(&st, &v.p).await)?;
     let site_names: HashMap<String, String> = pe(orgs::list_sites(
         &st,
@@ -95,33 +98,31 @@ pub(super) async fn transport(State(st): State<AppState>, v: Viewer) -> PageResu
         "运单",
         &["运单号", "目的地", "状态", "装车", "卸车", "开单时间"],
     );
-    // Waybills stay JSON documents here (the event write path owns their shape).
     w.rows = waybills
         .iter()
         .map(|r| {
-            let n = |k: &str| Cell::num(r[k].as_array().map_or(0, Vec::len));
+            let wb = &r.doc.waybill;
             vec![
-                jcell(r, "number"),
+                Cell::text(&r.doc.number),
                 Cell::text(
-                    r["waybill"]["destination"]
-                        .as_str()
-                        .map(str::to_owned)
+                    wb.destination
+                        .as_ref()
+                        .map(|d| d.to_string())
                         .or_else(|| {
-                            r["waybill"]["destination_site_id"]
-                                .as_str()
-                                .and_then(|id| site_names.get(id).cloned())
+                            wb.destination_site_id
+                                .and_then(|id| site_names.get(&id.to_string()).cloned())
                         })
                         .unwrap_or_else(|| "—".to_owned()),
                 ),
-                Cell::text(match r["state"].as_str().unwrap_or("") {
+                Cell::text(match r.state.as_str() {
                     "created" => "待装车",
                     "in_transit" => "运输中",
                     "done" => "已完成",
                     _ => "—",
                 }),
-                n("loaded"),
-                n("unloaded"),
-                jtime(r, "created_at"),
+                Cell::num(r.doc.loaded.len()),
+                Cell::num(r.doc.unloaded.len()),
+                Cell::text(local(r.created_at)),
             ]
         })
         .collect();
@@ -219,35 +220,28 @@ async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
         "订单",
         &["下单时间", "用户", "地址", "品种与数量", "状态", "操作"],
     );
-    // Orders stay JSON documents here (the event write path owns their shape).
     for r in &orders {
-        let o = circ::order_view(r, view, false);
-        let items = o["items"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|i| {
-                        format!(
-                            "{} {} × {}",
-                            i["medium"].as_str().unwrap_or(""),
-                            i["spec"].as_str().unwrap_or(""),
-                            i["quantity"]
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("，")
-            })
-            .unwrap_or_default();
+        let o = pe(circ::order_view(r, view, false))?;
+        let items = o
+            .items
+            .iter()
+            .map(|i| format!("{} {} × {}", i.medium, i.spec, i.quantity))
+            .collect::<Vec<_>>()
+            .join("，");
         let customer = match r.ref_id {
             Some(id) => pe(circ::customer_name(st, id, view).await)?,
             None => String::new(),
         };
+        let address = match &o.address {
+            circ::DeliveryAddress::Full(a) => a.address.to_string(),
+            circ::DeliveryAddress::Masked { address } => address.clone(),
+        };
         let mut row = vec![
-            jtime(&o, "created_at"),
+            Cell::text(local(o.created_at)),
             Cell::text(customer),
-            Cell::text(o["address"]["address"].as_str().unwrap_or("—")),
+            Cell::text(address),
             Cell::text(items),
-            jcell(&o, "state_zh"),
+            Cell::text(o.state_zh.unwrap_or("")),
         ];
         row.push(if r.state == "created" {
             Cell::button(
