@@ -17,14 +17,21 @@ pub use orders::*;
 pub use personal::*;
 pub use records::*;
 
-/// The kinds of business records (`biz_records.kind` in the store) the domain knows by shape.
+/// The kinds of business records of circulation (`biz_records.kind` in the store).
 pub mod record_kind {
     pub const VEHICLE: &str = "vehicle";
     pub const STAFF: &str = "staff";
     pub const WAYBILL: &str = "waybill";
     pub const CUSTOMER: &str = "customer";
+    /// A customer's account with a dealer organisation.
     pub const BINDING: &str = "binding";
     pub const ORDER: &str = "order";
+    pub const DEPOSIT: &str = "deposit";
+    pub const HOUSEHOLD_CHECK: &str = "household_check";
+    pub const RECTIFICATION: &str = "rectification";
+    pub const STOCKTAKE: &str = "stocktake";
+    /// A carrier's (or any organisation's) qualification document.
+    pub const ORG_DOC: &str = "org_doc";
 }
 pub use transport::*;
 

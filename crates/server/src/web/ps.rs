@@ -16,7 +16,7 @@ use axum::{Extension, Json};
 use cyltrace_domain::ps::TraceKind;
 use serde::Serialize;
 use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -68,6 +68,25 @@ pub struct PsEnvelope {
     pub state: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+/// What any `/PS` call with data may answer besides its own: malformed, or no valid ticket.
+#[derive(IntoResponses)]
+pub enum PsRefused {
+    /// Malformed (not JSON, no data, not multipart): `State` 1 with the reason.
+    #[response(status = 400)]
+    Malformed(#[to_schema] PsEnvelope),
+    /// No ticket, or a bad or expired one: `State` 1.
+    #[response(status = 401)]
+    NoTicket(#[to_schema] PsEnvelope),
+}
+
+/// What any `/PS` call may answer without a valid ticket.
+#[derive(IntoResponses)]
+pub enum PsNoTicket {
+    /// No ticket, or a bad or expired one: `State` 1.
+    #[response(status = 401)]
+    NoTicket(#[to_schema] PsEnvelope),
 }
 
 /// The ticket of a `/PS` call.
@@ -306,7 +325,7 @@ where
 #[utoipa::path(get, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
     responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
@@ -326,7 +345,7 @@ async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
 #[utoipa::path(post, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
     responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn generic_bottles_post(st: State<AppState>, q: Params) -> Response {
     generic_bottles(st, q).await
 }
@@ -335,7 +354,7 @@ async fn generic_bottles_post(st: State<AppState>, q: Params) -> Response {
 #[utoipa::path(get, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
     responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
         Ok(p) => p,
@@ -362,7 +381,7 @@ async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
 #[utoipa::path(post, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
     responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn car_bottles_post(st: State<AppState>, q: Params) -> Response {
     car_bottles(st, q).await
 }
@@ -394,8 +413,7 @@ async fn trace(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn before_fill(
     State(st): State<AppState>,
     q: Params,
@@ -412,8 +430,7 @@ async fn before_fill(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn fill(
     State(st): State<AppState>,
     q: Params,
@@ -430,8 +447,7 @@ async fn fill(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn after_fill(
     State(st): State<AppState>,
     q: Params,
@@ -448,8 +464,7 @@ async fn after_fill(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when stored; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn inspection(
     State(st): State<AppState>,
     q: Params,
@@ -480,8 +495,7 @@ async fn apply(st: AppState, q: Params, headers: HeaderMap, body: Bytes, old: bo
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn apply_new(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, false).await
 }
@@ -492,8 +506,7 @@ async fn apply_new(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn apply_old(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     apply(st, q, h, b, true).await
 }
@@ -502,7 +515,7 @@ async fn apply_old(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes
 #[utoipa::path(post, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
     security(("ps_ticket" = [])), params(PsTicket),
     responses((status = 200, description = "`[{Id, Style, CheckCount, CheckDate, CheckComment, ApplyDate}]`; a refusal is the envelope with `State` 1", body = [Object]),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -520,7 +533,7 @@ async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
 #[utoipa::path(get, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
     security(("ps_ticket" = [])), params(PsTicket),
     responses((status = 200, description = "As the POST", body = [Object]),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn spot_list_get(st: State<AppState>, q: Params) -> Response {
     spot_list(st, q).await
 }
@@ -529,7 +542,7 @@ async fn spot_list_get(st: State<AppState>, q: Params) -> Response {
 #[utoipa::path(get, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsId),
     responses((status = 200, description = "`{Style, CheckCount, CheckDate, CheckComment, ApplyDate, Items}`; a refusal is the envelope with `State` 1", body = Object),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn spot_detail(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -547,7 +560,7 @@ async fn spot_detail(State(st): State<AppState>, q: Params) -> Response {
 #[utoipa::path(post, path = "/PS/BottleCheck/GetDetail", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsId),
     responses((status = 200, description = "As the GET", body = Object),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn spot_detail_post(st: State<AppState>, q: Params) -> Response {
     spot_detail(st, q).await
 }
@@ -558,8 +571,7 @@ async fn spot_detail_post(st: State<AppState>, q: Params) -> Response {
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -581,8 +593,7 @@ async fn spot_response(State(st): State<AppState>, q: Params, h: HeaderMap, b: B
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 with `Value` `\"{\\\"Id\\\":n}\"`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn begin_apply(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -627,8 +638,7 @@ async fn check_apply_op(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn add_bottle(
     State(st): State<AppState>,
     q: Params,
@@ -645,8 +655,7 @@ async fn add_bottle(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn remove_bottle(
     State(st): State<AppState>,
     q: Params,
@@ -663,8 +672,7 @@ async fn remove_bottle(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when recorded; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn end_apply(
     State(st): State<AppState>,
     q: Params,
@@ -681,8 +689,7 @@ async fn end_apply(
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0, `Value` the comparison when there is one; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes) -> Response {
     let st2 = st.clone();
     with_data(&st, &q, &h, &b, |p, data| async move {
@@ -699,8 +706,7 @@ async fn business_count(State(st): State<AppState>, q: Params, h: HeaderMap, b: 
     security(("ps_ticket" = [])), params(PsTicket),
     request_body(content = Object, content_type = "multipart/form-data", description = "The file as the first part: JPEG, PNG, GIF, WEBP or PDF"),
     responses((status = 200, description = "`State` 0 with the path in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn upload_file(
     State(st): State<AppState>,
     q: Params,
@@ -753,7 +759,7 @@ async fn upload_file(
 #[utoipa::path(get, path = "/PS/Ledger/Checkpoint", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket),
     responses((status = 200, description = "`State` 0 with the JSON in `Value`; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsNoTicket))]
 async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
         Ok(p) => answer(
@@ -773,8 +779,7 @@ async fn witness_state(State(st): State<AppState>, q: Params) -> Response {
     request_body(description = "The call's JSON as the body or a form field `data` (or the `data` query parameter); with an SM4 key, the envelope `{\"Cipher\",\"Iv\"}`",
         content((Option<Object> = "application/json"), (Option<Object> = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "`State` 0 when the checkpoint verifies and is consistent; a refusal is `State` 1 with the reason naming the property and item", body = PsEnvelope),
-        (status = 400, description = "Malformed (not JSON, no data, not multipart): `State` 1 with the reason", body = PsEnvelope),
-        (status = 401, description = "No ticket, or a bad or expired one: `State` 1", body = PsEnvelope)))]
+        PsRefused))]
 async fn witness_checkpoint(
     State(st): State<AppState>,
     q: Params,

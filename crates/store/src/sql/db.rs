@@ -432,3 +432,14 @@ pub fn to_json<T: serde::Serialize>(v: &T) -> String {
 pub fn unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
 }
+
+/// A unique-key violation as `Conflict(what)`; any other error as it is.
+pub fn taken(what: impl FnOnce() -> String) -> impl FnOnce(StoreError) -> StoreError {
+    move |e| {
+        if unique_violation(&e) {
+            StoreError::Conflict(what())
+        } else {
+            e
+        }
+    }
+}

@@ -6,12 +6,12 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::SqlStore;
-use super::db::{Conn, Sql, sql, to_json, unique_violation};
+use super::db::{Conn, Sql, sql, taken, to_json};
 use super::rows;
 use crate::model::{
     AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, Page, Scope, scope_like,
 };
-use crate::{FillingStore, Result, StoreError};
+use crate::{FillingStore, Result};
 
 /// The filter of [`DecisionFilter`] over `fill_decisions d join orgs o` ($1–$8).
 const DECISIONS_WHERE: &str = "where ($1 is null or o.path like $1)
@@ -143,13 +143,7 @@ impl FillingStore for SqlStore {
         .bind(b.created_at)
         .execute(&mut self.conn().await?.conn())
         .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                StoreError::Conflict(b.number.clone())
-            } else {
-                e
-            }
-        })?;
+        .map_err(taken(|| b.number.clone()))?;
         Ok(())
     }
 

@@ -7,10 +7,10 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::SqlStore;
-use super::db::{sql, to_json, unique_violation};
+use super::db::{sql, taken, to_json};
 use super::rows::{self, USER_COLUMNS};
 use crate::model::{OrgRecord, Page, Scope, SiteRecord, UserRecord};
-use crate::{OrgStore, Result, StoreError};
+use crate::{OrgStore, Result};
 
 #[async_trait]
 impl OrgStore for SqlStore {
@@ -28,13 +28,7 @@ impl OrgStore for SqlStore {
         .bind(o.created_at)
         .execute(&mut self.conn().await?.conn())
         .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                StoreError::Conflict(format!("org {}", o.id))
-            } else {
-                e
-            }
-        })?;
+        .map_err(taken(|| format!("org {}", o.id)))?;
         Ok(())
     }
 
@@ -112,13 +106,7 @@ impl OrgStore for SqlStore {
         .bind(u.created_at)
         .execute(&mut self.conn().await?.conn())
         .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                StoreError::Conflict(format!("username {}", u.username))
-            } else {
-                e
-            }
-        })?;
+        .map_err(taken(|| format!("username {}", u.username)))?;
         Ok(())
     }
 

@@ -69,17 +69,10 @@ pub use transport::{
     vehicle_view, waybill, waybill_view,
 };
 
-pub const VEHICLE: &str = "vehicle";
-pub const STAFF: &str = "staff";
-pub const WAYBILL: &str = "waybill";
-pub const CUSTOMER: &str = "customer";
-pub const BINDING: &str = "binding";
-pub const ORDER: &str = "order";
-pub const DEPOSIT: &str = "deposit";
-pub const HOUSEHOLD_CHECK: &str = "household_check";
-pub const RECTIFICATION: &str = "rectification";
-pub const STOCKTAKE: &str = "stocktake";
-pub const ORG_DOC: &str = "org_doc";
+pub use cyltrace_domain::circulation::record_kind::{
+    BINDING, CUSTOMER, DEPOSIT, HOUSEHOLD_CHECK, ORDER, ORG_DOC, RECTIFICATION, STAFF, STOCKTAKE,
+    VEHICLE, WAYBILL,
+};
 /// The node setting holding the household check items (JSON), when changed from the defaults.
 const CHECK_ITEMS_SETTING: &str = "household_check_items";
 
