@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::time::cst;
-use cyltrace_domain::{Role, Verdict};
+use cyltrace_domain::{FieldError, Role, Verdict};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -140,6 +140,8 @@ pub struct Field {
     pub kind: &'static str,
     pub options: Vec<(String, String)>,
     pub required: bool,
+    /// The reason the last submission of this field was refused, shown next to it.
+    pub error: String,
 }
 
 impl Field {
@@ -151,6 +153,7 @@ impl Field {
             kind: "",
             options: Vec::new(),
             required: false,
+            error: String::new(),
         }
     }
     pub fn kind(mut self, kind: &'static str) -> Self {
@@ -179,7 +182,75 @@ pub struct FormSpec {
     pub submit: &'static str,
 }
 
+/// A form that was refused: what the user sent and why, to show the form again with each reason
+/// next to its field (and the reasons no field of the form matches above it).
+pub struct FormFailure {
+    pub action: String,
+    pub values: Vec<(String, String)>,
+    pub status: StatusCode,
+    pub errors: Vec<FieldError>,
+}
+
+impl FormFailure {
+    /// The failure of the form posted to `action` with `values`, when `e` names fields or a
+    /// conflict; any other error (403, 404, 500) is answered by its error page instead.
+    pub fn of(action: &str, values: Vec<(String, String)>, e: ApiError) -> Result<Self, PageError> {
+        let (status, errors) = match e {
+            ApiError::Invalid(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.0),
+            ApiError::Conflict(m, v) if v.is_empty() => {
+                (StatusCode::CONFLICT, vec![FieldError::new("", m)])
+            }
+            ApiError::Conflict(_, v) => (StatusCode::CONFLICT, v),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, vec![FieldError::new("", m)]),
+            other => return Err(error_page(other)),
+        };
+        Ok(FormFailure {
+            action: action.to_owned(),
+            values,
+            status,
+            errors,
+        })
+    }
+}
+
+/// The form field an error path names: the field of that exact name, else the one named by the
+/// path's last segment without indices (`licences[0].valid_until` → `valid_until`).
+fn field_for<'a>(fields: &'a mut [Field], path: &str) -> Option<&'a mut Field> {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let bare = last.split('[').next().unwrap_or(last);
+    let i = fields
+        .iter()
+        .position(|f| f.name == path)
+        .or_else(|| fields.iter().position(|f| f.name == last))
+        .or_else(|| fields.iter().position(|f| f.name == bare))?;
+    Some(&mut fields[i])
+}
+
 impl FormSpec {
+    /// Fills in what was sent and places every reason next to its field; reasons that name no
+    /// field of this form come back to be shown above it.
+    fn apply(&mut self, failure: &FormFailure) -> Vec<String> {
+        for (name, value) in &failure.values {
+            if let Some(f) = self.fields.iter_mut().find(|f| f.name == name)
+                && f.kind != "password"
+            {
+                f.value.clone_from(value);
+            }
+        }
+        let mut unplaced = Vec::new();
+        for e in &failure.errors {
+            match field_for(&mut self.fields, &e.field).filter(|f| f.kind != "hidden") {
+                Some(f) if f.error.is_empty() => f.error.clone_from(&e.message),
+                Some(f) => {
+                    f.error.push('；');
+                    f.error.push_str(&e.message);
+                }
+                None if e.field.is_empty() => unplaced.push(e.message.clone()),
+                None => unplaced.push(format!("{}：{}", e.field, e.message)),
+            }
+        }
+        unplaced
+    }
     /// A form with a file field is sent as `multipart/form-data`.
     pub fn multipart(&self) -> bool {
         self.fields.iter().any(|f| f.kind == "file")
@@ -193,6 +264,8 @@ pub enum Block {
     Facts(String, Vec<(String, String)>),
     Form(FormSpec),
     Note(String),
+    /// Why the form below was refused, where no field of it is to blame.
+    Error(String),
     /// A list of links (downloads, related pages): `(href, label)`.
     Links(String, Vec<(String, String)>),
 }
@@ -375,6 +448,30 @@ impl Viewer {
 
 pub fn ok(p: Page) -> PageResult {
     Ok(render(StatusCode::OK, &p))
+}
+
+impl Page {
+    /// This page again after `failure`: its form filled with what was sent, each reason next to
+    /// its field and the others above the form, answered with the failure's status.
+    pub fn refused(mut self, failure: FormFailure) -> PageResult {
+        let at = self
+            .blocks
+            .iter()
+            .position(|b| matches!(b, Block::Form(f) if f.action == failure.action));
+        let unplaced = match at.map(|i| &mut self.blocks[i]) {
+            Some(Block::Form(f)) => f.apply(&failure),
+            _ => failure
+                .errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect(),
+        };
+        let at = at.unwrap_or(0);
+        for m in unplaced.into_iter().rev() {
+            self.blocks.insert(at, Block::Error(m));
+        }
+        Ok(render(failure.status, &self))
+    }
 }
 
 /// Maps a service error to its HTML page.
