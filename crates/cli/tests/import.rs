@@ -21,6 +21,8 @@ fn org(id: &str, kind: OrgKind, name: &str, parent: Option<&OrgRecord>) -> OrgRe
         parent_id: parent.map(|p| p.id),
         credit_code: None,
         licences: vec![],
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(parent.map(|p| p.path.as_str()), id),
         created_at: chrono::Utc::now(),
     }

@@ -48,6 +48,8 @@ fn bench(c: &mut Criterion) {
             enterprise_id: owner,
             licences: &licences,
             medium: "液化石油气",
+            entrusted_until: None,
+            vehicle: false,
         };
         g.bench_function(name, |b| {
             b.iter(|| std::hint::black_box(decide(std::hint::black_box(&facts), now)))

@@ -33,6 +33,16 @@ pub enum Action {
     HouseholdCheck,
     /// Configure the household check items (E8).
     ConfigureCheckItems,
+    /// Change an organisation's name, phone, address, credit code and licences (issue 16).
+    EditOrg,
+    /// Change a site, close it or open it again.
+    EditSite,
+    /// Correct any field of a cylinder archive (`archive_change`).
+    EditArchive,
+    /// Lock a cylinder (take it out of use, A10) or unlock it.
+    LockCylinder,
+    /// Permit entrusted filling of an owner's cylinders by another enterprise (B9 委托充装).
+    GrantFillingPermission,
 }
 
 /// Whether a principal holding `roles` may perform `action` (within its data scope).
@@ -54,6 +64,8 @@ fn role_allows(role: Role, action: Action) -> bool {
         (R::Regulator, Action::WriteCylinders) => true,
         // Regulators record registrations and scrapping decided on their side.
         (R::Regulator, Action::RecordEvent(K::Register | K::Scrap)) => true,
+        // A regulator locks and unlocks archives (the service lets it change nothing else).
+        (R::Regulator, Action::RecordEvent(K::ArchiveChange)) => true,
         (
             R::EnterpriseAdmin,
             Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders,
@@ -90,6 +102,14 @@ fn role_allows(role: Role, action: Action) -> bool {
             | Action::HouseholdCheck,
         ) => true,
         (R::Regulator, Action::ConfigureCheckItems) => true,
+        (
+            R::Regulator,
+            Action::EditOrg | Action::EditSite | Action::LockCylinder | Action::GrantFillingPermission,
+        ) => true,
+        (
+            R::EnterpriseAdmin,
+            Action::EditOrg | Action::EditSite | Action::EditArchive | Action::LockCylinder,
+        ) => true,
         (R::Driver, Action::ReportPosition) => true,
         (R::Courier, Action::RegisterCustomers | Action::ManageOrders | Action::HouseholdCheck) => {
             true

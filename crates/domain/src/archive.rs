@@ -277,6 +277,113 @@ impl Archive {
     }
 }
 
+/// The archive fields a change may name (every field but `code`), as they are spelled in JSON.
+pub const CHANGEABLE_FIELDS: [&str; 27] = [
+    "region_code",
+    "factory_serial",
+    "inner_no",
+    "style",
+    "valve",
+    "medium",
+    "tare_kg",
+    "fill_limit_kg",
+    "volume_l",
+    "working_pressure_mpa",
+    "test_pressure_mpa",
+    "wall_thickness_mm",
+    "life_years",
+    "check_period_years",
+    "manufacturer",
+    "manufacture_date",
+    "product_standard",
+    "manufacture_licence",
+    "designer",
+    "supervision_org",
+    "check_org",
+    "last_check_date",
+    "next_check_date",
+    "discard_date",
+    "owner_org_id",
+    "registration",
+    "state",
+];
+
+/// One changed field of an archive: its value before and after (`null` = not recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldChange {
+    #[serde(default)]
+    pub from: serde_json::Value,
+    #[serde(default)]
+    pub to: serde_json::Value,
+}
+
+impl Archive {
+    /// The archive with `changes` (field → new value, `null` to clear) made, and each field that
+    /// really changes with its old and new value. Errors name `changes.<field>`: `code` and unknown
+    /// fields cannot change, and the result must be a valid archive (A1, A10).
+    pub fn changed(
+        &self,
+        changes: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(Archive, std::collections::BTreeMap<String, FieldChange>), ValidationErrors> {
+        use serde_json::Value;
+        let mut errs = ValidationErrors::default();
+        if changes.is_empty() {
+            errs.push("changes", "没有要修改的字段");
+        }
+        let old = match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let mut new = old.clone();
+        for (field, to) in changes {
+            if field == "code" {
+                errs.push("changes.code", "气瓶编码（标签号）不能修改");
+            } else if !CHANGEABLE_FIELDS.contains(&field.as_str()) {
+                errs.push(format!("changes.{field}"), "不是气瓶档案的字段");
+            } else if to.is_null() {
+                new.remove(field);
+            } else {
+                new.insert(field.clone(), to.clone());
+            }
+        }
+        errs.into_result(())?;
+        let archive: Archive = crate::parse::from_value(&Value::Object(new), "changes")?;
+        archive.validate().map_err(|e| {
+            let mut out = ValidationErrors::default();
+            out.extend_under("changes", e);
+            out
+        })?;
+        // Compare the normalised forms, so that `"2026-1-5"` and `"2026-01-05"` are no change.
+        let normal = match serde_json::to_value(&archive) {
+            Ok(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let diff = changes
+            .keys()
+            .filter_map(|f| {
+                let from = old.get(f).cloned().unwrap_or(Value::Null);
+                let to = normal.get(f).cloned().unwrap_or(Value::Null);
+                (from != to).then(|| (f.clone(), FieldChange { from, to }))
+            })
+            .collect();
+        Ok((archive, diff))
+    }
+
+    /// The archive after a recorded change (its `to` values). A stored change that no longer
+    /// applies leaves the archive as it was.
+    pub fn after(&self, c: &crate::event::ArchiveChange) -> Archive {
+        let changes = c
+            .changes
+            .iter()
+            .map(|(f, v)| (f.clone(), v.to.clone()))
+            .collect();
+        self.changed(&changes)
+            .map_or_else(|_| self.clone(), |(a, _)| a)
+    }
+}
+
 /// The Yunnan `GenericBottle` record (seed 002 附件1 §2), with its capitalised names. Dates are
 /// `yyyyMMdd`, `RegisterDate` is `yyyyMMddHHmmss`, in China Standard Time. Optional values are omitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -457,5 +564,34 @@ mod tests {
             a.effective_discard_date().unwrap().to_string(),
             "2026-06-01"
         );
+    }
+
+    // A1/A10: an archive correction names each changed field with old and new value; `code`,
+    // unknown fields and values that would make the archive invalid are refused by field.
+    #[test]
+    fn changes_are_diffed_and_validated() {
+        let a: Archive = from_value(&yunnan_example(), "").unwrap();
+        let mut m = serde_json::Map::new();
+        m.insert("tare_kg".into(), json!(15.2));
+        m.insert("state".into(), json!("normal"));
+        m.insert("inner_no".into(), json!("XY60235"));
+        let (b, diff) = a.changed(&m).unwrap();
+        assert_eq!(b.state, CylinderState::Normal);
+        assert_eq!(diff.len(), 2, "an unchanged value is no change: {diff:?}");
+        assert_eq!(diff["tare_kg"].to, json!(15.2));
+        assert_eq!(diff["state"].from, json!("locked"));
+        let mut bad = serde_json::Map::new();
+        bad.insert("code".into(), json!("1103007832"));
+        bad.insert("colour".into(), json!("red"));
+        let e = a.changed(&bad).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, vec!["changes.code", "changes.colour"]);
+        let mut bad = serde_json::Map::new();
+        bad.insert("next_check_date".into(), json!("2026-02-30"));
+        assert_eq!(a.changed(&bad).unwrap_err().0[0].field, "changes.next_check_date");
+        let mut cleared = serde_json::Map::new();
+        cleared.insert("registration".into(), serde_json::Value::Null);
+        let (c, _) = a.changed(&cleared).unwrap();
+        assert!(c.registration.is_none());
     }
 }

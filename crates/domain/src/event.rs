@@ -57,6 +57,7 @@ kinds! {
     InspectionSend => "inspection_send", "送检";
     InspectionResult => "inspection_result", "定期检验";
     Scrap => "scrap", "报废";
+    ArchiveChange => "archive_change", "档案变更";
 }
 
 impl EventKind {
@@ -71,6 +72,7 @@ impl EventKind {
                 | Self::InFillCheck
                 | Self::PostFillCheck
                 | Self::InspectionResult
+                | Self::ArchiveChange
         )
     }
 
@@ -398,6 +400,36 @@ pub struct Scrap {
     pub photos: Vec<String>,
 }
 
+/// A correction of the archive (`PATCH /api/v1/cylinders/{code}`): every changed field with its
+/// old and new value, and why (A1, A10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArchiveChange {
+    pub changes: std::collections::BTreeMap<String, crate::archive::FieldChange>,
+    pub reason: Text,
+}
+
+impl ArchiveChange {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        if self.changes.is_empty() {
+            errs.push("changes", "没有要修改的字段");
+        }
+        for f in self.changes.keys() {
+            if !crate::archive::CHANGEABLE_FIELDS.contains(&f.as_str()) {
+                errs.push(format!("changes.{f}"), "不是可修改的气瓶档案字段");
+            }
+        }
+        errs.into_result(())
+    }
+
+    /// The new value of `field`, when the change names it.
+    pub fn to(&self, field: &str) -> Option<&Value> {
+        self.changes.get(field).map(|c| &c.to)
+    }
+}
+
 /// An event's kind together with its typed data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
@@ -417,6 +449,7 @@ pub enum EventData {
     InspectionSend(InspectionSend),
     InspectionResult(InspectionResult),
     Scrap(Scrap),
+    ArchiveChange(ArchiveChange),
 }
 
 impl EventData {
@@ -447,6 +480,11 @@ impl EventData {
                 Self::InspectionResult(r)
             }
             K::Scrap => Self::Scrap(from_value(data, prefix)?),
+            K::ArchiveChange => {
+                let c: ArchiveChange = from_value(data, prefix)?;
+                c.validate().map_err(|e| under(prefix, e))?;
+                Self::ArchiveChange(c)
+            }
         };
         Ok(d)
     }
@@ -468,6 +506,7 @@ impl EventData {
             Self::InspectionSend(_) => EventKind::InspectionSend,
             Self::InspectionResult(_) => EventKind::InspectionResult,
             Self::Scrap(_) => EventKind::Scrap,
+            Self::ArchiveChange(_) => EventKind::ArchiveChange,
         }
     }
 
@@ -656,6 +695,9 @@ mod tests {
                 "report_no": "R1", "station_org_id": Uuid::nil(), "inspector": "张三"})
             }
             K::Scrap => json!({"reason": "腐蚀严重"}),
+            K::ArchiveChange => {
+                json!({"changes": {"tare_kg": {"from": 16.5, "to": 15.2}}, "reason": "复称皮重"})
+            }
         }
     }
 

@@ -34,10 +34,12 @@ pub fn known_media() -> Vec<&'static str> {
     MEDIA.iter().map(|(n, _)| *n).collect()
 }
 
-/// A refusal rule: B1.1–B1.12 of table B.1, and A8 for a label that is not genuine or is void.
+/// A refusal rule: B1.1–B1.12 of table B.1, A8 for a label that is not genuine or is void, and A10
+/// for a cylinder whose archive is locked (taken out of use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
     A8,
+    A10,
     B1_1,
     B1_2,
     B1_3,
@@ -72,6 +74,7 @@ impl Rule {
     pub fn id(self) -> &'static str {
         match self {
             Rule::A8 => "A8",
+            Rule::A10 => "A10",
             Rule::B1_1 => "B1.1",
             Rule::B1_2 => "B1.2",
             Rule::B1_3 => "B1.3",
@@ -88,7 +91,8 @@ impl Rule {
     }
 
     pub fn parse(s: &str) -> Option<Rule> {
-        std::iter::once(Rule::A8)
+        [Rule::A8, Rule::A10]
+            .into_iter()
             .chain(Rule::TABLE_B1)
             .find(|r| r.id() == s)
     }
@@ -97,6 +101,7 @@ impl Rule {
     pub fn title_zh(self) -> &'static str {
         match self {
             Rule::A8 => "非法或已作废的标签",
+            Rule::A10 => "已停用（锁定）的气瓶",
             Rule::B1_1 => "燃气气瓶充装许可证过期",
             Rule::B1_2 => "燃气经营许可证过期",
             Rule::B1_3 => "未使用登记气瓶",
@@ -149,6 +154,11 @@ pub struct FillFacts<'a> {
     pub licences: &'a [Licence],
     /// The medium about to be filled (canonical name).
     pub medium: &'a str,
+    /// The last day of the regulator's permission for this enterprise to fill the owner's
+    /// cylinders (B9 委托充装), when one is in force or was.
+    pub entrusted_until: Option<Date>,
+    /// A vehicle cylinder (A9): never refused under B1.7.
+    pub vehicle: bool,
 }
 
 pub const MIN_HOURS_BETWEEN_FILLS: i64 = 24;
@@ -206,11 +216,24 @@ pub fn decide(f: &FillFacts<'_>, now: DateTime<Utc>) -> Decision {
     if s.state == CylinderState::Scrapped {
         refuse(Rule::B1_6, "气瓶已报废，严禁充装".to_owned());
     }
-    if a.owner_org_id != Some(f.enterprise_id) {
+    if s.state == CylinderState::Locked {
         refuse(
-            Rule::B1_7,
-            "该气瓶不是本单位办理使用登记的气瓶（非自有产权），不能充装".to_owned(),
+            Rule::A10,
+            "气瓶档案已停用（锁定），严禁充装；解除锁定后方可充装".to_owned(),
         );
+    }
+    if a.owner_org_id != Some(f.enterprise_id) && !f.vehicle {
+        match f.entrusted_until {
+            Some(until) if until >= today => {}
+            Some(until) => refuse(
+                Rule::B1_7,
+                format!("委托充装许可已于 {until} 到期，不能充装非本单位产权的气瓶"),
+            ),
+            None => refuse(
+                Rule::B1_7,
+                "该气瓶不是本单位办理使用登记的气瓶（非自有产权），不能充装".to_owned(),
+            ),
+        }
     }
     if let Some(last) = s.last_fill_at {
         let since = now - last;
@@ -373,6 +396,8 @@ mod tests {
         status: CylinderStatus,
         licences: Vec<Licence>,
         medium: &'static str,
+        entrusted_until: Option<Date>,
+        vehicle: bool,
     }
 
     fn ok_case() -> Case {
@@ -401,6 +426,8 @@ mod tests {
             status,
             licences,
             medium: LPG,
+            entrusted_until: None,
+            vehicle: false,
         }
     }
 
@@ -413,6 +440,8 @@ mod tests {
                     enterprise_id: ENTERPRISE,
                     licences: &self.licences,
                     medium: self.medium,
+                    entrusted_until: self.entrusted_until,
+                    vehicle: self.vehicle,
                 },
                 now,
             )
@@ -567,6 +596,36 @@ mod tests {
     fn b1_6_scrapped() {
         only(5);
         assert!(ok_case().decide_at(now()).allow);
+    }
+
+    // A10: a locked archive is refused first (after A8), and only while locked.
+    #[test]
+    fn a10_locked_is_refused_first() {
+        let mut c = ok_case();
+        c.status.state = CylinderState::Locked;
+        c.status.next_check_date = Some(date("2026-01-01"));
+        assert_eq!(c.rules(), vec!["A10", "B1.4"]);
+        c.status.state = CylinderState::Normal;
+        assert_eq!(c.rules(), vec!["B1.4"]);
+        assert_eq!(Rule::parse("A10"), Some(Rule::A10));
+    }
+
+    // B1.7 / B9: a regulator's permission (委托充装) lets the enterprise fill another owner's
+    // cylinders up to and including its last day; vehicle cylinders (A9) are never refused.
+    #[test]
+    fn b1_7_entrusted_filling_and_vehicle_cylinders() {
+        let mut c = ok_case();
+        c.archive.owner_org_id = Some(OTHER);
+        assert_eq!(c.rules(), vec!["B1.7"]);
+        c.entrusted_until = Some(date("2026-11-21"));
+        assert!(c.decide_at(now()).allow, "the last day still counts");
+        c.entrusted_until = Some(date("2026-11-20"));
+        let d = c.decide_at(now());
+        assert_eq!(c.rules(), vec!["B1.7"]);
+        assert!(d.refusals[0].reason.contains("2026-11-20"));
+        c.entrusted_until = None;
+        c.vehicle = true;
+        assert!(c.decide_at(now()).allow);
     }
 
     #[test]

@@ -159,6 +159,8 @@ pub struct CylinderRef<'a> {
 pub struct SiteRef<'a> {
     pub org_id: Uuid,
     pub org_path: &'a str,
+    /// A closed site (`active: false`) takes no new records; its history stays.
+    pub active: bool,
 }
 
 /// The facts phase one reads, as the store found them in the writer's transaction.
@@ -234,6 +236,10 @@ pub fn check_refs(
             "{}: 该站点不在您的数据权限范围内",
             at("site_id")
         ))),
+        Some(Some(s)) if !s.active => out.push(Refusal::invalid(
+            at("site_id"),
+            "站点已关闭（停用），不能再记录新的作业",
+        )),
         _ => {}
     }
     if let EventData::Fill(f) = &e.data {

@@ -31,7 +31,9 @@ pub use archive::{Archive, CylinderState, Registration, Valve};
 pub use codes::{CylinderCode, QrId, RegionCode};
 pub use error::{FieldError, ValidationErrors};
 pub use event::{Event, EventData, EventKind};
-pub use org::{CreditCode, Licence, LicenceKind, NewOrg, NewSite, OrgKind, Role, SiteKind};
+pub use org::{
+    CreditCode, Licence, LicenceKind, NewOrg, NewSite, OrgChanges, OrgKind, Role, SiteChanges, SiteKind,
+};
 pub use status::{CylinderStatus, LabelStatus, LocationKind, Verdict};
 pub use time::{Date, Timestamp};
 pub use units::{Kg, Litres, Mm, Mpa, Text};

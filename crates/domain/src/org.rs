@@ -271,6 +271,122 @@ impl NewSite {
     }
 }
 
+/// A change of an organisation (`PATCH /api/v1/orgs/{id}`): what is absent stays; an empty
+/// `phone` or `address` clears it; each licence replaces the one of the same kind (a renewal).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text>,
+    /// The phone the public label page offers (fixed line with area code, mobile, or a 400/800
+    /// hotline); `""` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code: Option<CreditCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licences: Option<Vec<Licence>>,
+}
+
+/// An organisation's phone as the public page dials it: a fixed line or mobile number, or a
+/// 10-digit 400/800 hotline.
+pub fn check_org_phone(s: &str) -> Result<String, String> {
+    let t: String = s.trim().chars().filter(|c| *c != ' ').collect();
+    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+    let hotline = (t.starts_with("400") || t.starts_with("800"))
+        && digits.len() == 10
+        && t.chars().all(|c| c.is_ascii_digit() || c == '-');
+    if hotline {
+        return Ok(t);
+    }
+    crate::circulation::Phone::parse(&t)
+        .map(|p| p.as_str().to_owned())
+        .map_err(|_| "电话号码格式不正确（带区号的固定电话、11 位手机号或 400/800 热线）".to_owned())
+}
+
+impl OrgChanges {
+    /// Checks the fields; answers the phone and address as they are stored (`None` = clear).
+    #[allow(clippy::type_complexity)]
+    pub fn validate(&self) -> Result<(Option<Option<String>>, Option<Option<String>>), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        if self.name.is_none()
+            && self.phone.is_none()
+            && self.address.is_none()
+            && self.credit_code.is_none()
+            && self.licences.is_none()
+        {
+            errs.push("", "没有要修改的字段");
+        }
+        let phone = self.phone.as_deref().map(|p| match p.trim() {
+            "" => None,
+            p => check_org_phone(p).map_err(|m| errs.push("phone", m)).ok(),
+        });
+        let address = self.address.as_deref().map(|a| match a.trim() {
+            "" => None,
+            a => Text::parse(a)
+                .map(|t| t.as_str().to_owned())
+                .map_err(|m| errs.push("address", m))
+                .ok(),
+        });
+        if let Some(ls) = &self.licences {
+            for (i, l) in ls.iter().enumerate() {
+                if ls[..i].iter().any(|o| o.kind == l.kind) {
+                    errs.push(format!("licences[{i}].kind"), "同一种许可证只能给出一个");
+                }
+            }
+        }
+        errs.into_result((phone, address))
+    }
+
+    /// The licences after this change: each given one replaces the one of its kind.
+    pub fn licences_after(&self, old: &[Licence]) -> Vec<Licence> {
+        let Some(new) = &self.licences else {
+            return old.to_vec();
+        };
+        let mut out: Vec<Licence> = old
+            .iter()
+            .filter(|l| !new.iter().any(|n| n.kind == l.kind))
+            .cloned()
+            .collect();
+        out.extend(new.iter().cloned());
+        out
+    }
+}
+
+/// A change of a site (`PATCH /api/v1/sites/{id}`): what is absent stays; `active: false` closes
+/// it (no new records, history kept), `true` opens it again.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+impl SiteChanges {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        if *self == SiteChanges::default() {
+            errs.push("", "没有要修改的字段");
+        }
+        if self.lat.is_some() || self.lon.is_some() {
+            check_position(self.lat, self.lon, &mut errs);
+        }
+        errs.into_result(())
+    }
+}
+
 /// Latitude and longitude come together and lie on the globe.
 pub fn check_position(lat: Option<f64>, lon: Option<f64>, errs: &mut ValidationErrors) {
     match (lat, lon) {

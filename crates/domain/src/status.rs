@@ -279,6 +279,7 @@ impl CylinderStatus {
                 Conclusion::Scrap => self.scrap(),
             },
             D::Scrap(_) => self.scrap(),
+            D::ArchiveChange(c) => self.change(c),
         }
         if matches!(e.data, D::InspectionResult(_)) {
             self.inspection_station = None;
@@ -289,6 +290,30 @@ impl CylinderStatus {
         }
         self.last_event_at = Some(self.last_event_at.map_or(e.time, |t| t.max(e.time)));
         self.event_count += 1;
+    }
+
+    /// A correction of the archive: what the status carries of the archive follows it (A10: a
+    /// lock takes the cylinder out of use until `normal` puts it back; a scrapped one stays so).
+    fn change(&mut self, c: &crate::event::ArchiveChange) {
+        fn value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<T> {
+            serde_json::from_value(v.clone()).ok()
+        }
+        if let Some(to) = c.to("state").and_then(value::<CylinderState>) {
+            match to {
+                CylinderState::Scrapped => self.scrap(),
+                s if self.state != CylinderState::Scrapped => self.state = s,
+                _ => {}
+            }
+        }
+        if let Some(to) = c.to("next_check_date") {
+            self.next_check_date = value(to);
+        }
+        if let Some(to) = c.to("last_check_date") {
+            self.last_check_date = value(to);
+        }
+        if let Some(to) = c.to("registration") {
+            self.registration = value(to);
+        }
     }
 
     fn place(&mut self, at: LocationKind, site: Option<Uuid>) {
@@ -367,6 +392,9 @@ mod tests {
             }
             EventKind::TagBind => json!({}),
             EventKind::Register => json!({"number": "1", "date": "2026-11-01", "authority": "局"}),
+            EventKind::ArchiveChange => {
+                json!({"changes": {"state": {"from": "normal", "to": "locked"}}, "reason": "阀门损坏"})
+            }
         };
         Event {
             id: Uuid::new_v4(),
@@ -517,6 +545,34 @@ mod tests {
         assert!(s.post_fill_checked && s.failed_check.is_none());
     }
 
+    // A10: a lock takes the cylinder out of use, `normal` puts it back, a scrapped one stays
+    // scrapped; a corrected inspection date is what the next decision reads.
+    #[test]
+    fn archive_changes_lock_unlock_and_correct_dates() {
+        let change = |changes: serde_json::Value, minutes: i64| {
+            let mut e = ev(EventKind::ArchiveChange, minutes);
+            e.data = EventData::parse(
+                EventKind::ArchiveChange,
+                &json!({"changes": changes, "reason": "核实"}),
+                "",
+            )
+            .unwrap();
+            e
+        };
+        let a = archive();
+        let today = Date::parse("2026-11-10").unwrap();
+        let mut s = CylinderStatus::initial(&a);
+        s.apply(&change(json!({"state": {"from": "normal", "to": "locked"}}), 1));
+        assert_eq!(Verdict::of(&a, &s, today), Verdict::Locked);
+        s.apply(&change(json!({"state": {"from": "locked", "to": "normal"}}), 2));
+        assert_eq!(Verdict::of(&a, &s, today), Verdict::Ok);
+        s.apply(&change(json!({"next_check_date": {"from": "2028-01-01", "to": "2026-01-01"}}), 3));
+        assert_eq!(Verdict::of(&a, &s, today), Verdict::Overdue);
+        s.apply(&ev(EventKind::Scrap, 4));
+        s.apply(&change(json!({"state": {"from": "scrapped", "to": "normal"}}), 5));
+        assert_eq!(s.state, CylinderState::Scrapped, "scrapped is final");
+    }
+
     #[test]
     fn inspection_pass_moves_the_next_check_date() {
         let s = CylinderStatus::fold(&archive(), &[ev(EventKind::InspectionResult, 0)]);
@@ -574,6 +630,8 @@ pub enum Verdict {
     /// The code is not a cylinder of this node, or its label was voided: the label is not genuine.
     InvalidLabel,
     Scrapped,
+    /// Taken out of use (停用, A10) until its archive is put back to normal.
+    Locked,
     /// Past its design service life.
     Expired,
     /// Past its next periodic inspection date.
@@ -586,6 +644,7 @@ impl Verdict {
         match self {
             Verdict::InvalidLabel => "invalid_label",
             Verdict::Scrapped => "scrapped",
+            Verdict::Locked => "locked",
             Verdict::Expired => "expired",
             Verdict::Overdue => "overdue",
             Verdict::Ok => "ok",
@@ -597,6 +656,7 @@ impl Verdict {
         match self {
             Verdict::InvalidLabel => "标签非正品",
             Verdict::Scrapped => "已报废",
+            Verdict::Locked => "已停用",
             Verdict::Expired => "已超过使用年限",
             Verdict::Overdue => "已超期未检",
             Verdict::Ok => "可以使用",
@@ -611,6 +671,8 @@ impl Verdict {
             Verdict::Scrapped
         } else if status.label == LabelStatus::Void {
             Verdict::InvalidLabel
+        } else if status.state == CylinderState::Locked {
+            Verdict::Locked
         } else if archive.effective_discard_date().is_some_and(|d| d < today) {
             Verdict::Expired
         } else if status.next_check_date.is_none_or(|d| d < today) {

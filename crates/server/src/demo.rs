@@ -358,6 +358,8 @@ async fn org(
             .transpose()
             .map_err(anyhow::Error::msg)?,
         licences,
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(parent.map(|p| p.path.as_str()), id),
         created_at: st.now(),
     };

@@ -137,10 +137,28 @@ pub trait OrgStore {
     async fn insert_org(&self, org: &OrgRecord) -> Result<()>;
     async fn get_org(&self, id: Uuid) -> Result<Option<OrgRecord>>;
     async fn list_orgs(&self, scope: &Scope, page: Page) -> Result<Vec<OrgRecord>>;
+    /// Writes what of an organisation may change: name, phone, address, credit code, licences.
+    async fn update_org(&self, org: &OrgRecord) -> Result<()>;
 
     async fn insert_site(&self, id: Uuid, site: &NewSite, at: DateTime<Utc>) -> Result<()>;
     async fn get_site(&self, id: Uuid) -> Result<Option<SiteRecord>>;
     async fn list_sites(&self, scope: &Scope, page: Page) -> Result<Vec<SiteRecord>>;
+    /// Writes what of a site may change: name, address, position, open or closed.
+    async fn update_site(&self, site: &SiteRecord) -> Result<()>;
+
+    async fn insert_permission(&self, p: &FillingPermission) -> Result<()>;
+    async fn get_permission(&self, id: Uuid) -> Result<Option<FillingPermission>>;
+    /// Permissions whose owner, filler or granting regulator lies in `scope`, newest first.
+    async fn list_permissions(&self, scope: &Scope, page: Page)
+    -> Result<Vec<FillingPermission>>;
+    /// Revokes a permission; `false` when it was revoked already.
+    async fn revoke_permission(&self, id: Uuid, by: Uuid, at: DateTime<Utc>) -> Result<bool>;
+    /// The last day of the unrevoked permissions for `filler` to fill `owner`'s cylinders (B9).
+    async fn entrusted_until(
+        &self,
+        owner: Uuid,
+        filler: Uuid,
+    ) -> Result<Option<cyltrace_domain::Date>>;
 
     async fn insert_user(&self, user: &UserRecord) -> Result<()>;
     async fn get_user(&self, id: Uuid) -> Result<Option<UserRecord>>;

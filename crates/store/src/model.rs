@@ -40,6 +40,9 @@ pub struct OrgRecord {
     pub parent_id: Option<Uuid>,
     pub credit_code: Option<String>,
     pub licences: Vec<Licence>,
+    /// The phone the public label page offers to call (订气、报修、咨询).
+    pub phone: Option<String>,
+    pub address: Option<String>,
     /// `/<root id>/…/<own id>/`: the subtree of an organisation is every path with this prefix.
     pub path: String,
     pub created_at: DateTime<Utc>,
@@ -61,8 +64,26 @@ pub struct SiteRecord {
     pub address: Option<String>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
+    /// `false` once the site is closed: it takes no new records, its history stays.
+    pub active: bool,
     pub org_path: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A regulator's permission for a filling enterprise to fill another owner's cylinders (B9 委托充装),
+/// up to and including `valid_until`, unless revoked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FillingPermission {
+    pub id: Uuid,
+    pub owner_org_id: Uuid,
+    pub filler_org_id: Uuid,
+    pub valid_until: cyltrace_domain::Date,
+    pub granted_by: Uuid,
+    /// The regulator that granted it.
+    pub granted_org_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

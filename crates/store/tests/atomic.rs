@@ -35,6 +35,8 @@ async fn world(s: &dyn Store) -> (OrgRecord, Uuid) {
         parent_id: None,
         credit_code: None,
         licences: vec![],
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(None, id),
         created_at: t0(),
     };

@@ -61,6 +61,8 @@ fn org(
         parent_id: parent.map(|p| p.id),
         credit_code: None,
         licences: serde_json::from_value(licences).expect("licences"),
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(parent.map(|p| p.path.as_str()), id),
         created_at: ts("2026-01-01T00:00:00Z"),
     }
@@ -358,6 +360,7 @@ async fn sites_and_users_round_trip_and_stay_in_their_scope() {
         address: Some("昆明市五华区".to_owned()),
         lat: Some(25.04),
         lon: Some(102.71),
+        active: true,
         org_path: a.path.clone(),
         created_at: t0(),
     };
@@ -413,6 +416,65 @@ async fn sites_and_users_round_trip_and_stay_in_their_scope() {
     }
     assert_eq!(s.get_user(dup.id).await.unwrap(), None);
     assert_eq!(s.user_by_username("alice").await.unwrap(), Some(ua));
+}
+
+// Issue 16: master data changes (a renewed licence, a closed site) are read back as written, and
+// the permissions for entrusted filling (B9) answer their last day until revoked.
+#[tokio::test]
+async fn orgs_and_sites_change_and_permissions_are_granted_and_revoked() {
+    let (s, _g) = store().await;
+    let reg = regulator();
+    let a = enterprise(&reg, "甲燃气");
+    let b = enterprise(&reg, "乙燃气");
+    for o in [&reg, &a, &b] {
+        s.insert_org(o).await.unwrap();
+    }
+    let mut changed = a.clone();
+    changed.name = "甲燃气有限公司".to_owned();
+    changed.phone = Some("0871-65550000".to_owned());
+    changed.address = Some("昆明市盘龙区".to_owned());
+    changed.licences[0].valid_until = cyltrace_domain::Date::parse("2031-12-31").unwrap();
+    s.update_org(&changed).await.unwrap();
+    assert_eq!(s.get_org(a.id).await.unwrap(), Some(changed));
+
+    let site = Uuid::new_v4();
+    s.insert_site(site, &new_site(&a, "filling_station", "甲站"), t0())
+        .await
+        .unwrap();
+    let mut closed = s.get_site(site).await.unwrap().unwrap();
+    assert!(closed.active, "a new site is open");
+    closed.active = false;
+    closed.name = "甲站（已关闭）".to_owned();
+    s.update_site(&closed).await.unwrap();
+    assert_eq!(s.get_site(site).await.unwrap(), Some(closed));
+
+    assert_eq!(s.entrusted_until(b.id, a.id).await.unwrap(), None);
+    let grant = |until: &str| cyltrace_store::FillingPermission {
+        id: Uuid::new_v4(),
+        owner_org_id: b.id,
+        filler_org_id: a.id,
+        valid_until: cyltrace_domain::Date::parse(until).unwrap(),
+        granted_by: Uuid::new_v4(),
+        granted_org_id: reg.id,
+        created_at: t0(),
+        revoked_at: None,
+        revoked_by: None,
+    };
+    let (p1, p2) = (grant("2027-06-30"), grant("2027-12-31"));
+    s.insert_permission(&p1).await.unwrap();
+    s.insert_permission(&p2).await.unwrap();
+    let until = |d: &str| Some(cyltrace_domain::Date::parse(d).unwrap());
+    assert_eq!(s.entrusted_until(b.id, a.id).await.unwrap(), until("2027-12-31"));
+    assert_eq!(s.entrusted_until(a.id, b.id).await.unwrap(), None, "one way only");
+    assert!(s.revoke_permission(p2.id, reg.id, t0()).await.unwrap());
+    assert!(!s.revoke_permission(p2.id, reg.id, t0()).await.unwrap(), "revoked once");
+    assert_eq!(s.entrusted_until(b.id, a.id).await.unwrap(), until("2027-06-30"));
+    let got = s.get_permission(p2.id).await.unwrap().unwrap();
+    assert_eq!(got.revoked_by, Some(reg.id));
+    assert_eq!(s.list_permissions(&Scope(a.path.clone()), ALL).await.unwrap().len(), 2);
+    let other = enterprise(&reg, "丙燃气");
+    s.insert_org(&other).await.unwrap();
+    assert!(s.list_permissions(&Scope(other.path.clone()), ALL).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use crate::archive::Archive;
+use crate::archive::{Archive, CylinderState};
 use crate::event::{EventData, EventKind};
 use crate::status::{CylinderStatus, LocationKind, Verdict};
 use crate::time::Date;
@@ -45,6 +45,19 @@ pub fn cylinder_refusals(
             let k = EventKind::parse(k).map_or(k.as_str(), |k| k.label_zh());
             out.push(format!("气瓶{k}不合格，复检合格前不能{what}"));
         }
+    }
+    // A10: a locked cylinder only comes back (empty, to a store); it goes nowhere else.
+    let comes_back = match data {
+        EventData::Recycle(_) => true,
+        EventData::StoreIn(m) => !m.full,
+        EventData::Unload(_) => !status.full,
+        _ => false,
+    };
+    if status.state == CylinderState::Locked && !sends_full_out && !comes_back {
+        out.push(format!(
+            "气瓶已停用（锁定），不能{}",
+            data.kind().label_zh()
+        ));
     }
     match data {
         EventData::Deliver(_) if status.location_kind == LocationKind::AtCustomer => {

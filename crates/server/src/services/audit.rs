@@ -126,6 +126,36 @@ impl Audit {
     }
 }
 
+/// What a change did, for its audit row: `what: field old → new` for every top-level field of two
+/// JSON views that differs (absent and `null` read as `—`). Never pass secrets in the views.
+pub fn changes_note(what: &str, before: &serde_json::Value, after: &serde_json::Value) -> String {
+    let show = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "—".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    let mut keys: Vec<&String> = before
+        .as_object()
+        .into_iter()
+        .chain(after.as_object())
+        .flat_map(|m| m.keys())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let changed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| before.get(k.as_str()) != after.get(k.as_str()))
+        .map(|k| {
+            format!(
+                "{k}: {} → {}",
+                show(before.get(k.as_str())),
+                show(after.get(k.as_str()))
+            )
+        })
+        .collect();
+    format!("{what}: {}", changed.join("; "))
+}
+
 /// The newest `limit` audit records in the caller's scope (all for a node admin), and how many there
 /// are (the node admin's console).
 pub async fn recent(

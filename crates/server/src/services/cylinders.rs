@@ -102,6 +102,86 @@ pub async fn create_cylinders(st: &AppState, p: &Principal, body: &Value) -> Api
     }
 }
 
+/// `PATCH /cylinders/{code}`: `{"changes": {field: value, …}, "reason"}`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivePatch {
+    /// Archive fields (any but `code`) and their new values; `null` clears one.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Map<String, Value>,
+    /// Why (e.g. 复称皮重, 阀门损坏停用); recorded with the change.
+    pub reason: String,
+}
+
+/// Corrects a cylinder archive or locks / unlocks it (A1, A10): the change is an `archive_change`
+/// event in the ledger with each field's old and new value and the reason, written through the
+/// one write path with the request's audit row; the next decision reads the new archive.
+/// A regulator may only lock and unlock (`state`); a scrapped cylinder never changes state.
+pub async fn change_archive(
+    st: &AppState,
+    p: &Principal,
+    code: &str,
+    body: &Value,
+    audit: Option<&super::audit::Audit>,
+) -> ApiResult<CylinderRecord> {
+    use cyltrace_domain::CylinderState;
+    use cyltrace_domain::event::{ArchiveChange, EventData};
+    let input: ArchivePatch = from_value(body, "")?;
+    let only_state = input.changes.keys().all(|k| k == "state");
+    p.require(if only_state {
+        Action::LockCylinder
+    } else {
+        Action::EditArchive
+    })?;
+    let c = get_cylinder(st, p, code).await?;
+    let mut errs = ValidationErrors::default();
+    let reason = cyltrace_domain::Text::parse(&input.reason)
+        .map_err(|m| errs.push("reason", format!("请填写修改原因：{m}")))
+        .ok();
+    let scrapped = c.status.state == CylinderState::Scrapped
+        || c.archive.state == CylinderState::Scrapped;
+    if scrapped && input.changes.contains_key("state") {
+        errs.push("changes.state", "气瓶已报废，报废是最终状态，不能再改变");
+    }
+    if let Some(owner) = input.changes.get("owner_org_id").filter(|v| !v.is_null()) {
+        let owner = owner.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        match owner {
+            None => errs.push("changes.owner_org_id", "应为机构 id（UUID）"),
+            Some(id) => match st.store.get_org(id).await? {
+                Some(o) if p.sees(&o.path) => {}
+                Some(_) => errs.push("changes.owner_org_id", "产权单位不在您的数据权限范围内"),
+                None => errs.push("changes.owner_org_id", "产权单位不存在"),
+            },
+        }
+    }
+    errs.into_result(())?;
+    let (_, diff) = c.archive.changed(&input.changes)?;
+    if diff.is_empty() {
+        return Err(ApiError::invalid(
+            "changes",
+            "与现有档案相同，没有需要修改的内容",
+        ));
+    }
+    let event = cyltrace_domain::Event {
+        id: Uuid::new_v4(),
+        data: EventData::ArchiveChange(ArchiveChange {
+            changes: diff,
+            reason: reason.expect("checked above"),
+        }),
+        codes: vec![c.archive.code.clone()],
+        time: st.now(),
+        site_id: None,
+        operator: None,
+        device: None,
+        position: None,
+    };
+    let sub = super::events::Submission::new(vec![event], cyltrace_domain::intake::Naming::Single);
+    super::events::submit(st, p, sub, audit)
+        .await
+        .map_err(super::events::api_error)?;
+    get_cylinder(st, p, code).await
+}
+
 pub fn parse_code(s: &str) -> ApiResult<CylinderCode> {
     CylinderCode::parse(s).map_err(|m| ApiError::invalid("code", m))
 }

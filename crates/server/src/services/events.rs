@@ -178,6 +178,10 @@ pub async fn record_events(
     let mut events = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         match Event::parse(v, &format!("events[{i}]")) {
+            Ok(e) if e.kind() == cyltrace_domain::EventKind::ArchiveChange => errs.push(
+                format!("events[{i}].kind"),
+                "档案变更请通过 PATCH /api/v1/cylinders/{code} 提交",
+            ),
             Ok(e) => events.push(e),
             Err(e) => errs.0.extend(e.0),
         }

@@ -74,6 +74,9 @@ pub async fn fill_control(
         Some((s, _)) if s.kind != SiteKind::FillingStation => {
             errs.push("site_id", "该站点不是充装站，不能进行充装控制")
         }
+        Some((s, _)) if !s.active => {
+            errs.push("site_id", "该充装站已关闭（停用），不能进行充装控制")
+        }
         Some(_) => {}
     }
     errs.into_result(())?;
@@ -97,12 +100,27 @@ pub async fn fill_control(
             true,
         ),
         Some(c) => {
+            // B1.7 reads the regulator's permission (B9) and whether it is a vehicle cylinder
+            // (A9) only for another owner's cylinder.
+            let owner = c.archive.owner_org_id;
+            let (entrusted_until, vehicle) = if owner == Some(enterprise.id) {
+                (None, false)
+            } else {
+                let until = match owner {
+                    Some(o) => st.store.entrusted_until(o, enterprise.id).await?,
+                    None => None,
+                };
+                let car = st.store.biz_by_key(super::registry::CAR_BOTTLE, code.as_str());
+                (until, car.await?.is_some())
+            };
             let facts = FillFacts {
                 archive: &c.archive,
                 status: &c.status,
                 enterprise_id: enterprise.id,
                 licences: &enterprise.licences,
                 medium,
+                entrusted_until,
+                vehicle,
             };
             let mut d = filling::decide(&facts, now);
             let void = c.status.label == LabelStatus::Void;
@@ -327,7 +345,8 @@ pub async fn refusal_counts(
     p.require(Action::Read)?;
     let f = decision_filter(p, q)?;
     let counts = st.store.refusal_counts(&f).await?;
-    Ok(std::iter::once(filling::Rule::A8)
+    Ok([filling::Rule::A8, filling::Rule::A10]
+        .into_iter()
         .chain(filling::Rule::TABLE_B1)
         .map(|r| {
             (

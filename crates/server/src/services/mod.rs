@@ -8,7 +8,7 @@
 //!   household checks, stock, the flow table, scan-to-act and the circulation guards), `labels`,
 //!   `inspection`, `registry` (factory documents, vehicle cylinders), `archives/` (import, export);
 //! - `overview` (the enterprise console's figures), `supervision` (the regulator's figures),
-//!   `notices` (complaints, messages, articles), `public` (the phone page), `ps/` (the `/PS`
+//!   `permissions` (entrusted filling, B9), `notices` (complaints, messages, articles), `public` (the phone page), `ps/` (the `/PS`
 //!   interface's receiving side), `ledger` (key, signer, proofs), `node` (readiness and status);
 //! - shared helpers: `calendar` (China calendar days), `files` (content-addressed files), `pdf`.
 //!
@@ -45,6 +45,7 @@ pub mod node;
 pub mod notices;
 pub mod orgs;
 pub mod overview;
+pub mod permissions;
 pub mod pdf;
 pub mod ps;
 pub mod public;

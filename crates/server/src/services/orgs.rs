@@ -3,7 +3,9 @@
 
 use cyltrace_domain::access::{Action, may_grant};
 use cyltrace_domain::parse::from_value;
-use cyltrace_domain::{NewOrg, NewSite, OrgKind, Role, ValidationErrors};
+use cyltrace_domain::{
+    NewOrg, NewSite, OrgChanges, OrgKind, Role, SiteChanges, ValidationErrors,
+};
 use cyltrace_store::{OrgRecord, Page, SiteRecord, UserRecord};
 use serde::Deserialize;
 use serde_json::Value;
@@ -44,6 +46,8 @@ pub async fn create_org(st: &AppState, p: &Principal, body: &Value) -> ApiResult
         parent_id,
         credit_code: org.credit_code.map(|c| c.as_str().to_owned()),
         licences: org.licences,
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(parent.as_ref().map(|o| o.path.as_str()), id),
         created_at: st.now(),
     };
@@ -66,6 +70,86 @@ pub async fn get_org(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<OrgRec
 pub async fn list_orgs(st: &AppState, p: &Principal, page: Page) -> ApiResult<Vec<OrgRecord>> {
     p.require(Action::Read)?;
     Ok(st.store.list_orgs(&p.scope(), page).await?)
+}
+
+/// A master-data change and its audit note (`field: old → new`).
+pub struct Changed<T> {
+    pub record: T,
+    pub note: String,
+}
+
+fn org_fields(o: &OrgRecord) -> Value {
+    serde_json::json!({
+        "name": o.name, "phone": o.phone, "address": o.address, "credit_code": o.credit_code,
+        "licences": o.licences,
+    })
+}
+
+/// `PATCH /orgs/{id}`: name, phone, address, credit code, licences replaced by kind (a renewal).
+/// The next fill-control judges B1.1/B1.2 by the new licences (the station cache is dropped).
+pub async fn update_org(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &Value,
+) -> ApiResult<Changed<OrgRecord>> {
+    p.require(Action::EditOrg)?;
+    let changes: OrgChanges = from_value(body, "")?;
+    let (phone, address) = changes.validate()?;
+    let old = get_org(st, p, id).await?;
+    let mut new = old.clone();
+    if let Some(name) = &changes.name {
+        new.name = name.to_string();
+    }
+    if let Some(phone) = phone {
+        new.phone = phone;
+    }
+    if let Some(address) = address {
+        new.address = address;
+    }
+    if let Some(c) = &changes.credit_code {
+        new.credit_code = Some(c.as_str().to_owned());
+    }
+    new.licences = changes.licences_after(&old.licences);
+    st.store.update_org(&new).await?;
+    st.caches.stations.clear();
+    let note = super::audit::changes_note(
+        &format!("org {id}"),
+        &org_fields(&old),
+        &org_fields(&new),
+    );
+    Ok(Changed { record: new, note })
+}
+
+/// Licences of the organisations in the caller's scope that expire within `days` of `today` or
+/// have expired (the overview reminders), soonest first: (organisation, licence).
+pub async fn expiring_licences(
+    st: &AppState,
+    p: &Principal,
+    days: i64,
+) -> ApiResult<Vec<(OrgRecord, cyltrace_domain::Licence)>> {
+    let today = cyltrace_domain::Date(cyltrace_domain::time::china_date(st.now()));
+    let horizon = today.naive() + chrono::Duration::days(days);
+    let orgs = list_orgs(
+        st,
+        p,
+        Page {
+            limit: 10_000,
+            offset: 0,
+        },
+    )
+    .await?;
+    let mut out: Vec<(OrgRecord, cyltrace_domain::Licence)> = orgs
+        .iter()
+        .flat_map(|o| {
+            o.licences
+                .iter()
+                .filter(|l| l.valid_until.naive() <= horizon)
+                .map(|l| (o.clone(), l.clone()))
+        })
+        .collect();
+    out.sort_by_key(|(_, l)| l.valid_until);
+    Ok(out)
 }
 
 pub async fn create_site(st: &AppState, p: &Principal, body: &Value) -> ApiResult<SiteRecord> {
@@ -96,6 +180,47 @@ pub async fn get_site(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<SiteR
         .ok_or_else(|| ApiError::NotFound("站点不存在".to_owned()))?;
     p.require_scope(&site.org_path, "该站点")?;
     Ok(site)
+}
+
+fn site_fields(s: &SiteRecord) -> Value {
+    serde_json::json!({
+        "name": s.name, "address": s.address, "lat": s.lat, "lon": s.lon, "active": s.active,
+    })
+}
+
+/// `PATCH /sites/{id}`: name, address, position, and `active: false` to close it (fill-control,
+/// events and scans then refuse it naming `site_id`; its history stays).
+pub async fn update_site(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &Value,
+) -> ApiResult<Changed<SiteRecord>> {
+    p.require(Action::EditSite)?;
+    let changes: SiteChanges = from_value(body, "")?;
+    changes.validate()?;
+    let old = get_site(st, p, id).await?;
+    let mut new = old.clone();
+    if let Some(name) = &changes.name {
+        new.name = name.to_string();
+    }
+    if let Some(a) = &changes.address {
+        new.address = Some(a.to_string());
+    }
+    if changes.lat.is_some() {
+        (new.lat, new.lon) = (changes.lat, changes.lon);
+    }
+    if let Some(active) = changes.active {
+        new.active = active;
+    }
+    st.store.update_site(&new).await?;
+    st.caches.stations.clear();
+    let note = super::audit::changes_note(
+        &format!("site {id}"),
+        &site_fields(&old),
+        &site_fields(&new),
+    );
+    Ok(Changed { record: new, note })
 }
 
 /// Sites of the organisations in the caller's data scope.
@@ -260,6 +385,8 @@ pub async fn bootstrap_admin(
         parent_id: None,
         credit_code: None,
         licences: vec![],
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(None, id),
         created_at: st.now(),
     };

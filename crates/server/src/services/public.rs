@@ -26,6 +26,8 @@ pub struct PublicCylinder {
 pub struct Known {
     pub state: &'static str,
     pub owner: Option<String>,
+    /// The owner's phone (订气、报修、咨询), when it recorded one.
+    pub phone: Option<String>,
     pub medium: Option<String>,
     pub style: Option<String>,
     pub next_check_date: Option<Date>,
@@ -94,7 +96,9 @@ pub async fn cylinder(st: &AppState, code: &str) -> ApiResult<PublicCylinder> {
     let verdict = Verdict::of(&c.archive, &c.status, today);
     let events = st.store.events_of(&code).await?;
     let owner_id = c.archive.owner_org_id.unwrap_or(c.org_id);
-    let owner = st.store.get_org(owner_id).await?.map(|o| o.name);
+    let owner_org = st.store.get_org(owner_id).await?;
+    let phone = owner_org.as_ref().and_then(|o| o.phone.clone());
+    let owner = owner_org.map(|o| o.name);
 
     let mut site_names: HashMap<Uuid, Option<String>> = HashMap::new();
     let mut site_name = async |id: Option<Uuid>| -> ApiResult<Option<String>> {
@@ -144,6 +148,7 @@ pub async fn cylinder(st: &AppState, code: &str) -> ApiResult<PublicCylinder> {
         known: Some(Known {
             state: c.status.state.as_str(),
             owner,
+            phone,
             medium: c.archive.medium.as_ref().map(|m| m.as_str().to_owned()),
             style: c.archive.style.as_ref().map(|m| m.as_str().to_owned()),
             next_check_date: c.status.next_check_date,

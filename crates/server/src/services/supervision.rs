@@ -339,7 +339,7 @@ pub async fn compute(
                 Verdict::Overdue => e.overdue += 1,
                 Verdict::Expired => e.expired += 1,
                 Verdict::Scrapped => e.scrapped += 1,
-                Verdict::InvalidLabel => {}
+                Verdict::Locked | Verdict::InvalidLabel => {}
             }
         }
         if !sv::is_active(&c.archive, &c.status) {

@@ -31,6 +31,8 @@ pub(super) struct Touched {
     pub stale: bool,
     /// An event of the request was stored for it: its projection is written at the end.
     pub changed: bool,
+    /// An `archive_change` of the request corrected the archive: it is written at the end too.
+    pub archive_changed: bool,
 }
 
 /// The cylinders a request touches (`None`: no archive).
@@ -51,6 +53,7 @@ pub(super) async fn load_cylinders(
                 org_path: r.org_path,
                 stale: false,
                 changed: false,
+                archive_changed: false,
             });
             into.insert(code.clone(), t);
         }
@@ -129,6 +132,7 @@ impl Refs for RefFacts<'_> {
             .map(|s| SiteRef {
                 org_id: s.org_id,
                 org_path: &s.org_path,
+                active: s.active,
             })
     }
 

@@ -272,6 +272,10 @@ async fn store_event(
             .await?;
         }
         t.changed = true;
+        if let EventData::ArchiveChange(c) = &e.data {
+            t.archive = t.archive.after(c);
+            t.archive_changed = true;
+        }
         if t.stale || t.status.needs_refold(e.time) {
             // A late event: the status is refolded from the stored events when next needed.
             t.stale = true;
@@ -467,6 +471,13 @@ async fn write_projection(
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let s = &t.status;
+    if t.archive_changed {
+        sql("update cylinders set archive = $1 where code = $2")
+            .bind(to_json(&t.archive))
+            .bind(code.as_str())
+            .execute(c)
+            .await?;
+    }
     sql("update cylinders set status = $1, state = $2, location_kind = $3, next_check_date = $4, site_id = $5, holder = $6, updated_at = $7
          where code = $8")
     .bind(to_json(s))

@@ -9,14 +9,14 @@ use uuid::Uuid;
 use super::SqlStore;
 use super::db::{sql, taken, to_json};
 use super::rows::{self, USER_COLUMNS};
-use crate::model::{OrgRecord, Page, Scope, SiteRecord, UserRecord};
+use crate::model::{FillingPermission, OrgRecord, Page, Scope, SiteRecord, UserRecord};
 use crate::{OrgStore, Result};
 
 #[async_trait]
 impl OrgStore for SqlStore {
     async fn insert_org(&self, o: &OrgRecord) -> Result<()> {
-        sql("insert into orgs (org_id, kind, name, region_code, parent_id, credit_code, licences, path, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        sql("insert into orgs (org_id, kind, name, region_code, parent_id, credit_code, licences, path, created_at, phone, address)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(o.id)
         .bind(o.kind.as_str())
         .bind(&o.name)
@@ -26,6 +26,8 @@ impl OrgStore for SqlStore {
         .bind(to_json(&o.licences))
         .bind(&o.path)
         .bind(o.created_at)
+        .bind(o.phone.clone())
+        .bind(o.address.clone())
         .execute(&mut self.conn().await?.conn())
         .await
         .map_err(taken(|| format!("org {}", o.id)))?;
@@ -52,6 +54,19 @@ impl OrgStore for SqlStore {
             .iter()
             .map(rows::org)
             .collect()
+    }
+
+    async fn update_org(&self, o: &OrgRecord) -> Result<()> {
+        sql("update orgs set name = $1, phone = $2, address = $3, credit_code = $4, licences = $5 where org_id = $6")
+            .bind(&o.name)
+            .bind(o.phone.clone())
+            .bind(o.address.clone())
+            .bind(o.credit_code.clone())
+            .bind(to_json(&o.licences))
+            .bind(o.id)
+            .execute(&mut self.conn().await?.conn())
+            .await?;
+        Ok(())
     }
 
     async fn insert_site(&self, id: Uuid, s: &NewSite, at: DateTime<Utc>) -> Result<()> {
@@ -89,6 +104,93 @@ impl OrgStore for SqlStore {
         .iter()
         .map(rows::site)
         .collect()
+    }
+
+    async fn update_site(&self, s: &SiteRecord) -> Result<()> {
+        sql("update sites set name = $1, address = $2, lat = $3, lon = $4, active = $5 where site_id = $6")
+            .bind(&s.name)
+            .bind(s.address.clone())
+            .bind(s.lat)
+            .bind(s.lon)
+            .bind(s.active)
+            .bind(s.id)
+            .execute(&mut self.conn().await?.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_permission(&self, p: &FillingPermission) -> Result<()> {
+        sql("insert into filling_permissions (permission_id, owner_org_id, filler_org_id, valid_until, granted_by, granted_org_id, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(p.id)
+        .bind(p.owner_org_id)
+        .bind(p.filler_org_id)
+        .bind(p.valid_until.to_string())
+        .bind(p.granted_by)
+        .bind(p.granted_org_id)
+        .bind(p.created_at)
+        .execute(&mut self.conn().await?.conn())
+        .await?;
+        Ok(())
+    }
+
+    async fn get_permission(&self, id: Uuid) -> Result<Option<FillingPermission>> {
+        sql("select * from filling_permissions where permission_id = $1")
+            .bind(id)
+            .fetch_optional(&mut self.conn().await?.conn())
+            .await?
+            .as_ref()
+            .map(rows::permission)
+            .transpose()
+    }
+
+    async fn list_permissions(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<FillingPermission>> {
+        sql("select p.* from filling_permissions p
+             join orgs o on o.org_id = p.owner_org_id
+             join orgs f on f.org_id = p.filler_org_id
+             join orgs g on g.org_id = p.granted_org_id
+             where o.path like $1 or f.path like $1 or g.path like $1
+             order by p.created_at desc, p.permission_id limit $2 offset $3")
+        .bind(scope.like())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut self.conn().await?.conn())
+        .await?
+        .iter()
+        .map(rows::permission)
+        .collect()
+    }
+
+    async fn revoke_permission(&self, id: Uuid, by: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        let done = sql("update filling_permissions set revoked_at = $1, revoked_by = $2
+                        where permission_id = $3 and revoked_at is null")
+        .bind(at)
+        .bind(by)
+        .bind(id)
+        .execute(&mut self.conn().await?.conn())
+        .await?;
+        Ok(done > 0)
+    }
+
+    async fn entrusted_until(
+        &self,
+        owner: Uuid,
+        filler: Uuid,
+    ) -> Result<Option<cyltrace_domain::Date>> {
+        let row = sql("select max(valid_until) as until from filling_permissions
+                       where owner_org_id = $1 and filler_org_id = $2 and revoked_at is null")
+        .bind(owner)
+        .bind(filler)
+        .fetch_one(&mut self.conn().await?.conn())
+        .await?;
+        let until: Option<String> = row.get("until")?;
+        until
+            .map(|d| cyltrace_domain::Date::parse(&d).map_err(crate::StoreError::Corrupt))
+            .transpose()
     }
 
     async fn insert_user(&self, u: &UserRecord) -> Result<()> {

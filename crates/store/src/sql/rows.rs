@@ -42,6 +42,8 @@ pub fn org(r: &Row) -> Result<OrgRecord> {
         parent_id: r.opt_uuid("parent_id")?,
         credit_code: r.get("credit_code")?,
         licences: r.json("licences")?,
+        phone: r.get("phone")?,
+        address: r.get("address")?,
         path: r.get("path")?,
         created_at: r.time("created_at")?,
     })
@@ -57,8 +59,24 @@ pub fn site(r: &Row) -> Result<SiteRecord> {
         address: r.get("address")?,
         lat: r.get("lat")?,
         lon: r.get("lon")?,
+        active: r.get("active")?,
         org_path: r.get("path")?,
         created_at: r.time("created_at")?,
+    })
+}
+
+pub fn permission(r: &Row) -> Result<FillingPermission> {
+    let until: String = r.get("valid_until")?;
+    Ok(FillingPermission {
+        id: r.uuid("permission_id")?,
+        owner_org_id: r.uuid("owner_org_id")?,
+        filler_org_id: r.uuid("filler_org_id")?,
+        valid_until: cyltrace_domain::Date::parse(&until).map_err(StoreError::Corrupt)?,
+        granted_by: r.uuid("granted_by")?,
+        granted_org_id: r.uuid("granted_org_id")?,
+        created_at: r.time("created_at")?,
+        revoked_at: r.opt_time("revoked_at")?,
+        revoked_by: r.opt_uuid("revoked_by")?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1` cylinder archives: created all or nothing, listed in scope, one with its status, and its
 //! events.
 
-use axum::Json;
+use axum::{Extension, Json};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -20,12 +20,13 @@ use crate::services;
 use crate::state::AppState;
 use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
-use crate::web::middleware::noted;
+use crate::services::audit::RequestMeta;
+use crate::web::middleware::{audit_to, audited, noted};
 
 pub fn router() -> ApiRouter {
     OpenApiRouter::new()
         .routes(v1(routes!(create_cylinders, list_cylinders)))
-        .routes(v1(routes!(get_cylinder)))
+        .routes(v1(routes!(get_cylinder, change_cylinder)))
         .routes(v1(routes!(cylinder_events)))
 }
 
@@ -92,6 +93,27 @@ async fn get_cylinder(
     Path(code): Path<String>,
 ) -> ApiResult<Json<CylinderView>> {
     Ok(Json(services::get_cylinder(&st, &p, &code).await?.into()))
+}
+
+/// Correct a cylinder's archive, or lock / unlock it (A10): recorded as an `archive_change` event in
+/// the ledger with every changed field's old and new value and the reason.
+#[utoipa::path(patch, path = "/api/v1/cylinders/{code}", tag = "cylinders",
+    params(("code" = String, Path, description = "The label number")),
+    request_body = services::cylinders::ArchivePatch,
+    security(("bearer" = [])),
+    responses((status = 200, body = CylinderView), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
+async fn change_cylinder(
+    State(st): State<AppState>,
+    p: Principal,
+    Extension(meta): Extension<RequestMeta>,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let audit = audit_to(meta, StatusCode::OK);
+    let c = services::cylinders::change_archive(&st, &p, &code, &body, Some(&audit)).await?;
+    Ok(audited(Json(CylinderView::from(c))))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -42,7 +42,7 @@ pub fn router() -> ApiRouter {
 
 #[derive(Serialize, ToSchema)]
 pub struct RefusalView {
-    /// `B1.1` … `B1.12`, or `A8` for an illegal or void label.
+    /// `B1.1` … `B1.12`, `A8` for an illegal or void label, or `A10` for a locked archive.
     pub rule: String,
     pub reason: String,
 }
@@ -158,7 +158,7 @@ pub struct RefusalCounts {
     pub counts: Vec<RuleCount>,
 }
 
-/// How often each rule refused (A8 and B1.1–B1.12, zero included).
+/// How often each rule refused (A8, A10 and B1.1–B1.12, zero included).
 #[utoipa::path(get, path = "/api/v1/fill-control/refusal-counts", tag = "filling",
     params(RecordQuery), security(("bearer" = [])),
     responses((status = 200, body = RefusalCounts), (status = 401, response = Problem),

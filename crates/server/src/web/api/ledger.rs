@@ -168,7 +168,7 @@ async fn consistency(
 #[derive(Serialize, ToSchema)]
 pub struct PublicCylinderView {
     pub code: String,
-    /// `ok`, `overdue`, `expired`, `scrapped` or `invalid_label`.
+    /// `ok`, `overdue`, `expired`, `scrapped`, `locked` or `invalid_label`.
     pub verdict: &'static str,
     /// The verdict as the phone page says it (可以使用 …).
     pub verdict_zh: &'static str,
@@ -176,6 +176,9 @@ pub struct PublicCylinderView {
     pub state: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The owner's phone (订气、报修、咨询), when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub medium: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +241,7 @@ pub(crate) fn public_view(c: public::PublicCylinder) -> PublicCylinderView {
         verdict_zh: c.verdict.label_zh(),
         state: None,
         owner: None,
+        phone: None,
         medium: None,
         next_check_date: None,
         last_fill: None,
@@ -247,6 +251,7 @@ pub(crate) fn public_view(c: public::PublicCylinder) -> PublicCylinderView {
     if let Some(k) = c.known {
         v.state = Some(k.state);
         v.owner = k.owner;
+        v.phone = k.phone;
         v.medium = k.medium;
         v.next_check_date = k.next_check_date;
         v.last_fill = k.last_fill.map(|f| LastFillView {

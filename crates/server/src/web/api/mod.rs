@@ -40,6 +40,7 @@ pub mod inspection;
 pub mod labels;
 pub mod ledger;
 pub mod orgs;
+pub mod permissions;
 pub mod ps;
 pub mod registry;
 pub mod supervision;
@@ -86,6 +87,7 @@ pub fn protected() -> ApiRouter {
         .merge(auth::router())
         .merge(supervision::router())
         .merge(orgs::router())
+        .merge(permissions::router())
         .merge(cylinders::router())
         .merge(events::router())
         .merge(audit::router())

@@ -5,7 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cyltrace_domain::{NewOrg, NewSite};
+use cyltrace_domain::{NewOrg, NewSite, OrgChanges, SiteChanges};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,9 +22,9 @@ use crate::web::middleware::noted;
 pub fn router() -> ApiRouter {
     OpenApiRouter::new()
         .routes(v1(routes!(create_org, list_orgs)))
-        .routes(v1(routes!(get_org)))
+        .routes(v1(routes!(get_org, update_org)))
         .routes(v1(routes!(create_site, list_sites)))
-        .routes(v1(routes!(get_site)))
+        .routes(v1(routes!(get_site, update_site)))
         .routes(v1(routes!(create_user, list_users)))
         .routes(v1(routes!(get_user)))
 }
@@ -80,6 +80,24 @@ async fn get_org(
     ))
 }
 
+/// Change an organisation: name, phone, address, credit code, licences (each replaces the one of
+/// its kind: a renewal). The next fill-control judges B1.1/B1.2 by it.
+#[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", request_body = OrgChanges,
+    params(("id" = Uuid, Path, description = "The organisation")),
+    security(("bearer" = [])),
+    responses((status = 200, body = OrgView), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
+async fn update_org(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let c = services::orgs::update_org(&st, &p, parse_id(&id, "机构")?, &body).await?;
+    Ok(noted(Json(OrgView::from(c.record)), c.note))
+}
+
 /// Create a site (filling station, warehouse, store, delivery station) of an organisation.
 #[utoipa::path(post, path = "/api/v1/sites", tag = "orgs", request_body = NewSite,
     security(("bearer" = [])),
@@ -129,6 +147,24 @@ async fn get_site(
             .await?
             .into(),
     ))
+}
+
+/// Change a site; `active: false` closes it (fill-control, events and scans refuse it naming
+/// `site_id`; its history stays).
+#[utoipa::path(patch, path = "/api/v1/sites/{id}", tag = "orgs", request_body = SiteChanges,
+    params(("id" = Uuid, Path, description = "The site")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SiteView), (status = 400, response = Problem),
+        (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
+async fn update_site(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let c = services::orgs::update_site(&st, &p, parse_id(&id, "站点")?, &body).await?;
+    Ok(noted(Json(SiteView::from(c.record)), c.note))
 }
 
 /// Create a user of an organisation with roles the caller may grant.

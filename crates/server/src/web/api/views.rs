@@ -25,6 +25,10 @@ pub struct OrgView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credit_code: Option<String>,
     pub licences: Vec<Licence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -38,6 +42,8 @@ impl From<OrgRecord> for OrgView {
             parent_id: o.parent_id,
             credit_code: o.credit_code,
             licences: o.licences,
+            phone: o.phone,
+            address: o.address,
             created_at: o.created_at.into(),
         }
     }
@@ -55,6 +61,8 @@ pub struct SiteView {
     pub lat: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
+    /// `false` once closed: no new records; its history stays.
+    pub active: bool,
     pub created_at: Timestamp,
 }
 
@@ -68,6 +76,7 @@ impl From<SiteRecord> for SiteView {
             address: s.address,
             lat: s.lat,
             lon: s.lon,
+            active: s.active,
             created_at: s.created_at.into(),
         }
     }

@@ -78,6 +78,7 @@ fn page(c: public::PublicCylinder, reason: Option<String>) -> LabelPage {
     if let Some(k) = c.known {
         p.known = true;
         p.owner = k.owner.unwrap_or_else(dash);
+        p.phone = k.phone.unwrap_or_default();
         p.medium = k.medium.unwrap_or_else(dash);
         p.style = k.style.unwrap_or_else(dash);
         p.next_check = k.next_check_date.map_or_else(dash, |d| d.to_string());
