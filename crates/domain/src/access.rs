@@ -104,7 +104,10 @@ fn role_allows(role: Role, action: Action) -> bool {
         (R::Regulator, Action::ConfigureCheckItems) => true,
         (
             R::Regulator,
-            Action::EditOrg | Action::EditSite | Action::LockCylinder | Action::GrantFillingPermission,
+            Action::EditOrg
+            | Action::EditSite
+            | Action::LockCylinder
+            | Action::GrantFillingPermission,
         ) => true,
         (
             R::EnterpriseAdmin,

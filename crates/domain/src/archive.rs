@@ -588,7 +588,10 @@ mod tests {
         assert_eq!(fields, vec!["changes.code", "changes.colour"]);
         let mut bad = serde_json::Map::new();
         bad.insert("next_check_date".into(), json!("2026-02-30"));
-        assert_eq!(a.changed(&bad).unwrap_err().0[0].field, "changes.next_check_date");
+        assert_eq!(
+            a.changed(&bad).unwrap_err().0[0].field,
+            "changes.next_check_date"
+        );
         let mut cleared = serde_json::Map::new();
         cleared.insert("registration".into(), serde_json::Value::Null);
         let (c, _) = a.changed(&cleared).unwrap();

@@ -152,6 +152,8 @@ impl Refusal {
 pub struct CylinderRef<'a> {
     pub org_path: &'a str,
     pub sent_to: Option<Uuid>,
+    /// The owner (产权单位) whose permission entrusted filling needs (B9).
+    pub owner: Uuid,
 }
 
 /// What phase one knows about a site: its organisation and that organisation's tree path.
@@ -170,6 +172,22 @@ pub trait Refs {
     fn org_kind(&self, id: Uuid) -> Option<OrgKind>;
     /// Whether enterprise `org_id` defined the filling batch `number` (B5).
     fn batch_known(&self, org_id: Uuid, number: &str) -> bool;
+    /// The last day of the permissions for `filler` to fill `owner`'s cylinders (B9), if any.
+    fn entrusted_until(&self, owner: Uuid, filler: Uuid) -> Option<crate::Date>;
+    /// Whether the cylinder is a registered vehicle cylinder (A9).
+    fn vehicle(&self, code: &CylinderCode) -> bool;
+}
+
+/// The records of the filling floor, which a station may make of another owner's cylinder it is
+/// permitted to fill (B9) and of any vehicle cylinder (A9).
+pub fn is_filling_floor(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::PreFillCheck
+            | EventKind::Fill
+            | EventKind::InFillCheck
+            | EventKind::PostFillCheck
+    )
 }
 
 /// Phase one for the `i`-th event of a request recorded by `actor` at `now`: adds a refusal to `out`
@@ -219,7 +237,12 @@ pub fn check_refs(
             }),
             Some(c)
                 if !actor.sees(c.org_path)
-                    && (acting_station.is_none() || c.sent_to != acting_station) =>
+                    && (acting_station.is_none() || c.sent_to != acting_station)
+                    && !(is_filling_floor(e.kind())
+                        && (refs.vehicle(code)
+                            || refs
+                                .entrusted_until(c.owner, actor.org_id)
+                                .is_some_and(|d| d.0 >= china_date(e.time)))) =>
             {
                 out.push(Refusal::OutOfScope {
                     field,

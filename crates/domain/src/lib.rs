@@ -32,7 +32,8 @@ pub use codes::{CylinderCode, QrId, RegionCode};
 pub use error::{FieldError, ValidationErrors};
 pub use event::{Event, EventData, EventKind};
 pub use org::{
-    CreditCode, Licence, LicenceKind, NewOrg, NewSite, OrgChanges, OrgKind, Role, SiteChanges, SiteKind,
+    CreditCode, Licence, LicenceKind, NewOrg, NewSite, OrgChanges, OrgKind, Role, SiteChanges,
+    SiteKind,
 };
 pub use status::{CylinderStatus, LabelStatus, LocationKind, Verdict};
 pub use time::{Date, Timestamp};

@@ -304,13 +304,17 @@ pub fn check_org_phone(s: &str) -> Result<String, String> {
     }
     crate::circulation::Phone::parse(&t)
         .map(|p| p.as_str().to_owned())
-        .map_err(|_| "电话号码格式不正确（带区号的固定电话、11 位手机号或 400/800 热线）".to_owned())
+        .map_err(|_| {
+            "电话号码格式不正确（带区号的固定电话、11 位手机号或 400/800 热线）".to_owned()
+        })
 }
 
 impl OrgChanges {
     /// Checks the fields; answers the phone and address as they are stored (`None` = clear).
     #[allow(clippy::type_complexity)]
-    pub fn validate(&self) -> Result<(Option<Option<String>>, Option<Option<String>>), ValidationErrors> {
+    pub fn validate(
+        &self,
+    ) -> Result<(Option<Option<String>>, Option<Option<String>>), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         if self.name.is_none()
             && self.phone.is_none()

@@ -562,14 +562,26 @@ mod tests {
         let a = archive();
         let today = Date::parse("2026-11-10").unwrap();
         let mut s = CylinderStatus::initial(&a);
-        s.apply(&change(json!({"state": {"from": "normal", "to": "locked"}}), 1));
+        s.apply(&change(
+            json!({"state": {"from": "normal", "to": "locked"}}),
+            1,
+        ));
         assert_eq!(Verdict::of(&a, &s, today), Verdict::Locked);
-        s.apply(&change(json!({"state": {"from": "locked", "to": "normal"}}), 2));
+        s.apply(&change(
+            json!({"state": {"from": "locked", "to": "normal"}}),
+            2,
+        ));
         assert_eq!(Verdict::of(&a, &s, today), Verdict::Ok);
-        s.apply(&change(json!({"next_check_date": {"from": "2028-01-01", "to": "2026-01-01"}}), 3));
+        s.apply(&change(
+            json!({"next_check_date": {"from": "2028-01-01", "to": "2026-01-01"}}),
+            3,
+        ));
         assert_eq!(Verdict::of(&a, &s, today), Verdict::Overdue);
         s.apply(&ev(EventKind::Scrap, 4));
-        s.apply(&change(json!({"state": {"from": "scrapped", "to": "normal"}}), 5));
+        s.apply(&change(
+            json!({"state": {"from": "scrapped", "to": "normal"}}),
+            5,
+        ));
         assert_eq!(s.state, CylinderState::Scrapped, "scrapped is final");
     }
 

@@ -149,8 +149,7 @@ pub trait OrgStore {
     async fn insert_permission(&self, p: &FillingPermission) -> Result<()>;
     async fn get_permission(&self, id: Uuid) -> Result<Option<FillingPermission>>;
     /// Permissions whose owner, filler or granting regulator lies in `scope`, newest first.
-    async fn list_permissions(&self, scope: &Scope, page: Page)
-    -> Result<Vec<FillingPermission>>;
+    async fn list_permissions(&self, scope: &Scope, page: Page) -> Result<Vec<FillingPermission>>;
     /// Revokes a permission; `false` when it was revoked already.
     async fn revoke_permission(&self, id: Uuid, by: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// The last day of the unrevoked permissions for `filler` to fill `owner`'s cylinders (B9).

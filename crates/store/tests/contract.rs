@@ -464,17 +464,41 @@ async fn orgs_and_sites_change_and_permissions_are_granted_and_revoked() {
     s.insert_permission(&p1).await.unwrap();
     s.insert_permission(&p2).await.unwrap();
     let until = |d: &str| Some(cyltrace_domain::Date::parse(d).unwrap());
-    assert_eq!(s.entrusted_until(b.id, a.id).await.unwrap(), until("2027-12-31"));
-    assert_eq!(s.entrusted_until(a.id, b.id).await.unwrap(), None, "one way only");
+    assert_eq!(
+        s.entrusted_until(b.id, a.id).await.unwrap(),
+        until("2027-12-31")
+    );
+    assert_eq!(
+        s.entrusted_until(a.id, b.id).await.unwrap(),
+        None,
+        "one way only"
+    );
     assert!(s.revoke_permission(p2.id, reg.id, t0()).await.unwrap());
-    assert!(!s.revoke_permission(p2.id, reg.id, t0()).await.unwrap(), "revoked once");
-    assert_eq!(s.entrusted_until(b.id, a.id).await.unwrap(), until("2027-06-30"));
+    assert!(
+        !s.revoke_permission(p2.id, reg.id, t0()).await.unwrap(),
+        "revoked once"
+    );
+    assert_eq!(
+        s.entrusted_until(b.id, a.id).await.unwrap(),
+        until("2027-06-30")
+    );
     let got = s.get_permission(p2.id).await.unwrap().unwrap();
     assert_eq!(got.revoked_by, Some(reg.id));
-    assert_eq!(s.list_permissions(&Scope(a.path.clone()), ALL).await.unwrap().len(), 2);
+    assert_eq!(
+        s.list_permissions(&Scope(a.path.clone()), ALL)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let other = enterprise(&reg, "丙燃气");
     s.insert_org(&other).await.unwrap();
-    assert!(s.list_permissions(&Scope(other.path.clone()), ALL).await.unwrap().is_empty());
+    assert!(
+        s.list_permissions(&Scope(other.path.clone()), ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

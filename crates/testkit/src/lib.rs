@@ -273,7 +273,16 @@ impl TestApp {
         .await
     }
 
-    /// Posts raw bytes as JSON (for malformed bodies).
+    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn put(&self, token: &str, path: &str, body: &Value) -> Resp {
         self.send(
             self.client

@@ -32,6 +32,8 @@ pub mod record_kind {
     pub const STOCKTAKE: &str = "stocktake";
     /// A carrier's (or any organisation's) qualification document.
     pub const ORG_DOC: &str = "org_doc";
+    /// A vehicle cylinder's registration (A9), keyed by its label number.
+    pub const CAR_BOTTLE: &str = "car_bottle";
 }
 pub use transport::*;
 

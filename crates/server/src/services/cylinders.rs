@@ -138,8 +138,8 @@ pub async fn change_archive(
     let reason = cyltrace_domain::Text::parse(&input.reason)
         .map_err(|m| errs.push("reason", format!("请填写修改原因：{m}")))
         .ok();
-    let scrapped = c.status.state == CylinderState::Scrapped
-        || c.archive.state == CylinderState::Scrapped;
+    let scrapped =
+        c.status.state == CylinderState::Scrapped || c.archive.state == CylinderState::Scrapped;
     if scrapped && input.changes.contains_key("state") {
         errs.push("changes.state", "气瓶已报废，报废是最终状态，不能再改变");
     }

@@ -110,7 +110,9 @@ pub async fn fill_control(
                     Some(o) => st.store.entrusted_until(o, enterprise.id).await?,
                     None => None,
                 };
-                let car = st.store.biz_by_key(super::registry::CAR_BOTTLE, code.as_str());
+                let car = st
+                    .store
+                    .biz_by_key(super::registry::CAR_BOTTLE, code.as_str());
                 (until, car.await?.is_some())
             };
             let facts = FillFacts {

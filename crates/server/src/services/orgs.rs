@@ -3,9 +3,7 @@
 
 use cyltrace_domain::access::{Action, may_grant};
 use cyltrace_domain::parse::from_value;
-use cyltrace_domain::{
-    NewOrg, NewSite, OrgChanges, OrgKind, Role, SiteChanges, ValidationErrors,
-};
+use cyltrace_domain::{NewOrg, NewSite, OrgChanges, OrgKind, Role, SiteChanges, ValidationErrors};
 use cyltrace_store::{OrgRecord, Page, SiteRecord, UserRecord};
 use serde::Deserialize;
 use serde_json::Value;
@@ -113,11 +111,8 @@ pub async fn update_org(
     new.licences = changes.licences_after(&old.licences);
     st.store.update_org(&new).await?;
     st.caches.stations.clear();
-    let note = super::audit::changes_note(
-        &format!("org {id}"),
-        &org_fields(&old),
-        &org_fields(&new),
-    );
+    let note =
+        super::audit::changes_note(&format!("org {id}"), &org_fields(&old), &org_fields(&new));
     Ok(Changed { record: new, note })
 }
 

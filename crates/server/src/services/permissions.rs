@@ -93,7 +93,10 @@ pub async fn grant(st: &AppState, p: &Principal, body: &Value) -> ApiResult<Perm
     let mut errs = ValidationErrors::default();
     let today = Date(china_date(st.now()));
     if input.valid_until < today {
-        errs.push("valid_until", format!("有效期至 {} 已过，应不早于今天", input.valid_until));
+        errs.push(
+            "valid_until",
+            format!("有效期至 {} 已过，应不早于今天", input.valid_until),
+        );
     }
     if input.owner_org_id == input.filler_org_id {
         errs.push("filler_org_id", "受托充装单位不能是产权单位本身");
@@ -180,10 +183,7 @@ pub async fn revoke(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<Permiss
         ));
     }
     if !st.store.revoke_permission(id, p.user_id, st.now()).await? {
-        return Err(ApiError::Conflict(
-            "该许可已撤销".to_owned(),
-            Vec::new(),
-        ));
+        return Err(ApiError::Conflict("该许可已撤销".to_owned(), Vec::new()));
     }
     get(st, p, id).await
 }

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub const CYLINDER_DOC: &str = "cylinder_doc";
-pub const CAR_BOTTLE: &str = "car_bottle";
+pub use cyltrace_domain::circulation::record_kind::CAR_BOTTLE;
 
 /// The kinds of factory document (seed 000 §6.2).
 const DOC_KINDS: [&str; 4] = ["产品合格证", "质量证明书", "监督检验证书", "型式试验证书"];

@@ -10,7 +10,7 @@ use cyltrace_domain::circulation::{
     Certificate, OrderDoc, Plate, StaffDoc, Vehicle, WaybillDoc, record_kind,
 };
 use cyltrace_domain::intake::{
-    Actor, CylinderRef, GuardFacts, Lookups, OrderRef, Refs, SiteRef, WaybillRef,
+    self, Actor, CylinderRef, GuardFacts, Lookups, OrderRef, Refs, SiteRef, WaybillRef,
 };
 use cyltrace_domain::{Archive, CylinderCode, CylinderStatus, Event, EventData, OrgKind};
 use uuid::Uuid;
@@ -67,11 +67,42 @@ pub(super) struct Caches {
     sites: HashMap<Uuid, Option<SiteRecord>>,
     org_kinds: HashMap<Uuid, Option<OrgKind>>,
     batches: HashMap<(Uuid, String), bool>,
+    /// (owner, filler) → the last day of their entrusted-filling permissions (B9).
+    entrusted: HashMap<(Uuid, Uuid), Option<cyltrace_domain::Date>>,
+    /// Registered vehicle cylinders among the codes looked at (A9).
+    vehicles: HashMap<CylinderCode, bool>,
 }
 
 impl Caches {
-    /// Reads what phase one needs about `e`: its site, the organisation it names, its batch.
-    pub async fn load_refs(&mut self, c: &mut Conn<'_>, e: &Event) -> Result<()> {
+    /// Reads what phase one needs about `e`: its site, the organisation it names, its batch, and
+    /// for a filling-floor record of another owner's cylinder by `actor_org`, whether a permission
+    /// (B9) or a vehicle registration (A9) lets the station record it.
+    pub async fn load_refs(
+        &mut self,
+        c: &mut Conn<'_>,
+        e: &Event,
+        actor_org: Uuid,
+        cylinders: &Cylinders,
+    ) -> Result<()> {
+        if intake::is_filling_floor(e.kind()) {
+            for code in &e.codes {
+                let Some(Some(t)) = cylinders.get(code) else {
+                    continue;
+                };
+                let owner = t.archive.owner_org_id.unwrap_or(t.org_id);
+                if owner == actor_org {
+                    continue;
+                }
+                if let Entry::Vacant(v) = self.entrusted.entry((owner, actor_org)) {
+                    v.insert(orgs::entrusted_until(c, owner, actor_org).await?);
+                }
+                if let Entry::Vacant(v) = self.vehicles.entry(code.clone()) {
+                    let car =
+                        records::biz_by_key(c, record_kind::CAR_BOTTLE, code.as_str()).await?;
+                    v.insert(car.is_some());
+                }
+            }
+        }
         if let Some(id) = e.site_id
             && let Entry::Vacant(v) = self.sites.entry(id)
         {
@@ -121,6 +152,7 @@ impl Refs for RefFacts<'_> {
             .map(|t| CylinderRef {
                 org_path: &t.org_path,
                 sent_to: t.status.inspection_station,
+                owner: t.archive.owner_org_id.unwrap_or(t.org_id),
             })
     }
 
@@ -138,6 +170,18 @@ impl Refs for RefFacts<'_> {
 
     fn org_kind(&self, id: Uuid) -> Option<OrgKind> {
         self.caches.org_kinds.get(&id).copied().flatten()
+    }
+
+    fn entrusted_until(&self, owner: Uuid, filler: Uuid) -> Option<cyltrace_domain::Date> {
+        self.caches
+            .entrusted
+            .get(&(owner, filler))
+            .copied()
+            .flatten()
+    }
+
+    fn vehicle(&self, code: &CylinderCode) -> bool {
+        self.caches.vehicles.get(code).copied().unwrap_or(false)
     }
 
     fn batch_known(&self, org_id: Uuid, number: &str) -> bool {

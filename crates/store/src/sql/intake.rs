@@ -66,7 +66,7 @@ pub(super) async fn append(w: &mut Request<'_, '_>, intake: &Intake) -> Outcome<
             // Phase one: everything the events name, before anything is written.
             let mut refusals = Vec::new();
             for (i, e) in intake.events.iter().enumerate() {
-                w.caches.load_refs(w.c, e).await?;
+                w.caches.load_refs(w.c, e, actor.org_id, &cyl).await?;
                 let refs = RefFacts {
                     cylinders: &cyl,
                     caches: w.caches,

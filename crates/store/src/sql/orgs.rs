@@ -144,11 +144,7 @@ impl OrgStore for SqlStore {
             .transpose()
     }
 
-    async fn list_permissions(
-        &self,
-        scope: &Scope,
-        page: Page,
-    ) -> Result<Vec<FillingPermission>> {
+    async fn list_permissions(&self, scope: &Scope, page: Page) -> Result<Vec<FillingPermission>> {
         sql("select p.* from filling_permissions p
              join orgs o on o.org_id = p.owner_org_id
              join orgs f on f.org_id = p.filler_org_id
@@ -166,8 +162,10 @@ impl OrgStore for SqlStore {
     }
 
     async fn revoke_permission(&self, id: Uuid, by: Uuid, at: DateTime<Utc>) -> Result<bool> {
-        let done = sql("update filling_permissions set revoked_at = $1, revoked_by = $2
-                        where permission_id = $3 and revoked_at is null")
+        let done = sql(
+            "update filling_permissions set revoked_at = $1, revoked_by = $2
+                        where permission_id = $3 and revoked_at is null",
+        )
         .bind(at)
         .bind(by)
         .bind(id)
@@ -181,16 +179,7 @@ impl OrgStore for SqlStore {
         owner: Uuid,
         filler: Uuid,
     ) -> Result<Option<cyltrace_domain::Date>> {
-        let row = sql("select max(valid_until) as until from filling_permissions
-                       where owner_org_id = $1 and filler_org_id = $2 and revoked_at is null")
-        .bind(owner)
-        .bind(filler)
-        .fetch_one(&mut self.conn().await?.conn())
-        .await?;
-        let until: Option<String> = row.get("until")?;
-        until
-            .map(|d| cyltrace_domain::Date::parse(&d).map_err(crate::StoreError::Corrupt))
-            .transpose()
+        entrusted_until(&mut self.conn().await?.conn(), owner, filler).await
     }
 
     async fn insert_user(&self, u: &UserRecord) -> Result<()> {
@@ -325,5 +314,23 @@ pub(super) async fn get_site(c: &mut super::db::Conn<'_>, id: Uuid) -> Result<Op
         .await?
         .as_ref()
         .map(rows::site)
+        .transpose()
+}
+
+/// The last day of the unrevoked permissions for `filler` to fill `owner`'s cylinders (B9).
+pub(super) async fn entrusted_until(
+    c: &mut super::db::Conn<'_>,
+    owner: Uuid,
+    filler: Uuid,
+) -> Result<Option<cyltrace_domain::Date>> {
+    let row = sql("select max(valid_until) as until from filling_permissions
+                   where owner_org_id = $1 and filler_org_id = $2 and revoked_at is null")
+    .bind(owner)
+    .bind(filler)
+    .fetch_one(c)
+    .await?;
+    let until: Option<String> = row.get("until")?;
+    until
+        .map(|d| cyltrace_domain::Date::parse(&d).map_err(crate::StoreError::Corrupt))
         .transpose()
 }

@@ -1,11 +1,11 @@
 //! `/api/v1` cylinder archives: created all or nothing, listed in scope, one with its status, and its
 //! events.
 
-use axum::{Extension, Json};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::{Extension, Json};
 use cyltrace_domain::Archive;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,10 +17,10 @@ use super::{ApiRouter, ListView, PageQuery, list, v1};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::services;
+use crate::services::audit::RequestMeta;
 use crate::state::AppState;
 use crate::web::Problem;
 use crate::web::extract::{JsonBody, query};
-use crate::services::audit::RequestMeta;
 use crate::web::middleware::{audit_to, audited, noted};
 
 pub fn router() -> ApiRouter {

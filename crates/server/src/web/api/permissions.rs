@@ -43,7 +43,10 @@ async fn grant(
         "filling permission {}: owner {} filler {} until {}",
         v.id, v.owner_org_id, v.filler_org_id, v.valid_until
     );
-    Ok(noted((StatusCode::CREATED, Json(IdView { id: v.id })), note))
+    Ok(noted(
+        (StatusCode::CREATED, Json(IdView { id: v.id })),
+        note,
+    ))
 }
 
 /// Permissions whose owner, filler or granting regulator is in the caller's scope, newest first.

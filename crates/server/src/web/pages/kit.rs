@@ -460,11 +460,7 @@ impl Page {
             .position(|b| matches!(b, Block::Form(f) if f.action == failure.action));
         let unplaced = match at.map(|i| &mut self.blocks[i]) {
             Some(Block::Form(f)) => f.apply(&failure),
-            _ => failure
-                .errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect(),
+            _ => failure.errors.iter().map(|e| e.message.clone()).collect(),
         };
         let at = at.unwrap_or(0);
         for m in unplaced.into_iter().rev() {
