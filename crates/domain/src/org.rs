@@ -69,6 +69,14 @@ impl LicenceKind {
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
     }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Filling => "气瓶充装许可证",
+            Self::GasBusiness => "燃气经营许可证",
+            Self::Transport => "道路危险货物运输许可证",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

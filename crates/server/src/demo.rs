@@ -120,21 +120,29 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     )
     .await?;
 
-    let valid_until = (today + Duration::days(730)).format("%Y-%m-%d").to_string();
-    let licences = |n: &str| {
+    let day = |days: i64| {
+        (today + Duration::days(days))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    // The second enterprise's gas business licence runs out in 45 days: the console overview and
+    // the regulator's enterprise page remind of it (issue 16).
+    let licences = |n: &str, gas_days: i64| {
         json!([
-            {"kind": "filling", "number": format!("TS4253{n}-2028"), "valid_until": valid_until},
-            {"kind": "gas_business", "number": format!("云燃经字第2023{n}号"), "valid_until": valid_until}
+            {"kind": "filling", "number": format!("TS4253{n}-2028"), "valid_until": day(730)},
+            {"kind": "gas_business", "number": format!("云燃经字第2023{n}号"), "valid_until": day(gas_days)}
         ])
     };
     let mut enterprises = Vec::new();
-    for (prefix, name, region, credit, sites) in [
+    for (prefix, name, region, credit, sites, gas_days, phone) in [
         (
             "ax",
             "昆明安信燃气有限公司",
             "530181",
             "91530181MA6K00001",
             [(24.919, 102.478), (24.925, 102.486), (24.905, 102.470)],
+            730,
+            "0871-68881234",
         ),
         (
             "dc",
@@ -142,11 +150,14 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             "530112",
             "91530112MA6K00002",
             [(25.043, 102.640), (25.031, 102.655), (25.060, 102.700)],
+            45,
+            "0871-67775678",
         ),
     ] {
         let lic: Vec<cyltrace_domain::Licence> =
-            from_value(&licences(&region[4..]), "licences").map_err(anyhow::Error::msg)?;
-        let o = org(
+            from_value(&licences(&region[4..], gas_days), "licences")
+                .map_err(anyhow::Error::msg)?;
+        let mut o = org(
             st,
             OrgKind::FillingEnterprise,
             name,
@@ -156,6 +167,8 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             lic,
         )
         .await?;
+        o.phone = Some(phone.to_owned());
+        st.store.update_org(&o).await?;
         let short = &name[6..name.len() - 12];
         let filling_station = site(
             st,

@@ -182,3 +182,22 @@ pub async fn record(st: &AppState, record: &AuditRecord) {
         tracing::error!(error = %e, path = %record.path, "audit record could not be written");
     }
 }
+
+/// G2: an action the node takes on its own (uplink deliveries, archive pulls, import jobs,
+/// checkpoint signing) in the audit log, as method `SYSTEM`, user `system`, and path `what`.
+pub async fn system(st: &AppState, what: &str, detail: String) {
+    let row = AuditRecord {
+        id: 0,
+        at: st.now(),
+        user_id: None,
+        username: Some("system".to_owned()),
+        org_id: None,
+        org_path: None,
+        method: "SYSTEM".to_owned(),
+        path: what.to_owned(),
+        status: 200,
+        ip: None,
+        detail: Some(detail),
+    };
+    record(st, &row).await;
+}

@@ -257,6 +257,9 @@ pub async fn sign_if_due(
     store.insert_checkpoint(&rec, keep).await?;
     if keep {
         *last_kept = Some(now);
+        // G2: the kept checkpoints (not every re-signing) are in the audit log.
+        let detail = format!("signed checkpoint of {size} entries");
+        super::audit::system(st, "ledger/checkpoint", detail).await;
     }
     Ok(Some(rec))
 }

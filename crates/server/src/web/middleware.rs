@@ -92,29 +92,45 @@ pub(super) async fn require_auth(
     }
 }
 
-/// G2: every write through the API leaves an audit record — who, when, what, from where, outcome.
-/// The request's [`RequestMeta`] is handed to the handlers, so that a write that commits its own
+/// G2: every write through the API leaves an audit record — who, when, what, from where, outcome —
+/// and so does a read whose handler notes it (personal data, customer lists). The request's [`RequestMeta`] is handed to the handlers, so that a write that commits its own
 /// row (answered [`Audited`]) needs none here; every other write, and every refused one, is
 /// recorded here after the answer.
 pub(super) async fn audit(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !write {
-        return next.run(req).await;
-    }
     let meta = request_meta(&req);
-    req.extensions_mut().insert(meta.clone());
     // A page request's principal comes from its session cookie (resolved before this layer).
     let session_principal = req.extensions().get::<Principal>().cloned();
+    if !write {
+        // A read is audited when its handler notes it (personal data shown, a customer list).
+        let resp = next.run(req).await;
+        if resp.extensions().get::<AuditNote>().is_some() {
+            let record = audit_record(&st, meta, session_principal.as_ref(), &resp);
+            services::audit::record(&st, &record).await;
+        }
+        return resp;
+    }
+    req.extensions_mut().insert(meta.clone());
     let resp = next.run(req).await;
     if resp.extensions().get::<Audited>().is_some() {
         return resp;
     }
-    let principal = resp
-        .extensions()
-        .get::<Principal>()
-        .or(session_principal.as_ref());
+    let record = audit_record(&st, meta, session_principal.as_ref(), &resp);
+    services::audit::record(&st, &record).await;
+    resp
+}
+
+/// The audit row of a request answered `resp`: the principal the answer names (an API caller, a
+/// login) or the page session's.
+fn audit_record(
+    st: &AppState,
+    meta: RequestMeta,
+    session: Option<&Principal>,
+    resp: &Response,
+) -> AuditRecord {
+    let principal = resp.extensions().get::<Principal>().or(session);
     let attempt = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
-    let record = AuditRecord {
+    AuditRecord {
         id: 0,
         at: st.now(),
         user_id: principal.map(|p| p.user_id),
@@ -126,9 +142,7 @@ pub(super) async fn audit(State(st): State<AppState>, mut req: Request, next: Ne
         status: i64::from(resp.status().as_u16()),
         ip: meta.ip,
         detail: resp.extensions().get::<AuditNote>().map(|n| n.0.clone()),
-    };
-    services::audit::record(&st, &record).await;
-    resp
+    }
 }
 
 /// Who called, how and from where, as the audit row records it.

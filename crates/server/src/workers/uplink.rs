@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::services::audit;
 use crate::sm4::{self, Sm4Key};
 use crate::state::AppState;
 
@@ -225,7 +226,13 @@ pub async fn run(st: AppState, up: Uplink) {
         let mut ok = true;
         if last_pull.is_none_or(|t| st.now() - t >= pull_every) {
             match pull_archives(&st, &up).await {
-                Ok(_) => last_pull = Some(st.now()),
+                Ok(n) => {
+                    last_pull = Some(st.now());
+                    if n > 0 {
+                        let detail = format!("{n} archives pulled from upstream");
+                        audit::system(&st, "uplink/archive-pull", detail).await;
+                    }
+                }
                 Err(e) => {
                     ok = false;
                     tracing::warn!(error = %e, "uplink: pulling archives");
@@ -233,7 +240,11 @@ pub async fn run(st: AppState, up: Uplink) {
             }
         }
         match deliver(&st, &up).await {
-            Ok(_) => {}
+            Ok(0) => {}
+            Ok(n) => {
+                let detail = format!("{n} records delivered upstream");
+                audit::system(&st, "uplink/deliver", detail).await;
+            }
             Err(e) => {
                 ok = false;
                 st.metrics.uplink_failures.inc();

@@ -257,6 +257,12 @@ async fn run_job(st: AppState, job: Job, req: ImportRequest) {
     if let Err(e) = save(&st, &mut job).await {
         tracing::error!(job = %id, error = %e, "import job outcome could not be recorded");
     }
+    let detail = format!(
+        "import job {id} {}: {}",
+        job.record.state,
+        job.doc.message.as_deref().unwrap_or("")
+    );
+    crate::services::audit::system(&st, "archives/import", detail).await;
 }
 
 async fn write_progress(

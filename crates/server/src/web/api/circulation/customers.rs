@@ -56,8 +56,11 @@ pub(super) async fn list_customers(
     State(st): State<AppState>,
     p: Principal,
     q: Q,
-) -> ApiResult<Json<Value>> {
-    Ok(items(svc::list_customers(&st, &p, &query(q)?).await?))
+) -> ApiResult<Response> {
+    let list = svc::list_customers(&st, &p, &query(q)?).await?;
+    // G2: a customer list is personal data; its read is audited.
+    let note = format!("listed {} customers", list.len());
+    Ok(noted(items(list), note))
 }
 
 /// One customer with cylinders held, deposits and owed.

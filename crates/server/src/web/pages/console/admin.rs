@@ -31,13 +31,22 @@ pub(super) async fn sites(State(st): State<AppState>, v: Viewer) -> PageResult {
     )
     .await)?;
     let mut page = v.page(&st, "站点仓库", "/console/sites").await;
-    let mut t = Table::new("sites", "", &["名称", "类型", "地址", "纬度", "经度"]);
+    let mut t = Table::new(
+        "sites",
+        "",
+        &["名称", "类型", "状态", "地址", "纬度", "经度"],
+    );
     t.rows = sites
         .iter()
         .map(|s| {
             vec![
-                Cell::text(&s.name),
+                Cell::link(&s.name, format!("/console/sites/{}", s.id)),
                 Cell::text(s.kind.label_zh()),
+                if s.active {
+                    Cell::text("运营中").class("ok")
+                } else {
+                    Cell::text("已关闭").class("bad")
+                },
                 Cell::text(s.address.as_deref().unwrap_or("—")),
                 s.lat.map_or(Cell::text("—"), Cell::num),
                 s.lon.map_or(Cell::text("—"), Cell::num),
@@ -235,7 +244,7 @@ pub(super) async fn orgs(State(st): State<AppState>, v: Viewer) -> PageResult {
         .iter()
         .map(|o| {
             vec![
-                Cell::text(&o.name),
+                Cell::link(&o.name, format!("/console/org/{}", o.id)),
                 Cell::text(o.kind.label_zh()),
                 Cell::text(o.region_code.as_str()),
                 Cell::text(o.credit_code.as_deref().unwrap_or("—")),

@@ -198,8 +198,10 @@ pub(super) async fn customers(State(st): State<AppState>, v: Viewer) -> PageResu
             ]
         })
         .collect();
+    let note = format!("customers page: {} customers shown", t.rows.len());
     page.blocks.push(Block::Table(t));
-    ok(page)
+    // G2: a customer list is personal data; its read is audited.
+    Ok(crate::web::middleware::noted(ok(page)?, note))
 }
 
 async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {

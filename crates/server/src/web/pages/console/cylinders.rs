@@ -154,6 +154,17 @@ pub(super) async fn cylinder(
     v: Viewer,
     Path(code): Path<String>,
 ) -> PageResult {
+    ok(cylinder_view(&st, &v, &code).await?)
+}
+
+/// The cylinder page (also shown again with a refused correction form).
+pub(super) async fn cylinder_view(
+    st: &AppState,
+    v: &Viewer,
+    code: &str,
+) -> Result<crate::web::pages::kit::Page, crate::web::pages::kit::PageError> {
+    let st = st.clone();
+    let code = code.to_owned();
     let c = pe(services::get_cylinder(&st, &v.p, &code).await)?;
     let today = cyltrace_domain::Date(china_date(st.now()));
     let a = &c.archive;
@@ -272,7 +283,8 @@ pub(super) async fn cylinder(
     }
     page.blocks
         .push(Block::Links("标签与文件".to_owned(), links));
-    ok(page)
+    page.blocks.extend(super::masterdata::archive_forms(v, &c));
+    Ok(page)
 }
 
 /// 标签打印: label blocks, issuance and the A4 sheet.

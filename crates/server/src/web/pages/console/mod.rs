@@ -21,6 +21,7 @@ mod admin;
 mod circulation;
 mod cylinders;
 mod inspection;
+pub(crate) mod masterdata;
 mod overview;
 mod records;
 
@@ -31,6 +32,25 @@ pub fn router() -> Router<AppState> {
         .route("/console/cylinders/{code}", get(cylinders::cylinder))
         .route("/console/labels", get(cylinders::labels))
         .route("/console/sites", get(admin::sites))
+        .route(
+            "/console/sites/{id}",
+            get(masterdata::site).post(masterdata::save_site),
+        )
+        .route("/console/sites/{id}/active", post(masterdata::site_active))
+        .route("/console/org", get(masterdata::own_org))
+        .route(
+            "/console/org/{id}",
+            get(masterdata::org).post(masterdata::save_org),
+        )
+        .route("/console/org/{id}/licence", post(masterdata::save_licence))
+        .route(
+            "/console/cylinders/{code}/archive",
+            post(masterdata::save_archive),
+        )
+        .route(
+            "/console/cylinders/{code}/state",
+            post(masterdata::save_state),
+        )
         .route("/console/staff", get(admin::staff))
         .route("/console/fills", get(records::fills))
         .route("/console/checks", get(records::checks))
@@ -63,8 +83,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/node", get(admin::node))
 }
 
-pub(super) const ENTERPRISE_NAV: [(&str, &str); 17] = [
+pub(super) const ENTERPRISE_NAV: [(&str, &str); 18] = [
     ("/console", "企业总览"),
+    ("/console/org", "本单位信息"),
     ("/console/cylinders", "气瓶档案"),
     ("/console/labels", "标签打印"),
     ("/console/sites", "站点仓库"),

@@ -38,5 +38,7 @@ pub(super) async fn overview(State(st): State<AppState>, v: Viewer) -> PageResul
         Card::new("orders_dispatched", "配送中订单", o.orders_dispatched).link("/console/orders"),
         Card::new("rectifications", "待整改隐患", o.rectifications).class("warn"),
     ];
+    page.blocks
+        .extend(super::masterdata::licence_reminders(&st, &v).await?);
     ok(page)
 }

@@ -18,6 +18,8 @@ pub(super) async fn enterprises(
         .await;
     page.filter = Some(period_filter("/supervision/enterprises", &f, &t));
     page.intro = "信用分 = 100 − Σ 权重 × 次数（本期）：拒充后仍充装、迟报（记录晚于发生 24 小时以上）、超期瓶充装、投诉属实；A ≥ 90，B ≥ 75，C ≥ 60，其余 D。各项权重由平台管理员配置。".to_owned();
+    page.blocks
+        .extend(crate::web::pages::console::masterdata::licence_reminders(&st, &v).await?);
     page.blocks.push(Block::Table(enterprise_table(&s)));
     let mut c = Table::new(
         "credit",

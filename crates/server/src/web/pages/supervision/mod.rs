@@ -2,7 +2,8 @@
 //! regulator's region subtree and a chosen period (`figures.rs`, `lists.rs`, `statistics.rs`,
 //! `enterprises.rs`), complaints, messages, articles and household check items (`notices.rs`), the
 //! public pages reached from a label (`public.rs`), the self-refreshing big screen (`bigscreen.rs`),
-//! and registration approvals and spot checks (`registrations.rs`).
+//! registration approvals and spot checks (`registrations.rs`), and entrusted filling permissions
+//! and cylinder locks (`permissions.rs`).
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -21,11 +22,12 @@ mod enterprises;
 mod figures;
 mod lists;
 mod notices;
+mod permissions;
 mod public;
 mod registrations;
 mod statistics;
 
-pub const NAV: [(&str, &str); 17] = [
+pub const NAV: [(&str, &str); 18] = [
     ("/supervision", "监管总览"),
     ("/supervision/map", "钢瓶分布"),
     ("/supervision/inspection", "待检钢瓶"),
@@ -42,6 +44,7 @@ pub const NAV: [(&str, &str); 17] = [
     ("/supervision/check-items", "安检项维护"),
     ("/supervision/registrations", "使用登记审批"),
     ("/supervision/spot-checks", "抽查"),
+    ("/supervision/permissions", "委托充装与停用"),
     ("/bigscreen", "指挥大屏"),
 ];
 
@@ -83,6 +86,18 @@ pub fn router() -> Router<AppState> {
             post(registrations::decide_registration),
         )
         .route("/supervision/spot-checks", get(registrations::spot_checks))
+        .route(
+            "/supervision/permissions",
+            get(permissions::page).post(permissions::grant),
+        )
+        .route(
+            "/supervision/permissions/{id}/revoke",
+            post(permissions::revoke),
+        )
+        .route(
+            "/supervision/permissions/cylinder-state",
+            post(permissions::cylinder_state),
+        )
         .route("/bigscreen", get(bigscreen::bigscreen))
         .route("/console/messages", get(notices::inbox))
         .route("/console/messages/{id}/ack", post(notices::ack_message))
