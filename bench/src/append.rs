@@ -69,6 +69,8 @@ async fn open(ledger: bool, cylinders: usize) -> anyhow::Result<Bench> {
         parent_id: None,
         credit_code: None,
         licences: vec![],
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(None, ent_id),
         created_at: now,
     };

@@ -61,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
         parent_id: parent.map(|p| p.id),
         credit_code: None,
         licences,
+        phone: None,
+        address: None,
         path: OrgRecord::child_path(parent.map(|p| p.path.as_str()), id),
         created_at: now,
     };

@@ -1009,7 +1009,7 @@ async fn a8_unknown_code_and_void_label_are_recorded_as_illegal_label_attempts()
         0,
         "rules that never refused are listed with 0"
     );
-    assert_eq!(counts.len(), 13, "A8 and B1.1–B1.12: {}", r.text);
+    assert_eq!(counts.len(), 14, "A8, A10 and B1.1–B1.12: {}", r.text);
 }
 
 // B1: every decision is recorded, with who, where, what and the answer, and is queryable.

@@ -184,7 +184,8 @@ pub async fn record(st: &AppState, record: &AuditRecord) {
 }
 
 /// G2: an action the node takes on its own (uplink deliveries, archive pulls, import jobs,
-/// checkpoint signing) in the audit log, as method `SYSTEM`, user `system`, and path `what`.
+/// checkpoint signing) in the audit log, as method `SYSTEM`, user `system`, address `local`, and
+/// path `what`.
 pub async fn system(st: &AppState, what: &str, detail: String) {
     let row = AuditRecord {
         id: 0,
@@ -196,7 +197,7 @@ pub async fn system(st: &AppState, what: &str, detail: String) {
         method: "SYSTEM".to_owned(),
         path: what.to_owned(),
         status: 200,
-        ip: None,
+        ip: Some("local".to_owned()),
         detail: Some(detail),
     };
     record(st, &row).await;

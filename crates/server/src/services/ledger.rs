@@ -257,9 +257,11 @@ pub async fn sign_if_due(
     store.insert_checkpoint(&rec, keep).await?;
     if keep {
         *last_kept = Some(now);
-        // G2: the kept checkpoints (not every re-signing) are in the audit log.
-        let detail = format!("signed checkpoint of {size} entries");
-        super::audit::system(st, "ledger/checkpoint", detail).await;
+        // G2: the kept checkpoints of a log with entries (not every re-signing) are audited.
+        if size > 0 {
+            let detail = format!("signed checkpoint of {size} entries");
+            super::audit::system(st, "ledger/checkpoint", detail).await;
+        }
     }
     Ok(Some(rec))
 }

@@ -95,8 +95,10 @@ async fn get_cylinder(
     Ok(Json(services::get_cylinder(&st, &p, &code).await?.into()))
 }
 
-/// Correct a cylinder's archive, or lock / unlock it (A10): recorded as an `archive_change` event in
-/// the ledger with every changed field's old and new value and the reason.
+/// Correct a cylinder's archive, or lock / unlock it (A10).
+///
+/// Recorded as an `archive_change` event in the ledger with every changed field's old and new
+/// value and the reason.
 #[utoipa::path(patch, path = "/api/v1/cylinders/{code}", tag = "cylinders",
     params(("code" = String, Path, description = "The label number")),
     request_body = services::cylinders::ArchivePatch,

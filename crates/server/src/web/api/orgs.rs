@@ -80,8 +80,10 @@ async fn get_org(
     ))
 }
 
-/// Change an organisation: name, phone, address, credit code, licences (each replaces the one of
-/// its kind: a renewal). The next fill-control judges B1.1/B1.2 by it.
+/// Change an organisation: name, phone, address, credit code, licences.
+///
+/// Each licence replaces the one of its kind (a renewal); the next fill-control judges B1.1/B1.2
+/// by it.
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", request_body = OrgChanges,
     params(("id" = Uuid, Path, description = "The organisation")),
     security(("bearer" = [])),
@@ -149,8 +151,9 @@ async fn get_site(
     ))
 }
 
-/// Change a site; `active: false` closes it (fill-control, events and scans refuse it naming
-/// `site_id`; its history stays).
+/// Change a site; `active: false` closes it.
+///
+/// Fill-control, events and scans then refuse it naming `site_id`; its history stays.
 #[utoipa::path(patch, path = "/api/v1/sites/{id}", tag = "orgs", request_body = SiteChanges,
     params(("id" = Uuid, Path, description = "The site")),
     security(("bearer" = [])),

@@ -26,8 +26,9 @@ pub fn router() -> ApiRouter {
         .routes(v1(routes!(revoke)))
 }
 
-/// Permit a filling enterprise to fill an owner's cylinders until `valid_until` (a regulator of the
-/// owner's region).
+/// Permit a filling enterprise to fill an owner's cylinders until `valid_until` (B9).
+///
+/// Granted by a regulator of the owner's region.
 #[utoipa::path(post, path = "/api/v1/filling-permissions", tag = "orgs", request_body = PermissionInput,
     security(("bearer" = [])),
     responses((status = 201, body = IdView), (status = 400, response = Problem),

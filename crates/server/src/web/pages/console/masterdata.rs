@@ -5,7 +5,7 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Redirect;
 use cyltrace_domain::time::china_date;
 use cyltrace_domain::{Date, LicenceKind, Role};
 use serde::Deserialize;
@@ -52,8 +52,10 @@ fn values(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 // Organisation and licences
 
 /// `/console/org`: the viewer's own organisation.
-pub(super) async fn own_org(v: Viewer) -> Response {
-    Redirect::to(&format!("/console/org/{}", v.p.org_id)).into_response()
+pub(super) async fn own_org(State(st): State<AppState>, v: Viewer) -> PageResult {
+    editor(&v)?;
+    let id = v.p.org_id;
+    ok(org_page(&st, &v, id).await?)
 }
 
 async fn org_page(st: &AppState, v: &Viewer, id: Uuid) -> Result<Page, PageError> {
