@@ -899,3 +899,140 @@ async fn the_console_imports_archives_from_an_uploaded_file() {
     z.login("iz_admin", PASSWORD).await;
     assert_eq!(z.get(&r.location).await.status, 403);
 }
+
+// Issue 16: master data through the pages. A licence renewed (a date that does not exist comes back
+// with the reason next to its field), a site closed, a cylinder locked and unlocked, and a
+// regulator's entrusted-filling permission, each seen on the next page.
+#[tokio::test]
+async fn master_data_changes_through_the_pages() {
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("md").await;
+    let owner = common::enterprise_under(&app, "mdo", w.province, w.prefecture).await;
+    const CODE: &str = "5400000001";
+    app.post_cylinders(&w.admin, vec![archive(CODE, w.org)])
+        .await
+        .expect(201);
+    let mut a = Browser::new(&app);
+    a.login("md_admin", PASSWORD).await;
+    let page = a.get("/console/org").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("登记或续期许可证"));
+    let csrf = a.csrf().await;
+    let licence = format!("/console/org/{}/licence", w.org);
+    let bad = a
+        .post_form(
+            &licence,
+            &[
+                ("_csrf", &csrf),
+                ("kind", "filling"),
+                ("number", "TS4253001-2031"),
+                ("valid_until", "2031-02-30"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(
+        bad.text.contains("class=\"field-error\"") && bad.text.contains("TS4253001-2031"),
+        "the form comes back filled in, the reason next to the date: {}",
+        bad.text
+    );
+    let ok = a
+        .post_form(
+            &licence,
+            &[
+                ("_csrf", &csrf),
+                ("kind", "filling"),
+                ("number", "TS4253001-2031"),
+                ("valid_until", "2031-12-31"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text);
+    let page = a.get("/console/org").await;
+    assert!(page.text.contains("2031-12-31") && page.text.contains("TS4253001-2031"));
+    // Without the CSRF token nothing changes.
+    let forged = a
+        .post_form(
+            &licence,
+            &[
+                ("kind", "filling"),
+                ("number", "X"),
+                ("valid_until", "2032-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // A site closed is shown as closed.
+    let closed = a
+        .post_form(
+            &format!("/console/sites/{}/active", w.station),
+            &[("_csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(closed.status, 303, "{}", closed.text);
+    assert!(a.get("/console/sites").await.text.contains("已关闭"));
+
+    // A cylinder locked with a reason: the public page says 已停用; unlocked it does not.
+    let state = format!("/console/cylinders/{CODE}/state");
+    let locked = a
+        .post_form(
+            &state,
+            &[
+                ("_csrf", &csrf),
+                ("state", "locked"),
+                ("reason", "阀门损坏"),
+            ],
+        )
+        .await;
+    assert_eq!(locked.status, 303, "{}", locked.text);
+    assert!(a.get(&format!("/q/{CODE}")).await.text.contains("已停用"));
+    assert!(
+        a.get(&format!("/console/cylinders/{CODE}"))
+            .await
+            .text
+            .contains("恢复使用")
+    );
+    let no_reason = a
+        .post_form(
+            &state,
+            &[("_csrf", &csrf), ("state", "normal"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(no_reason.status, 422, "{}", no_reason.text);
+    a.post_form(
+        &state,
+        &[
+            ("_csrf", &csrf),
+            ("state", "normal"),
+            ("reason", "更换阀门"),
+        ],
+    )
+    .await;
+    assert!(!a.get(&format!("/q/{CODE}")).await.text.contains("已停用"));
+
+    // A regulator grants entrusted filling; the list shows it in force.
+    app.user_token(&app.admin, w.prefecture, "md_reg", &["regulator"])
+        .await;
+    let mut r = Browser::new(&app);
+    r.login("md_reg", PASSWORD).await;
+    assert_eq!(r.get("/supervision/permissions").await.status, 200);
+    let csrf = r.csrf().await;
+    let until = (app.state.now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let granted = r
+        .post_form(
+            "/supervision/permissions",
+            &[
+                ("_csrf", &csrf),
+                ("owner_org_id", &owner.org.to_string()),
+                ("filler_org_id", &w.org.to_string()),
+                ("valid_until", &until),
+            ],
+        )
+        .await;
+    assert_eq!(granted.status, 303, "{}", granted.text);
+    let list = r.get("/supervision/permissions").await.text;
+    assert!(list.contains("mdo燃气") && list.contains(&until) && list.contains("有效"));
+}
