@@ -187,6 +187,14 @@ async fn a_closed_site_takes_no_new_records() {
         422,
         Some("events[0].site_id"),
     );
+    let scan = json!({"site_id": w.station,
+                      "scans": [{"id": Uuid::new_v4(), "code": CODE, "time": ago(0)}]});
+    problem(
+        app.post(&w.admin, "/api/v1/scan/receive_empty", &scan)
+            .await,
+        422,
+        Some("site_id"),
+    );
     // History stays.
     assert_eq!(events_of(&app, &w.admin, CODE).await.len(), 1);
     problem(
@@ -321,6 +329,17 @@ async fn archive_corrections_and_locks_are_events_in_the_ledger() {
         422,
         Some("events[0].codes[0]"),
     );
+    // The handheld's scans too, whichever way the cylinder would move.
+    for action in ["receive_empty", "dispatch"] {
+        let scan = json!({"site_id": w.warehouse,
+                          "scans": [{"id": Uuid::new_v4(), "code": CODE, "time": ago(0)}]});
+        problem(
+            app.post(&w.admin, &format!("/api/v1/scan/{action}"), &scan)
+                .await,
+            422,
+            Some("scans[0].code"),
+        );
+    }
     let public = app
         .get_anon(&format!("/api/v1/public/cylinders/{CODE}"))
         .await

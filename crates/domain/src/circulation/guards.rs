@@ -46,16 +46,11 @@ pub fn cylinder_refusals(
             out.push(format!("气瓶{k}不合格，复检合格前不能{what}"));
         }
     }
-    // A10: a locked cylinder only comes back (empty, to a store); it goes nowhere else.
-    let comes_back = match data {
-        EventData::Recycle(_) => true,
-        EventData::StoreIn(m) => !m.full,
-        EventData::Unload(_) => !status.full,
-        _ => false,
-    };
-    if status.state == CylinderState::Locked && !sends_full_out && !comes_back {
+    // A10: a locked cylinder is out of use: no circulation move at all until it is put back to
+    // normal (sending it for inspection or scrapping it are not moves and stay possible).
+    if status.state == CylinderState::Locked && !sends_full_out {
         out.push(format!(
-            "气瓶已停用（锁定），不能{}",
+            "气瓶已停用（锁定），不能{}；请先恢复使用，或送检、报废",
             data.kind().label_zh()
         ));
     }
@@ -163,5 +158,44 @@ impl ScanAction {
     /// Whether the action happens at a site (the warehouse or store the handheld stands in).
     pub fn needs_site(self) -> bool {
         matches!(self, Self::ReceiveEmpty | Self::StoreFull | Self::Dispatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Deliver, Recycle, StoreMove};
+
+    // A10: a locked cylinder makes no circulation move, full or empty, out or back; unlocked, the
+    // same moves pass again.
+    #[test]
+    fn a_locked_cylinder_makes_no_move() {
+        let archive: Archive = crate::parse::from_value(
+            &serde_json::json!({"code": "1103007831", "next_check_date": "2030-01-01",
+                                "discard_date": "2031-01-01"}),
+            "",
+        )
+        .unwrap();
+        let mut status = CylinderStatus::initial(&archive);
+        status.full = true;
+        status.state = CylinderState::Locked;
+        let today = Date::parse("2026-12-04").unwrap();
+        let moves = [
+            EventData::Deliver(Deliver {
+                customer_id: None,
+                order_id: None,
+                confirmation: None,
+            }),
+            EventData::StoreOut(StoreMove { full: false }),
+            EventData::StoreIn(StoreMove { full: false }),
+            EventData::Recycle(Recycle { customer_id: None }),
+        ];
+        for m in &moves {
+            let r = cylinder_refusals(m, &archive, &status, today);
+            assert!(r.iter().any(|r| r.contains("停用")), "{m:?}: {r:?}");
+        }
+        status.state = CylinderState::Normal;
+        assert!(cylinder_refusals(&moves[0], &archive, &status, today).is_empty());
+        assert!(cylinder_refusals(&moves[3], &archive, &status, today).is_empty());
     }
 }
