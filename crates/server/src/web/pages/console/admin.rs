@@ -244,7 +244,15 @@ pub(super) async fn orgs(State(st): State<AppState>, v: Viewer) -> PageResult {
         .iter()
         .map(|o| {
             vec![
-                Cell::link(&o.name, format!("/console/org/{}", o.id)),
+                Cell::link(
+                    // The tree: each level below the root indented (the list is in path order).
+                    format!(
+                        "{}{}",
+                        "　".repeat(o.path.matches('/').count().saturating_sub(2)),
+                        o.name
+                    ),
+                    format!("/console/org/{}", o.id),
+                ),
                 Cell::text(o.kind.label_zh()),
                 Cell::text(o.region_code.as_str()),
                 Cell::text(o.credit_code.as_deref().unwrap_or("—")),
