@@ -176,6 +176,9 @@ pub async fn create_user(st: &AppState, p: &Principal, body: &Value) -> ApiResul
         locked_until: None,
         org_path: org.path,
         created_at: st.now(),
+        active: true,
+        must_change_password: false,
+        totp_enabled: false,
     };
     st.store.insert_user(&user).await.map_err(|e| match e {
         cyltrace_store::StoreError::Conflict(_) => ApiError::Conflict(
@@ -277,6 +280,9 @@ pub async fn bootstrap_admin(
             locked_until: None,
             org_path: org.path,
             created_at: st.now(),
+            active: true,
+            must_change_password: false,
+            totp_enabled: false,
         })
         .await?;
     Ok(true)
