@@ -275,8 +275,9 @@ fn url_decode_pairs(s: &str) -> HashMap<String, String> {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-/// § token: sign in with `{"Account","Password"}` (the body or `data`): `Value` is the ticket. An
-/// account with a TOTP second factor adds its current code (or a recovery code) as `Totp` (a
+/// § token: sign in with `{"Account","Password"}` (the body or `data`): `Value` is the ticket.
+///
+/// An account with a TOTP second factor adds its current code (or a recovery code) as `Totp` (a
 /// cyltrace extension); failed logins are throttled per client address (429, `Retry-After`).
 #[utoipa::path(post, path = "/PS/Auth/Login", tag = "PS", operation_id = "ps_login",
     params(("data" = Option<String>, Query, description = "The JSON, when it is not the body")),

@@ -45,8 +45,9 @@ pub const ENROL_TOTP_PATHS: [&str; 4] = [
     "/api/v1/auth/totp/confirm",
 ];
 
-/// Change a user: `{"name"?, "roles"?, "active"?}`. Roles only as the caller may grant them;
-/// `active: false` ends the user's tokens and sessions at once; the last active node admin cannot
+/// Change a user's name, roles or whether the account is active.
+///
+/// `{"name"?, "roles"?, "active"?}`. Roles only as the caller may grant them; `active: false` ends the user's tokens and sessions at once; the last active node admin cannot
 /// be deactivated (422 naming `active`); `username` cannot change (422).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "orgs", request_body = UserPatch,
     params(("id" = Uuid, Path, description = "The user")),
@@ -64,8 +65,9 @@ async fn update_user(
     Ok(noted(Json(UserView::from(user)), note))
 }
 
-/// Set a user's password (an admin): `{"password", "temporary"?}`. With `temporary: true` the user
-/// must change it at the next login. Every other session of the user ends.
+/// Set a user's password (an admin), optionally as a temporary one.
+///
+/// `{"password", "temporary"?}`. With `temporary: true` the user must change it at the next login. Every other session of the user ends.
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "orgs",
     request_body = PasswordReset,
     params(("id" = Uuid, Path, description = "The user")),
@@ -99,8 +101,9 @@ async fn reset_totp(
     Ok(noted(StatusCode::NO_CONTENT, note))
 }
 
-/// Change the caller's own password: `{"old_password","new_password"}`. The caller's other tokens
-/// and sessions end; this one keeps working. Replaces a temporary password.
+/// Change the caller's own password.
+///
+/// `{"old_password","new_password"}`. The caller's other tokens and sessions end; this one keeps working. Replaces a temporary password.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
     security(("bearer" = [])),
     responses((status = 204, description = "Changed; the other sessions ended"),
@@ -122,8 +125,9 @@ async fn totp_status(State(st): State<AppState>, p: Principal) -> ApiResult<Json
     Ok(Json(svc::totp_status(&st, &p).await?))
 }
 
-/// Begin enrolling a TOTP second factor: a new secret, its `otpauth://` URL and the QR code (SVG)
-/// for an authenticator app. Confirm with a first code. 409 when one is enabled already.
+/// Begin enrolling a TOTP second factor.
+///
+/// A new secret, its `otpauth://` URL and the QR code (SVG) for an authenticator app. Confirm with a first code. 409 when one is enabled already.
 #[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Enrolment), (status = 401, response = Problem),
         (status = 409, response = Problem)))]
@@ -144,8 +148,9 @@ pub struct RecoveryCodesView {
     pub recovery_codes: Vec<String>,
 }
 
-/// Confirm the enrolment with a first code `{"code"}`: the second factor is required at every
-/// login from now on. Answers ten one-time recovery codes, shown only this once.
+/// Confirm the enrolment of a second factor with a first code.
+///
+/// `{"code"}`: the second factor is required at every login from now on. Answers ten one-time recovery codes, shown only this once.
 #[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth",
     request_body = svc::totp::CodeInput, security(("bearer" = [])),
     responses((status = 200, body = RecoveryCodesView), (status = 400, response = Problem),
@@ -165,7 +170,7 @@ async fn confirm_totp(
     ))
 }
 
-/// Turn the caller's own second factor off with a current code (or a recovery code) `{"code"}`.
+/// Turn the caller's own second factor off with a current code (or a recovery code).
 #[utoipa::path(post, path = "/api/v1/auth/totp/disable", tag = "auth",
     request_body = svc::totp::CodeInput, security(("bearer" = [])),
     responses((status = 204, description = "Disabled"), (status = 400, response = Problem),

@@ -47,8 +47,10 @@ pub struct TokenView {
     pub expires_at: Timestamp,
 }
 
-/// Exchange username and password (and, for an account with a second factor, a current TOTP code
-/// or a recovery code in `totp`) for a bearer token. Failed logins are throttled per client address
+/// Exchange username and password for a bearer token.
+///
+/// An account with a second factor adds a current TOTP code (or a recovery code) as `totp`. Failed
+/// logins are throttled per client address
 /// (429 with `Retry-After`) besides the lock-out of the account.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = TokenView), (status = 400, response = Problem),
