@@ -210,7 +210,7 @@ pub async fn list_users(st: &AppState, p: &Principal, page: Page) -> ApiResult<V
     Ok(st.store.list_users(&p.scope(), page).await?)
 }
 
-/// The couriers (配送员) among the users in the caller's scope (the first 1,000 users).
+/// The active couriers (配送员) among the users in the caller's scope (the first 1,000 users).
 pub async fn couriers(st: &AppState, p: &Principal) -> ApiResult<Vec<UserRecord>> {
     let users = list_users(
         st,
@@ -223,7 +223,7 @@ pub async fn couriers(st: &AppState, p: &Principal) -> ApiResult<Vec<UserRecord>
     .await?;
     Ok(users
         .into_iter()
-        .filter(|u| u.roles.contains(&Role::Courier))
+        .filter(|u| u.active && u.roles.contains(&Role::Courier))
         .collect())
 }
 
