@@ -82,7 +82,6 @@ impl AccountStore for SqlStore {
             }
         }
         let after = user(&mut c, id).await?;
-        drop(c);
         tx.commit().await?;
         Ok(after.map(|u| (u, ended)))
     }
@@ -116,7 +115,6 @@ impl AccountStore for SqlStore {
         .execute(&mut c)
         .await?;
         let ended = delete_tokens(&mut c, id, keep).await?;
-        drop(c);
         tx.commit().await?;
         Ok(ended)
     }
@@ -197,7 +195,6 @@ impl AccountStore for SqlStore {
                 .execute(&mut c)
                 .await?;
         }
-        drop(c);
         tx.commit().await?;
         Ok(true)
     }
@@ -216,7 +213,6 @@ impl AccountStore for SqlStore {
             .bind(id)
             .execute(&mut c)
             .await?;
-        drop(c);
         tx.commit().await?;
         Ok(())
     }

@@ -57,7 +57,7 @@ pub(super) async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
 pub(super) async fn staff_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
     enterprise(v)?;
     let users = pe(orgs::list_users(
-        &st,
+        st,
         &v.p,
         StorePage {
             limit: 1000,
@@ -67,12 +67,12 @@ pub(super) async fn staff_page(st: &AppState, v: &Viewer) -> Result<Page, PageEr
     .await)?;
     let today = cyltrace_domain::Date(china_date(st.now()));
     let view = cyltrace_domain::circulation::personal_view(&v.p.roles);
-    let staff = pe(circ::records(&st, &v.p, circ::STAFF, 1000).await)?;
+    let staff = pe(circ::records(st, &v.p, circ::STAFF, 1000).await)?;
     let staff: Vec<circ::StaffView> = staff
         .iter()
         .filter_map(|r| circ::staff_view(r, view, today).ok())
         .collect();
-    let mut page = v.page(&st, "人员资质", "/console/staff").await;
+    let mut page = v.page(st, "人员资质", "/console/staff").await;
     let mut t = Table::new(
         "users",
         "平台账户",
