@@ -110,6 +110,9 @@ async fn main() -> anyhow::Result<()> {
         locked_until: None,
         org_path: ent.path.clone(),
         created_at: now,
+        active: true,
+        must_change_password: false,
+        totp_enabled: false,
     };
     store.insert_user(&filler).await?;
 

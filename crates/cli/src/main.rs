@@ -91,6 +91,11 @@ async fn main() -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.listen = l;
             }
+            // The demo's node admin and regulators log in with their password alone unless a
+            // second factor is asked for explicitly (`require_totp_roles`).
+            if demo && config.require_totp_roles.is_none() {
+                config.require_totp_roles = Some(String::new());
+            }
             cyltrace_server::init_logging(&config.log, &config.log_format);
             serve(config, demo).await
         }
@@ -363,6 +368,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         match logins {
             Some(logins) => {
+                if st.guards.totp_roles.is_empty() {
+                    println!(
+                        "演示模式未要求动态口令（require_totp_roles 为空）；可在“账户安全”页面自行绑定。"
+                    );
+                }
                 println!("演示数据已生成。演示账号 (用户名 / 密码):");
                 for l in logins {
                     println!("  {:<14} {:<12} {}", l.username, l.password, l.who);

@@ -19,6 +19,34 @@ pub struct Principal {
     pub org_id: Uuid,
     pub org_path: String,
     pub roles: Vec<Role>,
+    /// What the caller must do before anything else (G5); `None` for a caller in good standing.
+    pub restriction: Option<Restriction>,
+    /// The hash of the token (or session) the caller came with, when it came with one: a password
+    /// change ends the caller's other sessions and keeps this one.
+    pub token_hash: Option<String>,
+}
+
+/// A signed-in user who may do nothing but put their account in order first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restriction {
+    /// The password was set by an admin as temporary: choose a new one (`POST /auth/password`).
+    ChangePassword,
+    /// A role of the user requires a second factor (`require_totp_roles`): enrol one.
+    EnrolTotp,
+}
+
+impl Restriction {
+    /// Why everything else is refused, as the API and `/PS` say it.
+    pub fn reason_zh(self) -> &'static str {
+        match self {
+            Restriction::ChangePassword => {
+                "请先修改临时密码（POST /api/v1/auth/password）后再进行其他操作"
+            }
+            Restriction::EnrolTotp => {
+                "您的角色须先绑定动态口令（POST /api/v1/auth/totp）后再进行其他操作"
+            }
+        }
+    }
 }
 
 impl From<&UserRecord> for Principal {
@@ -29,6 +57,10 @@ impl From<&UserRecord> for Principal {
             org_id: u.org_id,
             org_path: u.org_path.clone(),
             roles: u.roles.clone(),
+            restriction: u
+                .must_change_password
+                .then_some(Restriction::ChangePassword),
+            token_hash: None,
         }
     }
 }

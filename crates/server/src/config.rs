@@ -68,7 +68,20 @@ pub struct Config {
     pub customer_full_limit: u64,
     /// Credit rating weights (E5), e.g. `refusal_overridden=10,late_upload=1,overdue_filled=5,complaint_upheld=5`.
     pub credit_weights: String,
+    /// Throttling by client address (G5): failed logins (and complaint submissions) an address may
+    /// make per minute once it has used up `login_burst`; 0 turns the throttle off.
+    pub login_rate_per_minute: u32,
+    pub login_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR blocks,
+    /// comma-separated); empty: the TCP peer is the client.
+    pub trusted_proxies: String,
+    /// Roles that must have a TOTP second factor (comma-separated role names); unset:
+    /// `node_admin,regulator`; empty: none. Accounts holding `platform` are exempt.
+    pub require_totp_roles: Option<String>,
 }
+
+/// The roles that must have a second factor when `require_totp_roles` is not set.
+pub const DEFAULT_TOTP_ROLES: &str = "node_admin,regulator";
 
 /// A setting that must not reach a log: its `Debug` shows `***`. Read it with `&*secret` (or
 /// `as_deref()` on an `Option<Secret>`), where it is used.
@@ -133,12 +146,16 @@ impl Default for Config {
             site_full_limit: 300,
             customer_full_limit: 5,
             credit_weights: String::new(),
+            login_rate_per_minute: 10,
+            login_burst: 20,
+            trusted_proxies: String::new(),
+            require_totp_roles: None,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 29] = [
+    const KEYS: [&'static str; 33] = [
         "data_dir",
         "listen",
         "database_url",
@@ -168,6 +185,10 @@ impl Config {
         "site_full_limit",
         "customer_full_limit",
         "credit_weights",
+        "login_rate_per_minute",
+        "login_burst",
+        "trusted_proxies",
+        "require_totp_roles",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -192,6 +213,10 @@ impl Config {
         if !(c.public_url.starts_with("http://") || c.public_url.starts_with("https://")) {
             anyhow::bail!("public_url must start with http:// or https://");
         }
+        if let Err(e) = crate::throttle::TrustedProxies::parse(&c.trusted_proxies) {
+            anyhow::bail!("trusted_proxies: {e}");
+        }
+        c.totp_roles()?;
         Ok(c)
     }
 
@@ -214,6 +239,23 @@ impl Config {
         self.ledger_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-sm2.pem"))
+    }
+
+    /// The roles that must have a TOTP second factor.
+    pub fn totp_roles(&self) -> anyhow::Result<Vec<cyltrace_domain::Role>> {
+        let names = self
+            .require_totp_roles
+            .as_deref()
+            .unwrap_or(DEFAULT_TOTP_ROLES);
+        names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                cyltrace_domain::Role::parse(n)
+                    .ok_or_else(|| anyhow::anyhow!("require_totp_roles: unknown role {n}"))
+            })
+            .collect()
     }
 
     /// The bootstrap admin as (username, password).

@@ -420,6 +420,9 @@ async fn user(
             locked_until: None,
             org_path: o.path.clone(),
             created_at: st.now(),
+            active: true,
+            must_change_password: false,
+            totp_enabled: false,
         })
         .await?;
     logins.push(DemoLogin {
@@ -625,6 +628,8 @@ async fn circulation(
         org_id: ent.org.id,
         org_path: ent.org.path.clone(),
         roles: vec![Role::EnterpriseAdmin],
+        restriction: None,
+        token_hash: None,
     };
     let today = china_date(now);
     let valid = (today + Duration::days(400)).format("%Y-%m-%d").to_string();

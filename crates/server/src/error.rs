@@ -23,6 +23,13 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 401 naming the field `totp`: the password was right, the second-factor code is missing or
+    /// wrong.
+    #[error("second factor: {0}")]
+    SecondFactor(String),
+    /// 429: too many attempts from the client's address; try again after this many seconds.
+    #[error("too many requests: {0}")]
+    TooManyRequests(String, u64),
     #[error("internal error: {0}")]
     Internal(String),
 }

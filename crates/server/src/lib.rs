@@ -10,7 +10,8 @@
 //!   `middleware.rs` (auth, audit, metrics), `extract.rs`, `error.rs` (problem+json);
 //! - `workers/` — the uplink to the upstream node (the checkpoint signer is `services::ledger`);
 //! - `auth.rs` (passwords, tokens, the `Principal`), `error.rs` (the one error type), `state.rs`,
-//!   `config.rs`, `cache.rs`, `metrics.rs`, `sm4.rs`, `demo.rs` (the demo data set).
+//!   `config.rs`, `cache.rs`, `throttle.rs` (login throttling by client address), `metrics.rs`,
+//!   `sm4.rs`, `demo.rs` (the demo data set).
 
 pub mod auth;
 pub mod cache;
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod services;
 pub mod sm4;
 pub mod state;
+pub mod throttle;
 pub mod web;
 pub mod workers;
 
@@ -58,6 +60,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
     workers::uplink::Uplink::from_config(&config)?;
     let key = services::ledger::load_key(&config.ledger_key_path(), true)?;
     let pii_key = services::circulation::load_pii_key(&config.data_dir.join("pii-sm4.key"))?;
+    let guards = state::Guards::from_config(&config)?;
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -66,6 +69,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
         caches: Arc::new(state::Caches::default()),
         ledger_key: Arc::new(key),
         pii_key: Arc::new(pii_key),
+        guards: Arc::new(guards),
     })
 }
 

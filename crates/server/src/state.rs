@@ -23,6 +23,35 @@ pub struct AppState {
     pub ledger_key: Arc<cyltrace_ledger::SigningKey>,
     /// The node's SM4 key for personal data at rest (ID numbers) and the keyed identity hash.
     pub pii_key: Arc<crate::sm4::Sm4Key>,
+    /// Login throttling, trusted proxies, second-factor settings and pending page logins (G5).
+    pub guards: Arc<Guards>,
+}
+
+/// What keeps accounts safe at run time (G5): the throttles by client address, the proxies whose
+/// `X-Forwarded-For` is believed, the roles that must have a second factor, and page logins waiting
+/// for their second-factor code.
+pub struct Guards {
+    /// Failed logins per address (`/api/v1/auth/token`, `/login`, `/PS/Auth/Login`).
+    pub logins: crate::throttle::Limiter,
+    /// Complaints from the public per address.
+    pub complaints: crate::throttle::Limiter,
+    pub proxies: crate::throttle::TrustedProxies,
+    pub totp_roles: Vec<cyltrace_domain::Role>,
+    /// Hash of a page login's second-step cookie → the user whose password was right (5 minutes).
+    pub pending_logins: TtlCache<String, uuid::Uuid>,
+}
+
+impl Guards {
+    pub fn from_config(c: &Config) -> anyhow::Result<Guards> {
+        Ok(Guards {
+            logins: crate::throttle::Limiter::new(c.login_rate_per_minute, c.login_burst),
+            complaints: crate::throttle::Limiter::new(c.login_rate_per_minute, c.login_burst),
+            proxies: crate::throttle::TrustedProxies::parse(&c.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
+            totp_roles: c.totp_roles()?,
+            pending_logins: TtlCache::new(std::time::Duration::from_secs(300), 10_000),
+        })
+    }
 }
 
 /// Hot lookups kept for a few seconds (see [`crate::cache`]).

@@ -1,7 +1,8 @@
 //! Persistence of cyltrace. [`Store`] is composed of one trait per area — organisations and people
 //! ([`OrgStore`]), archives ([`CylinderStore`]), events ([`EventStore`]), filling records
 //! ([`FillingStore`]), the ledger ([`LedgerStore`]), the `/PS` interface and the uplink ([`PsStore`]),
-//! business records ([`RecordStore`]) and the audit log ([`AuditStore`]) — plus [`Store::write`], the
+//! business records ([`RecordStore`]), the audit log ([`AuditStore`]) and the safety of accounts
+//! (deactivation, passwords, the second factor: [`AccountStore`]) — plus [`Store::write`], the
 //! one write path. One implementation, [`SqlStore`], serves SQLite (the embedded default, WAL, in the
 //! data directory) and PostgreSQL, with migrations per backend run at start-up.
 //!
@@ -64,6 +65,7 @@ pub trait Store:
     + PsStore
     + RecordStore
     + AuditStore
+    + AccountStore
     + Send
     + Sync
     + 'static
@@ -180,12 +182,96 @@ pub trait OrgStore {
     ) -> Result<()>;
     /// Ends a token (logout); an unknown token is no error.
     async fn delete_token(&self, token_hash: &str) -> Result<()>;
-    /// The user holding an unexpired token, and when the token expires.
+    /// The active user holding an unexpired token, and when the token expires (a deactivated
+    /// user's tokens are never honoured, even before they are deleted).
     async fn user_by_token(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(UserRecord, DateTime<Utc>)>>;
+}
+
+/// A change to a user's account (`PATCH /users/{id}`): the fields given are set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChange {
+    pub name: Option<String>,
+    pub roles: Option<Vec<cyltrace_domain::Role>>,
+    pub active: Option<bool>,
+}
+
+/// A user's second factor as stored. The secrets are sealed (encrypted by the server) and still
+/// never shown by `Debug`.
+#[derive(Clone, Default, PartialEq)]
+pub struct TotpRecord {
+    /// The enrolled secret, sealed; `None` when no second factor is enrolled.
+    pub secret: Option<String>,
+    /// The secret of an enrolment begun and not yet confirmed, sealed.
+    pub pending: Option<String>,
+    pub enabled_at: Option<DateTime<Utc>>,
+    /// The last accepted time step (a code is accepted once).
+    pub last_step: Option<i64>,
+    /// Recovery codes not used yet.
+    pub recovery_left: i64,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpRecord")
+            .field("enrolled", &self.secret.is_some())
+            .field("pending", &self.pending.is_some())
+            .field("enabled_at", &self.enabled_at)
+            .field("last_step", &self.last_step)
+            .field("recovery_left", &self.recovery_left)
+            .finish()
+    }
+}
+
+/// Keeping accounts safe (G5): deactivation, passwords, ending sessions, the TOTP second factor and
+/// its recovery codes. Every method that ends sessions deletes the token rows in the same
+/// transaction as the change that calls for it.
+#[async_trait]
+pub trait AccountStore {
+    /// Sets what `change` names and answers the user as stored afterwards and how many tokens
+    /// were ended (`None`: no such user). Deactivating deletes every token of the user in the same
+    /// transaction.
+    async fn update_user(&self, id: Uuid, change: &UserChange)
+    -> Result<Option<(UserRecord, u64)>>;
+    /// How many active users hold the `node_admin` role.
+    async fn count_active_node_admins(&self) -> Result<i64>;
+    /// Replaces the password hash (`must_change`: a temporary password), clears the failed-login
+    /// count and lock, and deletes every token of the user but `keep` (a token hash); answers how
+    /// many tokens were deleted.
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        must_change: bool,
+        keep: Option<&str>,
+    ) -> Result<u64>;
+    /// Deletes every token of the user but `keep`; answers how many.
+    async fn end_sessions(&self, id: Uuid, keep: Option<&str>) -> Result<u64>;
+    /// The user's second factor (`None`: no such user).
+    async fn totp(&self, id: Uuid) -> Result<Option<TotpRecord>>;
+    /// Begins (`Some`) or abandons (`None`) an enrolment.
+    async fn set_totp_pending(&self, id: Uuid, sealed: Option<&str>) -> Result<()>;
+    /// Completes the enrolment whose pending secret is still `sealed`: it becomes the secret,
+    /// `step` the last accepted step, and `recovery` (keyed hashes) replaces the recovery codes.
+    /// Answers false (and changes nothing) when the pending secret is another by now.
+    async fn enable_totp(
+        &self,
+        id: Uuid,
+        sealed: &str,
+        step: i64,
+        recovery: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Removes the second factor, a pending enrolment and the recovery codes.
+    async fn disable_totp(&self, id: Uuid) -> Result<()>;
+    /// Records `step` as the last accepted one if it is later than the stored one; answers whether
+    /// it was (false: that code, or a later one, was accepted already).
+    async fn use_totp_step(&self, id: Uuid, step: i64) -> Result<bool>;
+    /// Marks the unused recovery code with keyed hash `hash` as used; answers whether there was one.
+    async fn use_recovery_code(&self, id: Uuid, hash: &str, at: DateTime<Utc>) -> Result<bool>;
 }
 
 /// Cylinder archives and their status projections.

@@ -99,6 +99,12 @@ pub struct UserRecord {
     pub locked_until: Option<DateTime<Utc>>,
     pub org_path: String,
     pub created_at: DateTime<Utc>,
+    /// False once deactivated: no login, and none of its tokens is honoured.
+    pub active: bool,
+    /// Set with a temporary password: the user must choose a new one before anything else.
+    pub must_change_password: bool,
+    /// Whether a TOTP second factor is enrolled (its secret is read through `AccountStore`).
+    pub totp_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

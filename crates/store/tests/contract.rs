@@ -100,6 +100,9 @@ fn user(o: &OrgRecord, username: &str, roles: &[Role]) -> UserRecord {
         locked_until: None,
         org_path: o.path.clone(),
         created_at: ts("2026-02-01T09:30:00.123456Z"),
+        active: true,
+        must_change_password: false,
+        totp_enabled: false,
     }
 }
 

@@ -2,7 +2,8 @@
 //! decide, and has the store remember — in one transaction where it writes. The web layer calls only
 //! these; each area is a module (or a directory of modules) of its own:
 //!
-//! - `auth` (logins, tokens), `orgs` (organisations, sites, users), `cylinders` (archives),
+//! - `auth` (logins, tokens, the second step of a login), `accounts` (deactivation, passwords, the
+//!   TOTP second factor), `orgs` (organisations, sites, users), `cylinders` (archives),
 //!   `events` (the event write path `record_events`), `audit` (the audit log);
 //! - `filling` (filling control and its records), `circulation/` (transport, customers, orders,
 //!   household checks, stock, the flow table, scan-to-act and the circulation guards), `labels`,
@@ -29,6 +30,7 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
 /// How far in the future an event's time may lie (clock skew of handhelds).
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
 
+pub mod accounts;
 pub mod archives;
 pub mod audit;
 pub mod auth;

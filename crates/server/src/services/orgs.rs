@@ -296,6 +296,9 @@ pub async fn create_user(st: &AppState, p: &Principal, body: &Value) -> ApiResul
         locked_until: None,
         org_path: org.path,
         created_at: st.now(),
+        active: true,
+        must_change_password: false,
+        totp_enabled: false,
     };
     st.store.insert_user(&user).await.map_err(|e| match e {
         cyltrace_store::StoreError::Conflict(_) => ApiError::Conflict(
@@ -327,7 +330,7 @@ pub async fn list_users(st: &AppState, p: &Principal, page: Page) -> ApiResult<V
     Ok(st.store.list_users(&p.scope(), page).await?)
 }
 
-/// The couriers (配送员) among the users in the caller's scope (the first 1,000 users).
+/// The active couriers (配送员) among the users in the caller's scope (the first 1,000 users).
 pub async fn couriers(st: &AppState, p: &Principal) -> ApiResult<Vec<UserRecord>> {
     let users = list_users(
         st,
@@ -340,7 +343,7 @@ pub async fn couriers(st: &AppState, p: &Principal) -> ApiResult<Vec<UserRecord>
     .await?;
     Ok(users
         .into_iter()
-        .filter(|u| u.roles.contains(&Role::Courier))
+        .filter(|u| u.active && u.roles.contains(&Role::Courier))
         .collect())
 }
 
@@ -399,6 +402,9 @@ pub async fn bootstrap_admin(
             locked_until: None,
             org_path: org.path,
             created_at: st.now(),
+            active: true,
+            must_change_password: false,
+            totp_enabled: false,
         })
         .await?;
     Ok(true)

@@ -13,13 +13,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::SecondFactor(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -28,6 +29,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "请求格式错误",
             ApiError::Unauthorized(_) => "未登录或凭证无效",
+            ApiError::SecondFactor(_) => "需要动态口令",
+            ApiError::TooManyRequests(..) => "请求过于频繁",
             ApiError::Forbidden(_) => "无权访问",
             ApiError::NotFound(_) => "资源不存在",
             ApiError::Conflict(..) => "数据冲突",
@@ -92,6 +95,8 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %msg, "internal error");
                 ("服务器内部错误，请稍后重试或联系管理员".to_owned(), vec![])
             }
+            ApiError::SecondFactor(m) => (m.clone(), vec![FieldError::new("totp", m.clone())]),
+            ApiError::TooManyRequests(d, _) => (d.clone(), vec![]),
             ApiError::BadRequest(d)
             | ApiError::Unauthorized(d)
             | ApiError::Forbidden(d)
@@ -100,6 +105,8 @@ impl IntoResponse for ApiError {
         let slug = match &self {
             ApiError::BadRequest(_) => "malformed",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::SecondFactor(_) => "second-factor",
+            ApiError::TooManyRequests(..) => "too-many-requests",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(..) => "conflict",
@@ -120,6 +127,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::TooManyRequests(_, secs) = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -1,10 +1,14 @@
 //! The extractors handlers share: the JSON body as a `Value` (typed parsing is the services'), the
-//! query-string rejection as a 422, the authenticated [`Principal`] of an API request, and the
-//! [`Viewer`] of a page (its session; without one, the browser goes to the login page).
+//! query-string rejection as a 422, the authenticated [`Principal`] of an API request, the
+//! [`Viewer`] of a page (its session; without one, the browser goes to the login page), and the
+//! [`ClientIp`] the login throttle counts by.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect};
 use serde_json::Value;
@@ -79,5 +83,31 @@ impl FromRequestParts<AppState> for Viewer {
                 Err(Redirect::to(&format!("/login?{q}")).into_response().into())
             }
         }
+    }
+}
+
+/// The client's address: the TCP peer, or — when the peer is one of the `trusted_proxies` — the
+/// address those proxies name in `X-Forwarded-For`. `None` when the server was not given the peer
+/// (never in a served node).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        Ok(ClientIp(
+            st.guards.proxies.client(peer, forwarded.as_deref()),
+        ))
     }
 }

@@ -1,5 +1,6 @@
 //! The middleware of the web layer: bearer-token authentication of `/api/v1` (a page's session cookie
-//! stands in for the token), the audit record of every write (G2), and the request metrics; plus the
+//! stands in for the token; a caller who must first change a temporary password or enrol a second
+//! factor may do only that), the audit record of every write (G2), and the request metrics; plus the
 //! response extensions handlers use to talk to the audit layer.
 
 use std::net::SocketAddr;
@@ -11,8 +12,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cyltrace_store::AuditRecord;
 
+use super::api::accounts;
 use super::pages::session;
-use crate::auth::Principal;
+use crate::auth::{Principal, Restriction};
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::services;
@@ -83,6 +85,21 @@ pub(super) async fn require_auth(
     };
     match resolved {
         Ok(p) => {
+            if let Some(r) = p.restriction {
+                let path = req
+                    .extensions()
+                    .get::<OriginalUri>()
+                    .map_or_else(|| req.uri().path().to_owned(), |u| u.0.path().to_owned());
+                let open = match r {
+                    Restriction::ChangePassword => &accounts::CHANGE_PASSWORD_PATHS[..],
+                    Restriction::EnrolTotp => &accounts::ENROL_TOTP_PATHS[..],
+                };
+                if !open.contains(&path.as_str()) {
+                    let mut resp = ApiError::Forbidden(r.reason_zh().to_owned()).into_response();
+                    resp.extensions_mut().insert(p);
+                    return resp;
+                }
+            }
             req.extensions_mut().insert(p.clone());
             let mut resp = next.run(req).await;
             resp.extensions_mut().insert(p);

@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::api::ApiRouter;
+use super::extract::ClientIp;
 use super::middleware::{AuditNote, LoginAttempt, audit_to, audited};
 use crate::auth::Principal;
 use crate::services::audit::RequestMeta;
@@ -145,10 +146,20 @@ fn envelope_id(id: i64) -> Response {
 }
 
 fn envelope_err(e: PsError) -> Response {
+    if let PsError::Throttled(m, secs) = e {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"State": 1, "Value": m})),
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        return r;
+    }
     let (status, reason) = match e {
         PsError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
         PsError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
-        PsError::Refused(m) => (StatusCode::OK, m),
+        PsError::Refused(m) | PsError::Throttled(m, _) => (StatusCode::OK, m),
         PsError::Internal(m) => {
             tracing::error!(error = %m, "internal error on /PS");
             (
@@ -265,19 +276,31 @@ fn url_decode_pairs(s: &str) -> HashMap<String, String> {
 // Handlers
 
 /// § token: sign in with `{"Account","Password"}` (the body or `data`): `Value` is the ticket.
+///
+/// An account with a TOTP second factor adds its current code (or a recovery code) as `Totp` (a
+/// cyltrace extension); failed logins are throttled per client address (429, `Retry-After`).
 #[utoipa::path(post, path = "/PS/Auth/Login", tag = "PS", operation_id = "ps_login",
     params(("data" = Option<String>, Query, description = "The JSON, when it is not the body")),
-    request_body(content = Option<Object>, description = "`{\"Account\",\"Password\"}` (or in `data`)"),
+    request_body(content = Option<Object>, description = "`{\"Account\",\"Password\",\"Totp\"?}` (or in `data`)"),
     responses((status = 200, description = "`State` 0 with the ticket in `Value`, or 1 with the reason", body = PsEnvelope),
 
-        (status = 400, description = "Not JSON: `State` 1 with the reason", body = PsEnvelope)))]
-async fn login(State(st): State<AppState>, q: Params, body: Bytes) -> Response {
+        (status = 400, description = "Not JSON: `State` 1 with the reason", body = PsEnvelope),
+        (status = 429, description = "Too many failed logins from this address: `State` 1, `Retry-After`", body = PsEnvelope)))]
+async fn login(
+    State(st): State<AppState>,
+    ClientIp(client): ClientIp,
+    q: Params,
+    body: Bytes,
+) -> Response {
     let raw = q
         .get("data")
         .map_or_else(|| body.to_vec(), |d| d.as_bytes().to_vec());
     let (result, account) = match serde_json::from_slice::<Value>(&raw) {
         Err(e) => (
-            Err(PsError::BadRequest(format!("请求体不是合法的 JSON：{e}"))),
+            Err((
+                PsError::BadRequest(format!("请求体不是合法的 JSON：{e}")),
+                None,
+            )),
             String::new(),
         ),
         Ok(v) => {
@@ -286,12 +309,18 @@ async fn login(State(st): State<AppState>, q: Params, body: Bytes) -> Response {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned();
-            (svc::login(&st, &v).await, account)
+            (svc::login(&st, &v, client).await, account)
         }
     };
     let mut resp = match result {
         Ok(ticket) => envelope_ok(Some(ticket)),
-        Err(e) => envelope_err(e),
+        Err((e, why)) => {
+            let mut r = envelope_err(e);
+            if let Some(why) = why {
+                r.extensions_mut().insert(AuditNote(why.to_owned()));
+            }
+            r
+        }
     };
     resp.extensions_mut().insert(LoginAttempt(account));
     resp

@@ -1,9 +1,10 @@
 //! [`SqlStore`]: the store over SQLite or PostgreSQL. Plain SQL per area (`orgs`, `cylinders`,
-//! `events`, `filling`, `audit`, `ledger`, `ps`, `records`), each module implementing its area trait;
+//! `events`, `filling`, `audit`, `ledger`, `ps`, `records`, `accounts`), each module implementing its area trait;
 //! `writer` is the one writer, `intake` judges and appends events inside it and `facts` reads
 //! what its judgements need; `rows` turns rows
 //! into domain types; `db` is the only place that names a backend.
 
+mod accounts;
 mod audit;
 mod cylinders;
 pub(crate) mod db;

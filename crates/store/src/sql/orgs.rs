@@ -294,7 +294,7 @@ impl OrgStore for SqlStore {
         sql(AssertSqlSafe(format!(
             "select {USER_COLUMNS}, t.expires_at from tokens t join users u on u.user_id = t.user_id
              join orgs o on o.org_id = u.org_id
-             where t.token_hash = $1 and t.expires_at > $2"
+             where t.token_hash = $1 and t.expires_at > $2 and u.active"
         )))
         .bind(token_hash)
         .bind(now)

@@ -13,7 +13,7 @@ use crate::{Result, StoreError};
 /// The columns of an event row as [`event`] reads them (from `events e`).
 pub const EVENT_COLUMNS: &str = "e.ledger_index, e.event_id, e.kind, e.codes, e.time_us, e.site_id, e.operator, e.device, e.lat, e.lon, e.data, e.org_id, e.recorded_by, e.created_at";
 /// The columns of a user row as [`user`] reads them (from `users u join orgs o`).
-pub const USER_COLUMNS: &str = "u.user_id, u.org_id, u.username, u.password_hash, u.name, u.roles, u.failed_logins, u.locked_until, u.created_at, o.path";
+pub const USER_COLUMNS: &str = "u.user_id, u.org_id, u.username, u.password_hash, u.name, u.roles, u.failed_logins, u.locked_until, u.created_at, u.active, u.must_change_password, u.totp_enabled_at, o.path";
 /// The columns of a cylinder row as [`cylinder`] reads them (from `cylinders c join orgs o`).
 pub const CYLINDER_COLUMNS: &str =
     "c.cylinder_id, c.archive, c.status, c.org_id, c.created_at, c.updated_at, o.path";
@@ -97,6 +97,9 @@ pub fn user(r: &Row) -> Result<UserRecord> {
         locked_until: r.opt_time("locked_until")?,
         org_path: r.get("path")?,
         created_at: r.time("created_at")?,
+        active: r.get("active")?,
+        must_change_password: r.get("must_change_password")?,
+        totp_enabled: r.get::<Option<i64>>("totp_enabled_at")?.is_some(),
     })
 }
 

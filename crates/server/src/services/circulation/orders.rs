@@ -148,6 +148,9 @@ pub async fn dispatch_order(
     if !courier.roles.contains(&Role::Courier) {
         return Err(ApiError::invalid("courier_id", "该用户不是配送员"));
     }
+    if !courier.active {
+        return Err(ApiError::invalid("courier_id", "该配送员的账户已停用"));
+    }
     p.require_scope(&courier.org_path, "该配送员")?;
     let state = OrderState::parse(&r.state)
         .ok_or_else(|| ApiError::Internal(format!("order state {}", r.state)))?;
@@ -292,7 +295,7 @@ pub async fn dispatch_to_first_courier(
         )
         .await?
         .into_iter()
-        .find(|u| u.roles.contains(&Role::Courier) && u.org_id == order.org_id)
+        .find(|u| u.active && u.roles.contains(&Role::Courier) && u.org_id == order.org_id)
         .ok_or_else(|| ApiError::invalid("courier_id", "本企业没有配送员账户"))?;
     dispatch_order(st, p, id, &json!({"courier_id": courier.id})).await
 }

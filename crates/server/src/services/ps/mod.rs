@@ -42,6 +42,8 @@ pub enum PsError {
     BadRequest(String),
     Unauthorized(String),
     Refused(String),
+    /// HTTP 429 with `State` 1 and `Retry-After` (seconds): too many failed logins from the address.
+    Throttled(String, u64),
     Internal(String),
 }
 
@@ -60,6 +62,7 @@ impl From<ApiError> for PsError {
             ApiError::Unauthorized(m) => PsError::Unauthorized(m),
             ApiError::Internal(m) => PsError::Internal(m),
             ApiError::Invalid(v) => PsError::Refused(reasons(&v)),
+            ApiError::TooManyRequests(m, secs) => PsError::Throttled(m, secs),
             other => PsError::Refused(problem_detail(&other)),
         }
     }
@@ -117,20 +120,72 @@ pub(crate) fn refuse(field: impl AsRef<str>, msg: impl AsRef<str>) -> PsError {
     PsError::Refused(format!("{}: {}", field.as_ref(), msg.as_ref()))
 }
 
-/// Tickets live two hours (YUNNAN-API.md), unless configured otherwise.
-pub async fn login(st: &AppState, body: &Value) -> PsResult<String> {
+/// Tickets live two hours (YUNNAN-API.md), unless configured otherwise. An account with a second
+/// factor sends its current code (or a recovery code) in the extra property `Totp`; an account that
+/// must first change a temporary password or enrol a second factor is refused (it does that on the
+/// platform's pages or API). Failed logins are throttled per client address like every login.
+/// Answers the ticket, or the refusal and why (for the audit record).
+pub async fn login(
+    st: &AppState,
+    body: &Value,
+    client: Option<std::net::IpAddr>,
+) -> Result<String, (PsError, Option<&'static str>)> {
     let field = |k: &str| {
         body.get(k)
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| refuse(k, "缺少必填属性"))
+            .ok_or_else(|| (refuse(k, "缺少必填属性"), None))
     };
     let (account, password) = (field("Account")?, field("Password")?);
-    let login = json!({"username": account, "password": password});
-    match crate::services::login_for(st, &login, st.config.ps_ticket_ttl_secs).await {
-        Ok((ticket, _, _)) => Ok(ticket),
-        Err(ApiError::Unauthorized(m)) => Err(PsError::Refused(m)),
-        Err(e) => Err(e.into()),
+    let mut login = json!({"username": account, "password": password});
+    if let Some(code) = body.get("Totp").and_then(Value::as_str) {
+        login["totp"] = json!(code);
+    }
+    match crate::services::login_for(st, &login, st.config.ps_ticket_ttl_secs, client).await {
+        Ok((ticket, _, user)) => {
+            let p = Principal::from(&user);
+            let restriction = p
+                .restriction
+                .or(crate::services::auth::must_enrol_totp(st, &user)
+                    .then_some(crate::auth::Restriction::EnrolTotp));
+            match restriction {
+                None => Ok(ticket),
+                Some(r) => {
+                    // The ticket is of no use: it ends at once.
+                    crate::services::logout(st, &ticket)
+                        .await
+                        .map_err(|e| (e.into(), None))?;
+                    Err((
+                        PsError::Refused(restriction_reason(r).to_owned()),
+                        Some("account restricted"),
+                    ))
+                }
+            }
+        }
+        Err(r) => {
+            let e = match r.error {
+                ApiError::Unauthorized(m) => PsError::Refused(m),
+                ApiError::SecondFactor(_) if login.get("totp").is_none() => PsError::Refused(
+                    "该账号已启用动态口令：请在 Totp 属性中提供当前的 6 位动态口令（或一个恢复码）"
+                        .to_owned(),
+                ),
+                ApiError::SecondFactor(m) => PsError::Refused(format!("Totp: {m}")),
+                other => other.into(),
+            };
+            Err((e, r.why))
+        }
+    }
+}
+
+/// Why a restricted account cannot use `/PS`.
+fn restriction_reason(r: crate::auth::Restriction) -> &'static str {
+    match r {
+        crate::auth::Restriction::ChangePassword => {
+            "该账号的密码为临时密码：请先登录平台修改密码后再调用接口"
+        }
+        crate::auth::Restriction::EnrolTotp => {
+            "该账号须先绑定动态口令：请先登录平台绑定后再调用接口"
+        }
     }
 }
 
@@ -142,9 +197,13 @@ pub async fn principal(st: &AppState, ticket: Option<&str>) -> PsResult<Principa
         .ok_or_else(|| {
             PsError::Unauthorized("缺少令牌参数 ticket（或 token），请先调用 /PS/Auth/Login".into())
         })?;
-    crate::services::authenticate(st, t).await.map_err(|_| {
+    let p = crate::services::authenticate(st, t).await.map_err(|_| {
         PsError::Unauthorized("令牌无效或已过期，请重新调用 /PS/Auth/Login".to_owned())
-    })
+    })?;
+    match p.restriction {
+        None => Ok(p),
+        Some(r) => Err(PsError::Refused(restriction_reason(r).to_owned())),
+    }
 }
 
 pub async fn list_docs(

@@ -19,8 +19,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::services;
 use crate::state::AppState;
 use crate::web::Problem;
-use crate::web::extract::JsonBody;
-use crate::web::middleware::LoginAttempt;
+use crate::web::extract::{ClientIp, JsonBody};
+use crate::web::middleware::{LoginAttempt, noted};
 use crate::web::pages::session::{SESSION_COOKIE, cookie_value, csrf_of, home_of};
 
 pub fn public_router() -> ApiRouter {
@@ -37,6 +37,8 @@ pub fn router() -> ApiRouter {
 pub struct LoginBody {
     pub username: String,
     pub password: String,
+    /// For an account with a second factor: the current 6-digit TOTP code, or a recovery code.
+    pub totp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -46,15 +48,24 @@ pub struct TokenView {
 }
 
 /// Exchange username and password for a bearer token.
+///
+/// An account with a second factor adds a current TOTP code (or a recovery code) as `totp`. Failed
+/// logins are throttled per client address
+/// (429 with `Retry-After`) besides the lock-out of the account.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = TokenView), (status = 400, response = Problem),
-        (status = 401, response = Problem), (status = 422, response = Problem)))]
-async fn token(State(st): State<AppState>, JsonBody(body): JsonBody) -> Response {
+        (status = 401, response = Problem), (status = 422, response = Problem),
+        (status = 429, response = Problem)))]
+async fn token(
+    State(st): State<AppState>,
+    ClientIp(client): ClientIp,
+    JsonBody(body): JsonBody,
+) -> Response {
     let attempted = body
         .get("username")
         .and_then(|u| u.as_str())
         .map(|u| u.chars().take(64).collect::<String>());
-    let result = services::login(&st, &body).await;
+    let result = services::login(&st, &body, client).await;
     // The audit row names the account (and so its organisation, for regulators) when it exists.
     let account = match (&result, &attempted) {
         (Ok((_, _, user)), _) => Some(Principal::from(user)),
@@ -67,7 +78,10 @@ async fn token(State(st): State<AppState>, JsonBody(body): JsonBody) -> Response
             expires_at: expires_at.into(),
         })
         .into_response(),
-        Err(e) => e.into_response(),
+        Err(refusal) => match refusal.why {
+            Some(why) => noted(refusal.error, why.to_owned()),
+            None => refusal.error.into_response(),
+        },
     };
     if let Some(u) = attempted {
         resp.extensions_mut().insert(LoginAttempt(u));

@@ -28,6 +28,7 @@ use crate::services;
 use crate::state::AppState;
 use crate::web::Problem;
 
+pub mod accounts;
 pub mod archives;
 pub mod audit;
 pub mod auth;
@@ -88,6 +89,7 @@ pub fn protected() -> ApiRouter {
         .merge(supervision::router())
         .merge(orgs::router())
         .merge(permissions::router())
+        .merge(accounts::router())
         .merge(cylinders::router())
         .merge(events::router())
         .merge(audit::router())

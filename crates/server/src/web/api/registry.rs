@@ -173,6 +173,7 @@ fn ps_to_api(e: crate::services::ps::PsError) -> ApiError {
         PsError::BadRequest(m) => ApiError::BadRequest(m),
         PsError::Unauthorized(m) => ApiError::Forbidden(m),
         PsError::Internal(m) => ApiError::Internal(m),
+        PsError::Throttled(m, secs) => ApiError::TooManyRequests(m, secs),
         PsError::Refused(m) => ApiError::Invalid(cyltrace_domain::ValidationErrors(
             m.split('；')
                 .map(|part| match part.split_once(": ") {

@@ -90,6 +90,12 @@ pub struct UserView {
     pub org_id: Uuid,
     pub roles: Vec<Role>,
     pub created_at: Timestamp,
+    /// False once deactivated (停用): no login, no session.
+    pub active: bool,
+    /// A temporary password is set: it must be changed at the next login.
+    pub must_change_password: bool,
+    /// A TOTP second factor is enrolled.
+    pub totp_enabled: bool,
 }
 
 impl From<UserRecord> for UserView {
@@ -101,6 +107,9 @@ impl From<UserRecord> for UserView {
             org_id: u.org_id,
             roles: u.roles,
             created_at: u.created_at.into(),
+            active: u.active,
+            must_change_password: u.must_change_password,
+            totp_enabled: u.totp_enabled,
         }
     }
 }

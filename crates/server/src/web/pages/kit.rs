@@ -288,6 +288,8 @@ pub struct LoginPage {
     pub next: String,
     pub error: Option<String>,
     pub username: String,
+    /// The second step: ask for the second-factor code.
+    pub totp_step: bool,
 }
 
 #[derive(Template)]
@@ -347,7 +349,10 @@ pub fn error_page(e: ApiError) -> PageError {
 /// [`error_page`] as a plain response.
 pub fn error_response(e: ApiError) -> Response {
     let (status, title) = match &e {
-        ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "请先登录"),
+        ApiError::Unauthorized(_) | ApiError::SecondFactor(_) => {
+            (StatusCode::UNAUTHORIZED, "请先登录")
+        }
+        ApiError::TooManyRequests(..) => (StatusCode::TOO_MANY_REQUESTS, "操作过于频繁"),
         ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "无权访问"),
         ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "页面或数据不存在"),
         ApiError::Invalid(_) | ApiError::BadRequest(_) => {
@@ -356,8 +361,14 @@ pub fn error_response(e: ApiError) -> Response {
         ApiError::Conflict(..) => (StatusCode::CONFLICT, "操作冲突"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "系统错误"),
     };
+    let retry = match &e {
+        ApiError::TooManyRequests(_, secs) => Some(*secs),
+        _ => None,
+    };
     let message = match e {
         ApiError::Unauthorized(m)
+        | ApiError::SecondFactor(m)
+        | ApiError::TooManyRequests(m, _)
         | ApiError::Forbidden(m)
         | ApiError::NotFound(m)
         | ApiError::BadRequest(m)
@@ -374,14 +385,19 @@ pub fn error_response(e: ApiError) -> Response {
         }
         _ => String::new(),
     };
-    render(
+    let mut resp = render(
         status,
         &ErrorPage {
             title,
             code: status.as_u16(),
             message,
         },
-    )
+    );
+    if let Some(secs) = retry {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    }
+    resp
 }
 
 pub type PageResult = Result<Response, PageError>;

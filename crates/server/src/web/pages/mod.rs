@@ -1,8 +1,9 @@
 //! Server-rendered HTML pages (Chinese, askama templates, auto-escaped; our own stylesheet and small
 //! scripts, no external assets): the page kit (`kit.rs`) and SVG charts (`charts.rs`), sign-in and the
-//! session cookie (`session.rs`), the enterprise and inspector console (`console/`), the regulator
-//! console (`supervision/`), the handheld app (`handheld.rs`) and the public page behind every label
-//! (`public_label.rs`). Pages call the services only, like the API.
+//! session cookie (`session.rs`), one's own account security (`account.rs`), the enterprise and
+//! inspector console (`console/`), the regulator console (`supervision/`), the handheld app
+//! (`handheld.rs`) and the public page behind every label (`public_label.rs`). Pages call the
+//! services only, like the API.
 
 use axum::Router;
 use axum::extract::Extension;
@@ -15,6 +16,7 @@ use crate::auth::Principal;
 use crate::state::AppState;
 use session::home_of;
 
+pub mod account;
 pub mod charts;
 pub mod console;
 pub mod handheld;
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(root))
         .route("/assets/site.css", get(css))
         .merge(session::router())
+        .merge(account::router())
         .merge(console::router())
         .merge(supervision::router())
         .merge(handheld::router())
@@ -59,6 +62,11 @@ async fn root(p: Option<Extension<Principal>>) -> Response {
 fn nav_for(p: &Principal) -> Vec<(&'static str, &'static str)> {
     let has = |r| p.roles.contains(&r);
     let mut nav = Vec::new();
+    // Until the account is in order (a temporary password, a required second factor) there is
+    // nowhere else to go.
+    if p.restriction.is_some() {
+        return nav;
+    }
     if has(Role::NodeAdmin) || has(Role::Regulator) {
         nav.extend(supervision::NAV);
     }
@@ -67,6 +75,7 @@ fn nav_for(p: &Principal) -> Vec<(&'static str, &'static str)> {
             ("/admin/node", "节点与存证"),
             ("/admin/audit", "审计日志"),
             ("/admin/orgs", "组织机构"),
+            ("/admin/users", "用户管理"),
         ]);
     }
     if has(Role::EnterpriseAdmin) {

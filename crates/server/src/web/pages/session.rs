@@ -4,7 +4,10 @@
 //! `HttpOnly; SameSite=Strict` cookie. Every state-changing request made with the cookie must also
 //! carry the session's CSRF token — a hidden `_csrf` form field, or the `X-CSRF-Token` header for the
 //! pages' own scripts — which is derived from the session token and so cannot be read or forged by
-//! another site. The login form itself is protected by a double-submit cookie.
+//! another site. The login form itself is protected by a double-submit cookie. An account with a
+//! second factor signs in in two steps: after the password, the same form asks for the code (the
+//! account waits under a random cookie of the login page for five minutes). A user who must first
+//! change a temporary password or enrol a second factor is sent to that page from every other.
 
 use axum::Router;
 use axum::extract::{Form, Query, Request, State};
@@ -14,18 +17,20 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
-use serde_json::json;
 use sm3::{Digest, Sm3};
 
 use super::kit::{LoginPage, error_response, render};
-use crate::auth::Principal;
+use crate::auth::{Principal, Restriction};
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
-use crate::web::middleware::LoginAttempt;
+use crate::web::extract::ClientIp;
+use crate::web::middleware::{AuditNote, LoginAttempt};
 
 pub const SESSION_COOKIE: &str = "cyltrace_session";
 const LOGIN_COOKIE: &str = "cyltrace_login";
+/// The second step of a login (an account with a second factor): whose password was right.
+const STEP_COOKIE: &str = "cyltrace_login_step";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The session token of a request, when it came with one (set by [`resolve`]).
@@ -83,6 +88,11 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
     };
     match services::authenticate(&st, &token).await {
         Ok(p) => {
+            if let Some(to) = p.restriction.and_then(|r| forced_page(r, req.uri().path())) {
+                let mut r = Redirect::to(to).into_response();
+                r.extensions_mut().insert(p);
+                return r;
+            }
             let csrf = csrf_of(&token);
             req.extensions_mut().insert(p.clone());
             req.extensions_mut().insert(Session { token, csrf });
@@ -91,6 +101,38 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
             resp
         }
         Err(_) => next.run(req).await,
+    }
+}
+
+/// Where a restricted user is sent instead of `path`: the page that puts the account in order
+/// (`None` when `path` is one of those pages, the sign-out or the stylesheet).
+fn forced_page(r: Restriction, path: &str) -> Option<&'static str> {
+    const ALWAYS: [&str; 4] = ["/logout", "/login", "/login/totp", "/assets/site.css"];
+    let (to, open): (&'static str, &[&str]) = match r {
+        Restriction::ChangePassword => ("/account/password", &["/account/password"]),
+        Restriction::EnrolTotp => (
+            "/account/totp",
+            &[
+                "/account/totp",
+                "/account/totp/begin",
+                "/account/totp/confirm",
+                "/account/password",
+            ],
+        ),
+    };
+    (!open.contains(&path) && !ALWAYS.contains(&path)).then_some(to)
+}
+
+/// Where a user goes after signing in: the page that puts a restricted account in order, else
+/// `next` (a path on this site) or the role's home.
+fn after_login(st: &AppState, user: &cyltrace_store::UserRecord, next: Option<&str>) -> String {
+    let p = Principal::from(user);
+    let restriction = p
+        .restriction
+        .or(services::auth::must_enrol_totp(st, user).then_some(Restriction::EnrolTotp));
+    match restriction.and_then(|r| forced_page(r, "/")) {
+        Some(to) => to.to_owned(),
+        None => safe_next(next).unwrap_or_else(|| home_of(&p).to_owned()),
     }
 }
 
@@ -109,6 +151,7 @@ fn session_cookie(st: &AppState, token: &str, max_age_secs: i64) -> HeaderValue 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
+        .route("/login/totp", post(login_totp))
         .route("/logout", post(logout))
 }
 
@@ -163,12 +206,24 @@ fn login_page(
     error: Option<&str>,
     username: &str,
 ) -> Response {
+    login_page_step(status, next, error, username, false)
+}
+
+/// The login form; with `totp_step`, its second step asking for the second-factor code.
+fn login_page_step(
+    status: StatusCode,
+    next: Option<&str>,
+    error: Option<&str>,
+    username: &str,
+    totp_step: bool,
+) -> Response {
     let pre = hex::encode(rand::random::<[u8; 16]>());
     let page = LoginPage {
         csrf: pre.clone(),
         next: safe_next(next).unwrap_or_default(),
         error: error.map(str::to_owned),
         username: username.to_owned(),
+        totp_step,
     };
     let c = Cookie::build((LOGIN_COOKIE, pre))
         .path("/login")
@@ -182,6 +237,17 @@ fn login_page(
     resp
 }
 
+/// The cookie that carries a login's second step (path `/login`, five minutes).
+fn step_cookie(value: &str, max_age_secs: i64) -> Option<HeaderValue> {
+    let c = Cookie::build((STEP_COOKIE, value.to_owned()))
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    HeaderValue::from_str(&c.to_string()).ok()
+}
+
 #[derive(Deserialize)]
 struct LoginForm {
     username: String,
@@ -191,8 +257,61 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// A refused login as the login page says it (429 with `Retry-After` when throttled), with why
+/// for the audit record.
+fn refused_page(
+    r: services::auth::LoginRefusal,
+    next: Option<&str>,
+    username: &str,
+    totp_step: bool,
+) -> Response {
+    let (status, msg, retry) = match &r.error {
+        ApiError::TooManyRequests(m, secs) => {
+            (StatusCode::TOO_MANY_REQUESTS, m.clone(), Some(*secs))
+        }
+        ApiError::Unauthorized(m) | ApiError::SecondFactor(m) => {
+            (StatusCode::UNAUTHORIZED, m.clone(), None)
+        }
+        ApiError::Invalid(_) => (
+            StatusCode::UNAUTHORIZED,
+            "请输入用户名和密码".to_owned(),
+            None,
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            "登录失败，请稍后再试".to_owned(),
+            None,
+        ),
+    };
+    let mut resp = login_page_step(status, next, Some(&msg), username, totp_step);
+    if let Some(secs) = retry {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some(why) = r.why {
+        resp.extensions_mut().insert(AuditNote(why.to_owned()));
+    }
+    resp
+}
+
+/// A session for a user whose login succeeded: the cookie, and on to where they must or want to go.
+fn signed_in(st: &AppState, issued: services::auth::Issued, next: Option<&str>) -> Response {
+    let (token, _, user) = issued;
+    let to = after_login(st, &user, next);
+    let mut r = Redirect::to(&to).into_response();
+    let ttl = i64::try_from(st.config.token_ttl_secs).unwrap_or(i64::MAX);
+    r.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(st, &token, ttl));
+    if let Some(v) = step_cookie("", 0) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r.extensions_mut().insert(Principal::from(&user));
+    r
+}
+
 async fn login(
     State(st): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -207,34 +326,80 @@ async fn login(
             &f.username,
         )
     } else {
-        match services::login(
-            &st,
-            &json!({"username": f.username, "password": f.password}),
-        )
-        .await
-        {
-            Ok((token, _, user)) => {
-                let p = Principal::from(&user);
-                let to = safe_next(f.next.as_deref()).unwrap_or_else(|| home_of(&p).to_owned());
-                let mut r = Redirect::to(&to).into_response();
-                let ttl = i64::try_from(st.config.token_ttl_secs).unwrap_or(i64::MAX);
-                r.headers_mut()
-                    .append(header::SET_COOKIE, session_cookie(&st, &token, ttl));
-                r.extensions_mut().insert(p);
-                r
-            }
-            Err(e) => {
-                let msg = match &e {
-                    ApiError::Unauthorized(m) => m.clone(),
-                    ApiError::Invalid(_) => "请输入用户名和密码".to_owned(),
-                    _ => "登录失败，请稍后再试".to_owned(),
-                };
-                login_page(
-                    StatusCode::UNAUTHORIZED,
-                    f.next.as_deref(),
-                    Some(&msg),
-                    &f.username,
-                )
+        match services::auth::check_password(&st, &f.username, &f.password, client).await {
+            Ok(user) if user.totp_enabled => match services::auth::begin_second_step(&st, &user) {
+                Ok(step) => {
+                    let mut r = login_page_step(
+                        StatusCode::OK,
+                        f.next.as_deref(),
+                        None,
+                        &user.username,
+                        true,
+                    );
+                    if let Some(v) = step_cookie(&step, 300) {
+                        r.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                    r
+                }
+                Err(e) => error_response(e),
+            },
+            Ok(user) => match services::auth::issue(&st, user, st.config.token_ttl_secs).await {
+                Ok(issued) => signed_in(&st, issued, f.next.as_deref()),
+                Err(e) => error_response(e),
+            },
+            Err(r) => refused_page(r, f.next.as_deref(), &f.username, false),
+        }
+    };
+    resp.extensions_mut().insert(attempt);
+    resp
+}
+
+#[derive(Deserialize)]
+struct TotpForm {
+    code: String,
+    /// Shown again and named in the audit record; the account is the one of the step cookie.
+    #[serde(default)]
+    username: String,
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    next: Option<String>,
+}
+
+/// The second step of a login: the code for the account whose password was right.
+async fn login_totp(
+    State(st): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<TotpForm>,
+) -> Response {
+    let attempt = LoginAttempt(f.username.chars().take(64).collect());
+    let pre_ok =
+        cookie_value(&headers, LOGIN_COOKIE).is_some_and(|c| constant_time_eq(&c, &f.csrf));
+    let step = cookie_value(&headers, STEP_COOKIE);
+    let mut resp = match step {
+        _ if !pre_ok => login_page(
+            StatusCode::FORBIDDEN,
+            f.next.as_deref(),
+            Some("登录页面已过期，请重新输入"),
+            &f.username,
+        ),
+        None => login_page(
+            StatusCode::UNAUTHORIZED,
+            f.next.as_deref(),
+            Some("登录已超时，请重新输入用户名和密码"),
+            &f.username,
+        ),
+        Some(step) => {
+            match services::auth::finish_second_step(&st, &step, &f.code, client).await {
+                Ok(issued) => signed_in(&st, issued, f.next.as_deref()),
+                Err(r) => {
+                    // A wrong code asks again; an expired step or a locked account starts over.
+                    let again = matches!(
+                        r.error,
+                        ApiError::SecondFactor(_) | ApiError::TooManyRequests(..)
+                    );
+                    refused_page(r, f.next.as_deref(), &f.username, again)
+                }
             }
         }
     };

@@ -15,8 +15,8 @@ use crate::services::{self, audit, node, orgs};
 use crate::state::AppState;
 use crate::web::extract::Viewer;
 use crate::web::pages::kit::{
-    Block, Card, Cell, Field, FormSpec, PageResult, Table, error_page, iso, local, ok, opt_num,
-    or_dash, pe,
+    Block, Card, Cell, Field, FormSpec, Page, PageError, PageResult, Table, error_page, iso, local,
+    ok, opt_num, or_dash, pe,
 };
 
 pub(super) async fn sites(State(st): State<AppState>, v: Viewer) -> PageResult {
@@ -58,9 +58,15 @@ pub(super) async fn sites(State(st): State<AppState>, v: Viewer) -> PageResult {
 }
 
 pub(super) async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
-    enterprise(&v)?;
+    ok(staff_page(&st, &v).await?)
+}
+
+/// 人员资质: the organisation's accounts (each linked to its edit page, with state and second
+/// factor), the form that creates one, and the drivers and escorts.
+pub(super) async fn staff_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
+    enterprise(v)?;
     let users = pe(orgs::list_users(
-        &st,
+        st,
         &v.p,
         StorePage {
             limit: 1000,
@@ -70,18 +76,22 @@ pub(super) async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
     .await)?;
     let today = cyltrace_domain::Date(china_date(st.now()));
     let view = cyltrace_domain::circulation::personal_view(&v.p.roles);
-    let staff = pe(circ::records(&st, &v.p, circ::STAFF, 1000).await)?;
+    let staff = pe(circ::records(st, &v.p, circ::STAFF, 1000).await)?;
     let staff: Vec<circ::StaffView> = staff
         .iter()
         .filter_map(|r| circ::staff_view(r, view, today).ok())
         .collect();
-    let mut page = v.page(&st, "人员资质", "/console/staff").await;
-    let mut t = Table::new("users", "平台账户", &["用户名", "姓名", "角色"]);
+    let mut page = v.page(st, "人员资质", "/console/staff").await;
+    let mut t = Table::new(
+        "users",
+        "平台账户",
+        &["用户名", "姓名", "角色", "状态", "动态口令"],
+    );
     t.rows = users
         .iter()
         .map(|u| {
             vec![
-                Cell::text(&u.username),
+                Cell::link(&u.username, format!("/console/staff/{}", u.id)),
                 Cell::text(&u.name),
                 Cell::text(
                     u.roles
@@ -90,10 +100,14 @@ pub(super) async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
                         .collect::<Vec<_>>()
                         .join("、"),
                 ),
+                super::accounts::state_cell(u),
+                super::accounts::totp_cell(u),
             ]
         })
         .collect();
     page.blocks.push(Block::Table(t));
+    page.blocks
+        .push(Block::Form(super::accounts::staff_form(v)));
     let mut s = Table::new(
         "staff",
         "驾驶员与押运员",
@@ -116,7 +130,7 @@ pub(super) async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
         })
         .collect();
     page.blocks.push(Block::Table(s));
-    ok(page)
+    Ok(page)
 }
 
 pub(super) async fn imports(State(st): State<AppState>, v: Viewer) -> PageResult {

@@ -2,7 +2,8 @@
 //! inspection station's workbench (`/inspection`): the overview (`overview.rs`), archives and labels
 //! (`cylinders.rs`), fill and check records, refusals and batches (`records.rs`), stock, transport,
 //! customers, orders and recycling (`circulation.rs`), periodic inspection (`inspection.rs`), and
-//! sites, staff, imports and the node admin's pages (`admin.rs`). Every list comes from the same
+//! sites, staff, imports and the node admin's pages (`admin.rs`), and the accounts admins manage
+//! (`accounts.rs`: 用户管理 and the staff accounts). Every list comes from the same
 //! services and data scope as the v1 API; forms post with the session's CSRF token and pass through
 //! the audit layer.
 
@@ -17,6 +18,7 @@ use crate::state::AppState;
 use crate::web::extract::Viewer;
 use crate::web::pages::kit::{Cell, Field, Filter, PageError, Pager, local};
 
+mod accounts;
 mod admin;
 mod circulation;
 mod cylinders;
@@ -51,7 +53,19 @@ pub fn router() -> Router<AppState> {
             "/console/cylinders/{code}/state",
             post(masterdata::save_state),
         )
-        .route("/console/staff", get(admin::staff))
+        .route(
+            "/console/staff",
+            get(admin::staff).post(accounts::create_staff),
+        )
+        .route(
+            "/console/staff/{id}",
+            get(accounts::staff_user).post(accounts::staff_update),
+        )
+        .route(
+            "/console/staff/{id}/password",
+            post(accounts::staff_password),
+        )
+        .route("/console/staff/{id}/totp", post(accounts::staff_totp))
         .route("/console/fills", get(records::fills))
         .route("/console/checks", get(records::checks))
         .route("/console/refusals", get(records::refusals))
@@ -81,6 +95,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit", get(admin::audit))
         .route("/admin/orgs", get(admin::orgs))
         .route("/admin/node", get(admin::node))
+        .route("/admin/users", get(accounts::users))
+        .route(
+            "/admin/users/{id}",
+            get(accounts::admin_user).post(accounts::admin_update),
+        )
+        .route("/admin/users/{id}/password", post(accounts::admin_password))
+        .route("/admin/users/{id}/totp", post(accounts::admin_totp))
 }
 
 pub(super) const ENTERPRISE_NAV: [(&str, &str); 18] = [

@@ -1,5 +1,6 @@
 //! The public pages reached from a label's page: the safety articles (`/articles`) and the complaint
-//! form (`/q/{code}/complaint`, F3), protected by a double-submit cookie.
+//! form (`/q/{code}/complaint`, F3), protected by a double-submit cookie and throttled per client
+//! address (429 with `Retry-After`).
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::services::notices as svc;
 use crate::state::AppState;
+use crate::web::extract::ClientIp;
 use crate::web::pages::kit::{PageResult, error_page, pe, render};
 use crate::web::pages::session::cookie_value;
 
@@ -116,11 +118,23 @@ pub(super) struct ComplaintForm {
 /// A complaint from the public (F3): recorded against the cylinder's enterprise for the regulator.
 pub(super) async fn submit_complaint(
     State(st): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: axum::http::HeaderMap,
     Path(code): Path<String>,
     Form(f): Form<ComplaintForm>,
 ) -> PageResult {
     let (c, org) = pe(svc::complaint_target(&st, &code).await)?;
+    // G5: every submission counts against the sender's address (login_rate_per_minute, login_burst).
+    if let Err(wait) = st.guards.complaints.charge(client) {
+        let secs = crate::throttle::retry_after_secs(wait);
+        let mut r = complaint_page(c.as_str(), &format!("提交过于频繁，请 {secs} 秒后再试"));
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
+        return Ok(r);
+    }
     let pre = cookie_value(&headers, COMPLAINT_COOKIE);
     if pre.as_deref() != Some(f.csrf.as_str()) {
         return Ok(complaint_page(c.as_str(), "页面已过期，请重新填写"));
