@@ -91,11 +91,6 @@ async fn main() -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.listen = l;
             }
-            // The demo's node admin and regulators log in with their password alone unless a
-            // second factor is asked for explicitly (`require_totp_roles`).
-            if demo && config.require_totp_roles.is_none() {
-                config.require_totp_roles = Some(String::new());
-            }
             cyltrace_server::init_logging(&config.log, &config.log_format);
             serve(config, demo).await
         }
@@ -350,6 +345,12 @@ async fn verify(config: Config, checkpoint: Option<PathBuf>) -> anyhow::Result<b
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let st = cyltrace_server::build_state(config).await?;
+    if st.guards.totp_roles.is_empty() {
+        tracing::warn!(
+            "require_totp_roles is empty: no role must have a second factor (GB/T 22239 level 2 \
+             asks it of administrators; set require_totp_roles = \"node_admin,regulator\")"
+        );
+    }
     cyltrace_server::prepare(&st).await?;
     let logins = if demo {
         cyltrace_server::demo::seed(&st)
@@ -370,7 +371,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             Some(logins) => {
                 if st.guards.totp_roles.is_empty() {
                     println!(
-                        "演示模式未要求动态口令（require_totp_roles 为空）；可在“账户安全”页面自行绑定。"
+                        "未要求动态口令（require_totp_roles 为空）；可在“账户安全”页面自行绑定。"
                     );
                 }
                 println!("演示数据已生成。演示账号 (用户名 / 密码):");

@@ -154,8 +154,6 @@ impl Node {
                 format!("{ADMIN}:{ADMIN_PASSWORD}"),
             )
             .env("CYLTRACE_LOG", "info")
-            // The bootstrap admin works with its password alone (no second factor required).
-            .env("CYLTRACE_REQUIRE_TOTP_ROLES", "")
             .stdout(Stdio::from(out.try_clone().expect("log file")))
             .stderr(Stdio::from(out))
             .spawn()

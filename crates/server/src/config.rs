@@ -75,13 +75,12 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR blocks,
     /// comma-separated); empty: the TCP peer is the client.
     pub trusted_proxies: String,
-    /// Roles that must have a TOTP second factor (comma-separated role names); unset:
-    /// `node_admin,regulator`; empty: none. Accounts holding `platform` are exempt.
+    /// Roles that must have a TOTP second factor (comma-separated role names, e.g.
+    /// `node_admin,regulator` as GB/T 22239 level 2 asks); unset or empty: none, so that API clients
+    /// and a bootstrap admin keep working until their people have enrolled (the start logs a
+    /// warning). Accounts holding `platform` are exempt.
     pub require_totp_roles: Option<String>,
 }
-
-/// The roles that must have a second factor when `require_totp_roles` is not set.
-pub const DEFAULT_TOTP_ROLES: &str = "node_admin,regulator";
 
 /// A setting that must not reach a log: its `Debug` shows `***`. Read it with `&*secret` (or
 /// `as_deref()` on an `Option<Secret>`), where it is used.
@@ -243,10 +242,7 @@ impl Config {
 
     /// The roles that must have a TOTP second factor.
     pub fn totp_roles(&self) -> anyhow::Result<Vec<cyltrace_domain::Role>> {
-        let names = self
-            .require_totp_roles
-            .as_deref()
-            .unwrap_or(DEFAULT_TOTP_ROLES);
+        let names = self.require_totp_roles.as_deref().unwrap_or_default();
         names
             .split(',')
             .map(str::trim)

@@ -178,9 +178,6 @@ impl TestApp {
             ..Config::default()
         };
         config.bootstrap_admin = Some(format!("{ADMIN}:{ADMIN_PASSWORD}").into());
-        // The bootstrap admin and the regulators of the tests log in with a password alone; the
-        // tests of the second factor ask for it (crates/testkit/tests/accounts.rs).
-        config.require_totp_roles = Some(String::new());
         tune(&mut config);
         let state = cyltrace_server::state_with_store(config, db.store.clone()).expect("state");
         cyltrace_server::prepare(&state).await.expect("bootstrap");

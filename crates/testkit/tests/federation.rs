@@ -47,7 +47,6 @@ impl Node {
             bootstrap_admin: Some(format!("{ADMIN}:{ADMIN_PASSWORD}").into()),
             uplink_interval_ms: 100,
             uplink_pull_secs: 1,
-            require_totp_roles: Some(String::new()),
             ..Config::default()
         };
         if let Some((up, account)) = upstream {
