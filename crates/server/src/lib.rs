@@ -6,7 +6,7 @@
 //! - `services/` — the use cases, one module or directory per area; `services/events.rs` is the event
 //!   write path, `services/mod.rs` lists the rest;
 //! - `web/` — `api/` (`/api/v1` JSON, one module per area), `pages/` (HTML: `kit.rs`, `console/`,
-//!   `supervision/`, sign-in, the handheld app, the label page), `ps.rs` (`/PS`), `ops.rs`,
+//!   `supervision/`, sign-in, the handheld app, the label page), `ps/` (`/PS`), `ops.rs`,
 //!   `middleware.rs` (auth, audit, metrics), `extract.rs`, `error.rs` (problem+json);
 //! - `workers/` — the uplink to the upstream node (the checkpoint signer is `services::ledger`);
 //! - `auth.rs` (passwords, tokens, the `Principal`), `error.rs` (the one error type), `state.rs`,

@@ -9,7 +9,7 @@
 //! - `pages/` — the server-rendered HTML: the page kit (`pages/kit.rs`, `pages/charts.rs`), the
 //!   enterprise and inspector console (`pages/console/`), the regulator console
 //!   (`pages/supervision/`), sign-in (`pages/session.rs`), the handheld app and the public label page;
-//! - `ps.rs` — the `/PS` regulator interface (YUNNAN-API.md);
+//! - `ps/` — the `/PS` regulator interface (YUNNAN-API.md): handlers, and the envelope (`envelope.rs`);
 //! - `ops.rs` — health, readiness, metrics, serving the OpenAPI document;
 //! - `middleware.rs` — bearer-token auth, the audit record of every write, request metrics;
 //! - `extract.rs` — the shared extractors (JSON body, query, principal, page viewer);

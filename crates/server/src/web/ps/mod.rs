@@ -9,16 +9,18 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use cyltrace_domain::ps::TraceKind;
-use serde::Serialize;
 use serde_json::{Value, json};
-use utoipa::{IntoParams, IntoResponses, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+mod envelope;
+
+pub use envelope::*;
 
 use super::api::ApiRouter;
 use super::extract::ClientIp;
@@ -27,7 +29,6 @@ use crate::auth::Principal;
 use crate::services::audit::RequestMeta;
 use crate::services::files;
 use crate::services::ps::{self as svc, PsError, PsResult};
-use crate::sm4;
 use crate::state::AppState;
 
 pub fn router() -> ApiRouter {
@@ -56,220 +57,6 @@ pub fn router() -> ApiRouter {
             *r.status_mut() = StatusCode::NOT_FOUND;
             r
         })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The OpenAPI description
-
-/// The `/PS` envelope: `State` 0 (done, `Value` the answer when there is one: a ticket, a file
-/// path, a JSON string such as `"{\"Id\":12}"`) or 1 (refused, `Value` the reason).
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-pub struct PsEnvelope {
-    pub state: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-}
-
-/// What any `/PS` call with data may answer besides its own: malformed, or no valid ticket.
-#[derive(IntoResponses)]
-pub enum PsRefused {
-    /// Malformed (not JSON, no data, not multipart): `State` 1 with the reason.
-    #[response(status = 400)]
-    Malformed(#[to_schema] PsEnvelope),
-    /// No ticket, or a bad or expired one: `State` 1.
-    #[response(status = 401)]
-    NoTicket(#[to_schema] PsEnvelope),
-}
-
-/// What any `/PS` call may answer without a valid ticket.
-#[derive(IntoResponses)]
-pub enum PsNoTicket {
-    /// No ticket, or a bad or expired one: `State` 1.
-    #[response(status = 401)]
-    NoTicket(#[to_schema] PsEnvelope),
-}
-
-/// The ticket of a `/PS` call.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PsTicket {
-    /// The ticket of `POST /PS/Auth/Login`.
-    pub ticket: Option<String>,
-    /// The same ticket, under the name some sections of the spec use.
-    pub token: Option<String>,
-}
-
-/// The ticket and the data of a `/PS` call.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PsCall {
-    /// The ticket of `POST /PS/Auth/Login`.
-    pub ticket: Option<String>,
-    /// The same ticket, under the name some sections of the spec use.
-    pub token: Option<String>,
-    /// The call's JSON, when it is not the body or a form field `data`; with an SM4 key, the
-    /// envelope `{"Cipher","Iv"}`.
-    pub data: Option<String>,
-}
-
-/// The changed-since parameter of the archive lists.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PsSince {
-    /// Archives changed at or after this time (yyyyMMddHHmmss); all when absent.
-    pub lasttime: Option<String>,
-}
-
-/// The spot check of `GetDetail`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PsId {
-    /// The spot check.
-    pub id: Option<String>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// The envelope
-
-fn envelope_ok(value: Option<String>) -> Response {
-    let body = match value {
-        Some(v) => json!({"State": 0, "Value": v}),
-        None => json!({"State": 0}),
-    };
-    Json(body).into_response()
-}
-
-/// `Value` of ApplyNew / ApplyOld / BeginApply: a string holding JSON (as the spec shows).
-fn envelope_id(id: i64) -> Response {
-    envelope_ok(Some(json!({"Id": id}).to_string()))
-}
-
-fn envelope_err(e: PsError) -> Response {
-    if let PsError::Throttled(m, secs) = e {
-        let mut r = (
-            StatusCode::TOO_MANY_REQUESTS,
-            Json(json!({"State": 1, "Value": m})),
-        )
-            .into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
-        return r;
-    }
-    let (status, reason) = match e {
-        PsError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-        PsError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
-        PsError::Refused(m) | PsError::Throttled(m, _) => (StatusCode::OK, m),
-        PsError::Internal(m) => {
-            tracing::error!(error = %m, "internal error on /PS");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "服务器内部错误，请稍后重试".to_owned(),
-            )
-        }
-    };
-    (status, Json(json!({"State": 1, "Value": reason}))).into_response()
-}
-
-/// The answer of a handler, with the caller (for the audit record) and a note.
-fn answer(r: PsResult<Response>, p: Option<&Principal>, note: Option<String>) -> Response {
-    let mut resp = r.unwrap_or_else(envelope_err);
-    if let Some(p) = p {
-        resp.extensions_mut().insert(p.clone());
-    }
-    if let Some(n) = note {
-        resp.extensions_mut().insert(AuditNote(n));
-    }
-    resp
-}
-
-type Params = Query<HashMap<String, String>>;
-
-/// `ticket` or `token`, as the query has it.
-fn ticket(q: &HashMap<String, String>) -> Option<&str> {
-    q.get("ticket")
-        .or_else(|| q.get("token"))
-        .map(String::as_str)
-}
-
-/// The JSON of a call: the `data` query parameter, a form field `data`, or the raw body; opened
-/// with the account's SM4 key when it has one (and then required to be an envelope).
-async fn data_of(
-    st: &AppState,
-    p: &Principal,
-    q: &HashMap<String, String>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> PsResult<Value> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    let raw: Vec<u8> = if let Some(d) = q.get("data") {
-        d.clone().into_bytes()
-    } else if form {
-        let fields: HashMap<String, String> = serde_urlencoded_parse(body);
-        fields
-            .get("data")
-            .cloned()
-            .ok_or_else(|| PsError::BadRequest("表单中缺少 data 字段".to_owned()))?
-            .into_bytes()
-    } else {
-        body.to_vec()
-    };
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(PsError::BadRequest("缺少 data（JSON 业务数据）".to_owned()));
-    }
-    let v: Value = serde_json::from_slice(&raw)
-        .map_err(|e| PsError::BadRequest(format!("data 不是合法的 JSON：{e}")))?;
-    match (svc::account_key(st, p.user_id).await?, sm4::is_sealed(&v)) {
-        (Some(key), true) => {
-            sm4::open(&key, &v).map_err(|(f, m)| PsError::Refused(format!("{f}: {m}")))
-        }
-        (Some(_), false) => Err(PsError::Refused(
-            "该账号要求 SM4 加密：data 应为 {\"Cipher\",\"Iv\"}".to_owned(),
-        )),
-        (None, true) => Err(PsError::Refused(
-            "该账号未配置 SM4 密钥，data 应为明文 JSON".to_owned(),
-        )),
-        (None, false) => Ok(v),
-    }
-}
-
-fn serde_urlencoded_parse(body: &[u8]) -> HashMap<String, String> {
-    url_decode_pairs(std::str::from_utf8(body).unwrap_or(""))
-}
-
-/// `a=b&c=d` with `+` and `%XX` decoded.
-fn url_decode_pairs(s: &str) -> HashMap<String, String> {
-    fn dec(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match (b[i], hex) {
-                (b'+', _) => out.push(b' '),
-                (b'%', Some(v)) => {
-                    out.push(v);
-                    i += 2;
-                }
-                (c, _) => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (dec(k), dec(v)),
-            None => (dec(kv), String::new()),
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
