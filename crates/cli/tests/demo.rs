@@ -154,6 +154,34 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
     let progress = list("/customers/progress").await;
     assert_eq!(progress[0]["registered"], 24, "{progress:?}");
 
+    // The history runs up to the moment the demo started: this month has fills in the regulator's
+    // overview whatever the date.
+    let regulator: Value = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({"username": "km_regulator", "password": cyltrace_server::demo::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let overview: Value = client
+        .get(format!("{base}/api/v1/supervision"))
+        .bearer_auth(regulator["token"].as_str().expect("regulator login"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fills: u64 = overview["enterprises"]
+        .as_array()
+        .expect("enterprises")
+        .iter()
+        .filter_map(|e| e["fills"].as_u64())
+        .sum();
+    assert!(fills > 0, "no fills this month: {overview}");
+
     // G3: the demo history is in the ledger; a verifier saves the signed checkpoint.
     let mut checkpoint = Value::Null;
     for _ in 0..100 {

@@ -504,7 +504,8 @@ fn event(
     Event::parse(&v, "demo").map_err(anyhow::Error::msg)
 }
 
-/// Three circulation cycles over the last weeks: checks, fill, store, transport, delivery, recycling.
+/// Circulation cycles over the last weeks up to now: checks, fill, store, transport, delivery,
+/// recycling.
 fn history(
     ent: &Enterprise,
     refs: &Refs,
@@ -524,8 +525,21 @@ fn history(
     // Every other cylinder stays with its customer after the last cycle: spread those evenly.
     let customer = refs.customers[(i / 2) % refs.customers.len()].to_string();
     let start = now - Duration::days(24) + Duration::minutes(((i % 40) * 12) as i64);
-    for cycle in 0..3i64 {
-        let t0 = start + Duration::days(cycle * 7);
+    // A fourth cycle for half the cylinders that came back from their customers: it began in the last
+    // hours and never before this month did (China calendar), so a fresh demo shows this month's
+    // fills whatever the date; it runs up to the moment the demo starts.
+    let month_start = services::calendar::this_month(now).0;
+    let recent = (now - Duration::minutes(40 + ((i % 40) * 12) as i64)).max(month_start);
+    for cycle in 0..4i64 {
+        // Half of those back stay empty in the warehouse (stock of both kinds).
+        if cycle == 3 && i % 4 != 1 {
+            return Ok(());
+        }
+        let t0 = if cycle < 3 {
+            start + Duration::days(cycle * 7)
+        } else {
+            recent
+        };
         let m = |minutes: i64| t0 + Duration::minutes(minutes);
         let gross = tare + fill * (0.97 + (i % 3) as f64 * 0.01);
         let fill_data = json!({"scale_no": format!("CZ-{:02}", 1 + i % 6), "begin": m(5).to_rfc3339(), "end": m(8).to_rfc3339(),
@@ -571,8 +585,9 @@ fn history(
         ];
         for (kind, minutes, site, data) in steps {
             let t = m(minutes);
-            // The last cycle is still under way: cylinders are out with customers now.
-            if t >= now - Duration::hours(1)
+            // Half the cylinders stay with their customers after the third cycle; the fourth is
+            // still under way at the moment the demo starts.
+            if t >= now - Duration::minutes(1)
                 || (cycle == 2 && i.is_multiple_of(2) && kind == "recycle")
             {
                 return Ok(());
