@@ -10,9 +10,9 @@
 
 use chrono::{DateTime, Utc};
 use cyltrace_domain::CylinderCode;
+use cyltrace_domain::ValidationErrors;
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::Phone;
-use cyltrace_domain::ValidationErrors;
 use cyltrace_store::BizRecord;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -60,7 +60,10 @@ pub fn display_code(code: &str) -> String {
 
 /// The stored key of a code: its keyed hash.
 fn code_key(st: &AppState, code: &str) -> String {
-    hex::encode(st.pii_key.mac(&[b"cyltrace complaint code v1", code.as_bytes()]))
+    hex::encode(
+        st.pii_key
+            .mac(&[b"cyltrace complaint code v1", code.as_bytes()]),
+    )
 }
 
 /// A complaint's state in Chinese.
@@ -303,9 +306,7 @@ pub async fn complaint_by_code(st: &AppState, code: &str) -> ApiResult<Complaint
         .store
         .biz_by_key(COMPLAINT, &code_key(st, &code))
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound("没有这个投诉编号，请核对后重新输入".to_owned())
-        })?;
+        .ok_or_else(|| ApiError::NotFound("没有这个投诉编号，请核对后重新输入".to_owned()))?;
     Ok(ComplaintStatus {
         code: display_code(&code),
         cylinder: text_of(&r, "code"),

@@ -137,10 +137,7 @@ pub fn check_photo(bytes: &[u8]) -> Result<&'static str, String> {
         return Err("文件是空的".to_owned());
     }
     if bytes.len() > MAX_PHOTO_BYTES {
-        return Err(format!(
-            "超过 {} MB",
-            MAX_PHOTO_BYTES / (1024 * 1024)
-        ));
+        return Err(format!("超过 {} MB", MAX_PHOTO_BYTES / (1024 * 1024)));
     }
     match kind_of(bytes) {
         Some(k @ ("JPEG" | "PNG" | "WEBP")) => Ok(k),
@@ -161,11 +158,7 @@ pub fn check_photos(field: &str, photos: &[Upload], errs: &mut ValidationErrors)
     if photos.len() > MAX_PHOTOS {
         errs.push(
             field,
-            format!(
-                "最多上传 {} 张照片（收到 {} 张）",
-                MAX_PHOTOS,
-                photos.len()
-            ),
+            format!("最多上传 {} 张照片（收到 {} 张）", MAX_PHOTOS, photos.len()),
         );
     }
     for (i, p) in photos.iter().enumerate() {
@@ -214,7 +207,10 @@ mod tests {
         assert_eq!(check_photo(b"\x89PNG\r\n\x1a\n...."), Ok("PNG"));
         assert_eq!(check_photo(b"\xFF\xD8\xFF\xE0...."), Ok("JPEG"));
         assert_eq!(check_photo(b"RIFF\0\0\0\0WEBPVP8 "), Ok("WEBP"));
-        assert!(check_photo(b"GIF89a......").is_err(), "GIF is no photo here");
+        assert!(
+            check_photo(b"GIF89a......").is_err(),
+            "GIF is no photo here"
+        );
         assert!(check_photo(b"%PDF-1.7").is_err());
         assert!(check_photo(b"").is_err());
         let mut big = b"\x89PNG\r\n\x1a\n".to_vec();

@@ -20,7 +20,11 @@ use crate::state::AppState;
 /// A list of notices reads at most this many.
 const LIST_LIMIT: i64 = 500;
 
-pub(crate) async fn list(st: &AppState, kind: &str, scope: Option<Scope>) -> ApiResult<Vec<BizRecord>> {
+pub(crate) async fn list(
+    st: &AppState,
+    kind: &str,
+    scope: Option<Scope>,
+) -> ApiResult<Vec<BizRecord>> {
     Ok(st
         .store
         .list_biz(&BizFilter {
@@ -41,7 +45,13 @@ pub(crate) fn stamp(t: DateTime<Utc>) -> String {
     t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
 }
 
-pub(crate) fn new_record(st: &AppState, kind: &str, org_id: Uuid, state: &str, body: Value) -> BizRecord {
+pub(crate) fn new_record(
+    st: &AppState,
+    kind: &str,
+    org_id: Uuid,
+    state: &str,
+    body: Value,
+) -> BizRecord {
     let now = st.now();
     BizRecord {
         id: Uuid::new_v4(),
@@ -149,7 +159,11 @@ impl StaffAudience {
         match self {
             StaffAudience::None => String::new(),
             StaffAudience::All => "全部员工".to_owned(),
-            StaffAudience::Roles(r) => r.iter().map(|r| r.label_zh()).collect::<Vec<_>>().join("、"),
+            StaffAudience::Roles(r) => r
+                .iter()
+                .map(|r| r.label_zh())
+                .collect::<Vec<_>>()
+                .join("、"),
         }
     }
 }
@@ -207,11 +221,7 @@ pub async fn inbox(st: &AppState, p: &Principal) -> ApiResult<Vec<Message>> {
 pub async fn staff_messages(st: &AppState, p: &Principal) -> ApiResult<Vec<Message>> {
     p.require(Action::Read)?;
     let mut out = Vec::new();
-    for org in p
-        .org_path
-        .split('/')
-        .filter_map(|s| s.parse::<Uuid>().ok())
-    {
+    for org in p.org_path.split('/').filter_map(|s| s.parse::<Uuid>().ok()) {
         let rows = st
             .store
             .list_biz(&BizFilter {
@@ -221,7 +231,10 @@ pub async fn staff_messages(st: &AppState, p: &Principal) -> ApiResult<Vec<Messa
                 ..Default::default()
             })
             .await?;
-        for r in rows.iter().filter(|r| StaffAudience::of(r).reaches(&p.roles)) {
+        for r in rows
+            .iter()
+            .filter(|r| StaffAudience::of(r).reaches(&p.roles))
+        {
             out.push(message(r, org_name(st, r.org_id).await?));
         }
     }

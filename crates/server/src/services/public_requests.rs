@@ -284,10 +284,7 @@ pub async fn convert_request(
     let r = open_request(st, p, id).await?;
     let mut errs = ValidationErrors::default();
     if customer_id.trim().parse::<Uuid>().is_err() {
-        errs.push(
-            "customer_id",
-            "请选择用户（新用户请先在“用户管理”中开户）",
-        );
+        errs.push("customer_id", "请选择用户（新用户请先在“用户管理”中开户）");
     }
     let qty: Value = quantity
         .trim()

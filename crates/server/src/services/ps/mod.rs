@@ -397,4 +397,3 @@ pub async fn applications(st: &AppState, p: &Principal) -> ApiResult<Vec<Applica
     }
     Ok(out)
 }
-

@@ -244,7 +244,12 @@ async fn view_of(st: &AppState, d: &PsDoc) -> ApiResult<SpotCheck> {
         cylinders: b["CheckCount"].as_u64().unwrap_or(0),
         codes: b["Items"]
             .as_array()
-            .map(|a| a.iter().filter_map(|i| i["Barcode"].as_str()).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["Barcode"].as_str())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
         comment: text(&b["CheckComment"]),
         state: d.state.clone(),
@@ -325,9 +330,7 @@ pub async fn answer_spot_check_here(
     photos: &[Upload],
 ) -> ApiResult<()> {
     if !p.roles.contains(&Role::EnterpriseAdmin) && !p.is_node_admin() {
-        return Err(ApiError::Forbidden(
-            "只有企业管理员可以答复抽查".to_owned(),
-        ));
+        return Err(ApiError::Forbidden("只有企业管理员可以答复抽查".to_owned()));
     }
     let d = visible_doc(st, p, id).await?;
     if d.state != "open" {

@@ -84,10 +84,7 @@ pub fn router() -> Router<AppState> {
             "/console/orders/{id}/dispatch",
             post(circulation::dispatch_order),
         )
-        .route(
-            "/console/order-requests/{id}",
-            get(order_requests::request),
-        )
+        .route("/console/order-requests/{id}", get(order_requests::request))
         .route(
             "/console/order-requests/{id}/convert",
             post(order_requests::convert),

@@ -22,8 +22,9 @@ pub(super) async fn spot_checks(State(st): State<AppState>, v: Viewer) -> PageRe
     enterprise(&v)?;
     let docs = pe(svc::spot_checks(&st, &v.p).await)?;
     let mut page = v.page(&st, "监管抽查", "/console/spot-checks").await;
-    page.intro = "监管部门下达的气瓶抽查。请逐项核查后答复，可附最多 3 张照片；答复后监管部门即可查看。"
-        .to_owned();
+    page.intro =
+        "监管部门下达的气瓶抽查。请逐项核查后答复，可附最多 3 张照片；答复后监管部门即可查看。"
+            .to_owned();
     let mut t = Table::new(
         "spot_checks",
         "",
@@ -35,7 +36,11 @@ pub(super) async fn spot_checks(State(st): State<AppState>, v: Viewer) -> PageRe
             Cell::text(d.codes.join(" ")),
             Cell::text(&d.comment),
             Cell::text(svc::doc_state_zh(&d.state)),
-            Cell::text(if d.answer.is_empty() { "—" } else { &d.answer }),
+            Cell::text(if d.answer.is_empty() {
+                "—"
+            } else {
+                &d.answer
+            }),
             Cell::link(
                 if d.state == "open" {
                     "答复"
@@ -124,15 +129,11 @@ pub(super) async fn answer(
         return spot_check_page(&st, &v, id).await?.refused(failure);
     }
     v.check_csrf(form.csrf())?;
-    let result =
-        svc::answer_spot_check_here(&st, &v.p, id, form.get("answer"), &form.photos).await;
+    let result = svc::answer_spot_check_here(&st, &v.p, id, form.get("answer"), &form.photos).await;
     match result {
         Ok(()) => Ok(noted(
             Redirect::to("/console/spot-checks"),
-            format!(
-                "spot check {id} answered with {} photos",
-                form.photos.len()
-            ),
+            format!("spot check {id} answered with {} photos", form.photos.len()),
         )),
         Err(e) => {
             let failure = FormFailure::of(&action, form.values(&["answer"]), e)?;

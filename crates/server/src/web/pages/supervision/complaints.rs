@@ -138,8 +138,7 @@ async fn complaint_page(st: &AppState, v: &Viewer, id: Uuid) -> Result<Page, Pag
                 .collect(),
         ));
     } else {
-        page.blocks
-            .push(Block::Note("投诉人未附照片。".to_owned()));
+        page.blocks.push(Block::Note("投诉人未附照片。".to_owned()));
     }
     if c.state == "open" {
         page.blocks.push(Block::Form(FormSpec {

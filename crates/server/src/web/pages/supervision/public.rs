@@ -246,7 +246,10 @@ fn complaint_page(code: &str) -> PublicPage {
     });
     page.links = vec![
         (format!("/q/{code}"), "返回气瓶信息".to_owned()),
-        ("/complaint".to_owned(), "已投诉？凭编号查询处理结果".to_owned()),
+        (
+            "/complaint".to_owned(),
+            "已投诉？凭编号查询处理结果".to_owned(),
+        ),
     ];
     page
 }
@@ -310,20 +313,19 @@ pub(super) async fn submit_complaint(
         ));
     }
     let phone = Some(form.get("phone"));
-    let done = match svc::submit_complaint(&st, &c, org, form.get("content"), phone, &form.photos)
-        .await
-    {
-        Ok(d) => d,
-        Err(ApiError::Invalid(v)) => {
-            return Ok(complaint_refused(
-                code,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &values,
-                &v.0,
-            ));
-        }
-        Err(e) => return Err(error_page(e)),
-    };
+    let done =
+        match svc::submit_complaint(&st, &c, org, form.get("content"), phone, &form.photos).await {
+            Ok(d) => d,
+            Err(ApiError::Invalid(v)) => {
+                return Ok(complaint_refused(
+                    code,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &values,
+                    &v.0,
+                ));
+            }
+            Err(e) => return Err(error_page(e)),
+        };
     let mut page = PublicPage::new("已收到您的投诉");
     page.big = svc::display_code(&done.code);
     page.paragraphs = vec![
@@ -421,7 +423,10 @@ async fn status_page(st: &AppState, client: Option<std::net::IpAddr>, code: &str
     };
     page.facts = vec![
         ("投诉编号".to_owned(), c.code.clone()),
-        ("处理状态".to_owned(), svc::complaint_state_zh(&c.state).to_owned()),
+        (
+            "处理状态".to_owned(),
+            svc::complaint_state_zh(&c.state).to_owned(),
+        ),
         ("监管部门答复".to_owned(), answer),
         (
             "答复时间".to_owned(),

@@ -68,11 +68,7 @@ fn order_page(st: &AppState, t: &Target) -> PublicPage {
                 .required()
                 .options(
                     std::iter::once((String::new(), "请选择".to_owned()))
-                        .chain(
-                            SLOTS
-                                .iter()
-                                .map(|s| (s.0.to_owned(), s.1.to_owned())),
-                        )
+                        .chain(SLOTS.iter().map(|s| (s.0.to_owned(), s.1.to_owned())))
                         .collect(),
                 ),
             PublicField::new("quantity", "数量（瓶）", "number")
@@ -109,7 +105,11 @@ fn refused(
 
 pub(super) async fn order_form(State(st): State<AppState>, Path(code): Path<String>) -> PageResult {
     let t = pe(svc::target(&st, &code).await)?;
-    Ok(with_token(StatusCode::OK, &order_page(&st, &t), ORDER_COOKIE))
+    Ok(with_token(
+        StatusCode::OK,
+        &order_page(&st, &t),
+        ORDER_COOKIE,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -209,7 +209,10 @@ pub(super) async fn submit_order(
     if let Some(phone) = &t.phone {
         page.facts.push(("企业电话".to_owned(), phone.clone()));
     }
-    page.links = vec![(format!("/q/{}", t.cylinder.as_str()), "返回气瓶信息".to_owned())];
+    page.links = vec![(
+        format!("/q/{}", t.cylinder.as_str()),
+        "返回气瓶信息".to_owned(),
+    )];
     let note = format!(
         "order request {id} from the page of cylinder {}",
         t.cylinder.as_str()

@@ -115,7 +115,11 @@ pub(super) async fn spot_checks(State(st): State<AppState>, v: Viewer) -> PageRe
             Cell::num(d.cylinders),
             Cell::text(&d.comment),
             Cell::text(doc_state_zh(&d.state)),
-            Cell::text(if d.answer.is_empty() { "—" } else { &d.answer }),
+            Cell::text(if d.answer.is_empty() {
+                "—"
+            } else {
+                &d.answer
+            }),
             Cell::text(ps_time(&d.answered_at)),
             Cell::num(d.photos),
         ]);
