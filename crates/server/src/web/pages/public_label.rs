@@ -110,7 +110,7 @@ fn page(c: public::PublicCylinder, reason: Option<String>) -> LabelPage {
 
 /// The `tel:` target of a phone as an organisation recorded it (`0871-6888 1234` → `0871-68881234`):
 /// digits, a leading `+` and `-` separators (RFC 3966) only; empty when no digit is left.
-fn tel_uri(phone: &str) -> String {
+pub(crate) fn tel_uri(phone: &str) -> String {
     let t: String = phone
         .chars()
         .filter(|c| c.is_ascii_digit() || matches!(c, '+' | '-'))

@@ -18,16 +18,13 @@ use crate::web::pages::kit::{
     Block, Cell, CsrfOnly, Field, FormFailure, FormSpec, Page, PageError, PageResult, Table, local,
     ok, pe,
 };
+use crate::web::pages::public_label::tel_uri;
 
 /// Requests listed on the order page.
 const LISTED: i64 = 100;
 
 fn tel(phone: &str) -> String {
-    let t: String = phone
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '-')
-        .collect();
-    format!("tel:{t}")
+    format!("tel:{}", tel_uri(phone))
 }
 
 /// The table of requests for the order page (订单配送), newest first; none when there are none.

@@ -19,6 +19,7 @@ use crate::state::AppState;
 use crate::web::extract::ClientIp;
 use crate::web::middleware::noted;
 use crate::web::pages::kit::{PageResult, error_page, pe, render};
+use crate::web::pages::public_label::tel_uri;
 
 const ORDER_COOKIE: &str = "cyltrace_order";
 
@@ -34,10 +35,6 @@ fn order_page(st: &AppState, t: &Target) -> PublicPage {
             &t.org_name
         }
     )];
-    if let Some(phone) = &t.phone {
-        page.paragraphs
-            .push(format!("着急用气也可直接拨打供气企业电话：{phone}"));
-    }
     page.form = Some(PublicForm {
         method: "post",
         action: format!("/q/{code}/order"),
@@ -81,7 +78,17 @@ fn order_page(st: &AppState, t: &Target) -> PublicPage {
         ],
         submit: "提交预约",
     });
-    page.links = vec![(format!("/q/{code}"), "返回气瓶信息".to_owned())];
+    page.links = t
+        .phone
+        .iter()
+        .map(|p| {
+            (
+                format!("tel:{}", tel_uri(p)),
+                format!("拨打供气企业电话 {p}"),
+            )
+        })
+        .chain([(format!("/q/{code}"), "返回气瓶信息".to_owned())])
+        .collect();
     page
 }
 
