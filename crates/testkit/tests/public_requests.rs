@@ -864,3 +864,47 @@ async fn a_spot_check_is_answered_from_the_console_with_photos() {
         .expect(200);
     assert_eq!(r.body["items"][0]["state"], "answered", "{}", r.text);
 }
+
+// F3: the size limit is per photo: one past 5 MB is refused by name (not cut off with a bare 413),
+// while two large photos that are each within it pass although together they exceed the node's
+// ordinary body limit.
+#[tokio::test]
+async fn photo_size_is_judged_per_photo() {
+    let app = TestApp::spawn().await;
+    let (_, _, _) = two_enterprises(&app).await;
+    let path = format!("/q/{CYL_A}/complaint");
+    let mut visitor = Browser::new(&app);
+    let csrf = hidden(&visitor.get(&path).await.text, "_csrf");
+    let sized = |n: usize| {
+        let mut v = PNG.to_vec();
+        v.resize(n, 0);
+        v
+    };
+    let (big, fair) = (sized(5 * 1024 * 1024 + 1), sized(9 * 512 * 1024));
+    let content = ("content", "气瓶外观严重锈蚀，仍在配送使用");
+    let r = post_multipart(
+        &mut visitor,
+        &path,
+        &[("_csrf", &csrf), content],
+        &[("photos", "大图.png", &big)],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", &r.text[..r.text.len().min(2000)]);
+    assert!(
+        error_of(&r.text, "photos").contains("“大图.png”超过 5 MB"),
+        "{}",
+        r.text
+    );
+    assert!(biz(&app, "complaint").await.is_empty());
+    let csrf = hidden(&r.text, "_csrf");
+    let r = post_multipart(
+        &mut visitor,
+        &path,
+        &[("_csrf", &csrf), content],
+        &[("photos", "1.png", &fair), ("photos", "2.png", &fair)],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", &r.text[..r.text.len().min(2000)]);
+    let stored = biz(&app, "complaint").await;
+    assert_eq!(stored[0].body["photos"].as_array().map(Vec::len), Some(2));
+}
