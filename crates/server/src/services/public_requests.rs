@@ -309,24 +309,6 @@ pub async fn convert_request(
     Ok(order.id)
 }
 
-/// How many requests wait for a call back in the caller's scope (the console's figure).
-pub async fn waiting(st: &AppState, p: &Principal) -> ApiResult<i64> {
-    p.require(Action::Read)?;
-    let counts = st
-        .store
-        .count_biz(&BizFilter {
-            kind: ORDER_REQUEST.to_owned(),
-            scope: Some(p.scope()),
-            ..Default::default()
-        })
-        .await?;
-    Ok(counts
-        .iter()
-        .filter(|(s, _)| s == "new")
-        .map(|(_, n)| n)
-        .sum())
-}
-
 /// The day a request form offers first (today, China time) and last.
 pub fn date_range(now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let today = china_date(now);

@@ -18,7 +18,7 @@ use crate::services::notices;
 use crate::state::AppState;
 use crate::web::extract::ClientIp;
 use crate::web::middleware::noted;
-use crate::web::pages::kit::{PageResult, error_page, local, pe, render};
+use crate::web::pages::kit::{PageError, PageResult, error_page, local, pe, render};
 use crate::web::pages::photos::PhotoForm;
 use crate::web::pages::session::cookie_value;
 
@@ -172,10 +172,10 @@ pub(super) fn token_matches(
 
 /// G5: a public submission from `client` takes a token of its address's bucket; `Err` is the 429
 /// page to answer (请稍后再试, with `Retry-After`).
-pub(super) fn throttle(st: &AppState, client: Option<std::net::IpAddr>) -> Result<(), Response> {
+pub(super) fn throttle(st: &AppState, client: Option<std::net::IpAddr>) -> Result<(), PageError> {
     st.guards.complaints.charge(client).map_err(|wait| {
         let secs = crate::throttle::retry_after_secs(wait);
-        too_many(secs)
+        PageError::from(too_many(secs))
     })
 }
 
@@ -292,9 +292,7 @@ pub(super) async fn submit_complaint(
     let (c, org) = pe(svc::complaint_target(&st, &code).await)?;
     let code = c.as_str();
     // G5: every submission counts against the sender's address.
-    if let Err(r) = throttle(&st, client) {
-        return Ok(r);
-    }
+    throttle(&st, client)?;
     let values = form.values(&COMPLAINT_FIELDS);
     if let Some((status, why)) = &form.broken {
         return Ok(complaint_refused(

@@ -160,9 +160,7 @@ pub(super) async fn submit_order(
     Form(f): Form<OrderForm>,
 ) -> PageResult {
     let t = pe(svc::target(&st, &code).await)?;
-    if let Err(r) = throttle(&st, client) {
-        return Ok(r);
-    }
+    throttle(&st, client)?;
     if !token_matches(&headers, ORDER_COOKIE, Some(f.csrf.as_str())) {
         return Ok(refused(
             &st,
