@@ -1,8 +1,11 @@
 //! Content-addressed files (DESIGN §4): photos, certificates and reports are kept in the data
-//! directory under their SM3 hash and referenced as `files/<64 hex digits>`.
+//! directory under their SM3 hash and referenced as `files/<64 hex digits>`. Photos the public and
+//! enterprises attach to complaints and spot-check answers follow stricter rules (JPEG, PNG or WebP
+//! only, at most three of at most 5 MiB each), judged before any of them is kept.
 
 use std::path::PathBuf;
 
+use cyltrace_domain::ValidationErrors;
 use cyltrace_domain::access::Action;
 use sm3::Digest;
 
@@ -115,13 +118,126 @@ pub async fn download(
     let bytes = read(st, &reference(hash))
         .await
         .ok_or_else(|| ApiError::NotFound("文件不存在".to_owned()))?;
-    let ct = match kind_of(&bytes) {
+    let ct = media_type(&bytes);
+    Ok((bytes, ct))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Photos attached by the public and by enterprises (complaints, spot-check answers)
+
+/// Most photos one complaint or one spot-check answer carries.
+pub const MAX_PHOTOS: usize = 3;
+/// The largest photo accepted (5 MiB).
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+
+/// Whether `bytes` may be kept as a photo: a JPEG, PNG or WebP image (judged by its first bytes,
+/// never by its name) of at most [`MAX_PHOTO_BYTES`]. `Err` says why not, in Chinese.
+pub fn check_photo(bytes: &[u8]) -> Result<&'static str, String> {
+    if bytes.is_empty() {
+        return Err("文件是空的".to_owned());
+    }
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(format!("超过 {} MB", MAX_PHOTO_BYTES / (1024 * 1024)));
+    }
+    match kind_of(bytes) {
+        Some(k @ ("JPEG" | "PNG" | "WEBP")) => Ok(k),
+        _ => Err("不是 JPEG、PNG 或 WebP 图片".to_owned()),
+    }
+}
+
+/// A photo as a form sent it: the file name the browser gave (for the reason a photo is refused)
+/// and its bytes (cut off one byte past the size limit by the web layer).
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Checks the photos of a complaint or an answer: at most [`MAX_PHOTOS`], each a JPEG, PNG
+/// or WebP image within the size limit; each refused one is named under `field`.
+pub fn check_photos(field: &str, photos: &[Upload], errs: &mut ValidationErrors) {
+    if photos.len() > MAX_PHOTOS {
+        errs.push(
+            field,
+            format!("最多上传 {} 张照片（收到 {} 张）", MAX_PHOTOS, photos.len()),
+        );
+    }
+    for (i, p) in photos.iter().enumerate() {
+        if let Err(why) = check_photo(&p.bytes) {
+            let name = if p.name.trim().is_empty() {
+                format!("第 {} 张", i + 1)
+            } else {
+                format!("“{}”", p.name.trim())
+            };
+            errs.push(field, format!("照片{name}{why}，未保存"));
+        }
+    }
+}
+
+/// The media type of a stored image or document.
+pub fn media_type(bytes: &[u8]) -> &'static str {
+    match kind_of(bytes) {
         Some("PDF") => "application/pdf",
         Some("PNG") => "image/png",
         Some("JPEG") => "image/jpeg",
         Some("GIF") => "image/gif",
         Some("WEBP") => "image/webp",
         _ => "application/octet-stream",
-    };
-    Ok((bytes, ct))
+    }
+}
+
+/// Stores photos that passed [`check_photo`]; answers their references in order.
+pub async fn put_photos(st: &AppState, photos: &[Vec<u8>]) -> ApiResult<Vec<String>> {
+    let mut refs = Vec::with_capacity(photos.len());
+    for p in photos {
+        refs.push(
+            put(st, p)
+                .await
+                .map_err(|e| ApiError::Internal(format!("storing a photo: {e}")))?,
+        );
+    }
+    Ok(refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn photos_are_judged_by_their_first_bytes_and_size() {
+        assert_eq!(check_photo(b"\x89PNG\r\n\x1a\n...."), Ok("PNG"));
+        assert_eq!(check_photo(b"\xFF\xD8\xFF\xE0...."), Ok("JPEG"));
+        assert_eq!(check_photo(b"RIFF\0\0\0\0WEBPVP8 "), Ok("WEBP"));
+        assert!(
+            check_photo(b"GIF89a......").is_err(),
+            "GIF is no photo here"
+        );
+        assert!(check_photo(b"%PDF-1.7").is_err());
+        assert!(check_photo(b"").is_err());
+        let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+        big.resize(MAX_PHOTO_BYTES + 1, 0);
+        assert!(check_photo(&big).unwrap_err().contains("5 MB"));
+    }
+
+    #[test]
+    fn photos_are_counted_and_named_when_refused() {
+        let png = || Upload {
+            name: "a.png".to_owned(),
+            bytes: b"\x89PNG\r\n\x1a\n0000".to_vec(),
+        };
+        let mut errs = ValidationErrors::default();
+        check_photos("photos", &[png(), png(), png()], &mut errs);
+        assert!(errs.0.is_empty());
+        check_photos("photos", &[png(), png(), png(), png()], &mut errs);
+        assert_eq!(errs.0.len(), 1);
+        assert!(errs.0[0].message.contains("最多上传 3 张"));
+        let mut errs = ValidationErrors::default();
+        let text = Upload {
+            name: "说明.txt".to_owned(),
+            bytes: b"hello".to_vec(),
+        };
+        check_photos("photos", &[png(), text], &mut errs);
+        assert_eq!(errs.0.len(), 1);
+        assert_eq!(errs.0[0].field, "photos");
+        assert!(errs.0[0].message.contains("“说明.txt”"), "{:?}", errs.0);
+    }
 }

@@ -9,8 +9,10 @@
 //!   household checks, stock, the flow table, scan-to-act and the circulation guards), `labels`,
 //!   `inspection`, `registry` (factory documents, vehicle cylinders), `archives/` (import, export);
 //! - `overview` (the enterprise console's figures), `supervision` (the regulator's figures),
-//!   `permissions` (entrusted filling, B9), `notices` (complaints, messages, articles), `public` (the phone page), `ps/` (the `/PS`
-//!   interface's receiving side), `ledger` (key, signer, proofs), `node` (readiness and status);
+//!   `permissions` (entrusted filling, B9), `notices` (messages, articles), `complaints`
+//!   (complaints from the public, with photos and codes), `public` (the phone page),
+//!   `public_requests` (gas ordered from it), `ps/` (the `/PS` interface's receiving side),
+//!   `ledger` (key, signer, proofs), `node` (readiness and status);
 //! - shared helpers: `calendar` (China calendar days), `files` (content-addressed files), `pdf`.
 //!
 //! Services never see HTTP: they take the caller's `Principal` and parsed input, check the role and
@@ -36,6 +38,7 @@ pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod circulation;
+pub mod complaints;
 pub mod cylinders;
 pub mod events;
 pub mod files;
@@ -51,6 +54,7 @@ pub mod pdf;
 pub mod permissions;
 pub mod ps;
 pub mod public;
+pub mod public_requests;
 pub mod registry;
 pub mod supervision;
 pub mod workshop;

@@ -1,18 +1,18 @@
-//! What regulators and the public write to each other (E5–E7, F3): complaints from the public
-//! against a cylinder's enterprise (upheld ones count against its credit rating), messages from a
-//! regulator to enterprises with their sign-off (签收), and safety articles shown to the public.
-//! Each is a business record (`complaint`, `message`, `article`).
+//! What regulators write to enterprises and the public (E6, E7): messages from a regulator to one or
+//! several enterprises — and, when it says so, to their staff (all accounts or chosen roles) — with
+//! the enterprise's sign-off (签收), and safety articles shown to the public. Each is a business
+//! record (`message`, `article`); one message sent to several enterprises is one record per
+//! enterprise, sharing a `batch` id. The helpers here are shared with `complaints`.
 
 use chrono::{DateTime, Utc};
 use cyltrace_domain::access::Action;
-use cyltrace_domain::circulation::Phone;
 use cyltrace_domain::time::cst;
-use cyltrace_domain::{CylinderCode, OrgKind, Role};
+use cyltrace_domain::{OrgKind, Role, ValidationErrors};
 use cyltrace_store::{BizFilter, BizRecord, Scope};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::supervision::{ARTICLE, COMPLAINT, MESSAGE};
+use super::supervision::{ARTICLE, MESSAGE};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -20,7 +20,11 @@ use crate::state::AppState;
 /// A list of notices reads at most this many.
 const LIST_LIMIT: i64 = 500;
 
-async fn list(st: &AppState, kind: &str, scope: Option<Scope>) -> ApiResult<Vec<BizRecord>> {
+pub(crate) async fn list(
+    st: &AppState,
+    kind: &str,
+    scope: Option<Scope>,
+) -> ApiResult<Vec<BizRecord>> {
     Ok(st
         .store
         .list_biz(&BizFilter {
@@ -32,16 +36,22 @@ async fn list(st: &AppState, kind: &str, scope: Option<Scope>) -> ApiResult<Vec<
         .await?)
 }
 
-fn text_of(r: &BizRecord, k: &str) -> String {
+pub(crate) fn text_of(r: &BizRecord, k: &str) -> String {
     r.body[k].as_str().unwrap_or("").to_owned()
 }
 
 /// A time as the notices write it into their text (China time, to the minute).
-fn stamp(t: DateTime<Utc>) -> String {
+pub(crate) fn stamp(t: DateTime<Utc>) -> String {
     t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
 }
 
-fn new_record(st: &AppState, kind: &str, org_id: Uuid, state: &str, body: Value) -> BizRecord {
+pub(crate) fn new_record(
+    st: &AppState,
+    kind: &str,
+    org_id: Uuid,
+    state: &str,
+    body: Value,
+) -> BizRecord {
     let now = st.now();
     BizRecord {
         id: Uuid::new_v4(),
@@ -59,7 +69,7 @@ fn new_record(st: &AppState, kind: &str, org_id: Uuid, state: &str, body: Value)
 }
 
 /// A required text field, trimmed, at most `max` characters.
-fn required(name: &str, value: &str, max: usize) -> ApiResult<String> {
+pub(crate) fn required(name: &str, value: &str, max: usize) -> ApiResult<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(ApiError::invalid(name, "不能为空"));
@@ -71,7 +81,7 @@ fn required(name: &str, value: &str, max: usize) -> ApiResult<String> {
 }
 
 /// Regulators and the node admin write messages and articles and decide complaints.
-fn supervising(p: &Principal) -> ApiResult<()> {
+pub(crate) fn supervising(p: &Principal) -> ApiResult<()> {
     if p.roles.contains(&Role::Regulator) || p.is_node_admin() {
         Ok(())
     } else {
@@ -79,7 +89,7 @@ fn supervising(p: &Principal) -> ApiResult<()> {
     }
 }
 
-async fn org_name(st: &AppState, id: Uuid) -> ApiResult<String> {
+pub(crate) async fn org_name(st: &AppState, id: Uuid) -> ApiResult<String> {
     Ok(st
         .store
         .get_org(id)
@@ -89,138 +99,88 @@ async fn org_name(st: &AppState, id: Uuid) -> ApiResult<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Complaints (E5, F3)
-
-/// A complaint as the regulator sees it (the phone masked).
-pub struct Complaint {
-    pub id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub code: String,
-    pub org: String,
-    pub content: String,
-    /// Masked, or `—` when none was given.
-    pub phone: String,
-    /// `open`, `upheld` or `rejected`.
-    pub state: String,
-    pub reply: String,
-}
-
-/// A complaint's state in Chinese.
-pub fn complaint_state_zh(s: &str) -> &'static str {
-    match s {
-        "open" => "待处理",
-        "upheld" => "属实",
-        "rejected" => "不属实",
-        _ => "—",
-    }
-}
-
-/// Complaints against the enterprises in the caller's scope, newest first.
-pub async fn complaints(st: &AppState, p: &Principal) -> ApiResult<Vec<Complaint>> {
-    p.require(Action::Read)?;
-    let mut out = Vec::new();
-    for r in list(st, COMPLAINT, Some(p.scope())).await? {
-        out.push(Complaint {
-            id: r.id,
-            created_at: r.created_at,
-            code: text_of(&r, "code"),
-            org: org_name(st, r.org_id).await?,
-            content: text_of(&r, "content"),
-            phone: Phone::parse(&text_of(&r, "phone"))
-                .map_or_else(|_| "—".to_owned(), |p| p.masked()),
-            state: r.state.clone(),
-            reply: text_of(&r, "reply"),
-        });
-    }
-    Ok(out)
-}
-
-/// Marks a complaint `upheld` or `rejected`.
-pub async fn answer_complaint(
-    st: &AppState,
-    p: &Principal,
-    id: Uuid,
-    verdict: &str,
-) -> ApiResult<()> {
-    supervising(p)?;
-    if !matches!(verdict, "upheld" | "rejected") {
-        return Err(ApiError::invalid("verdict", "应为 upheld 或 rejected"));
-    }
-    let mut r = st
-        .store
-        .get_biz(COMPLAINT, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("投诉不存在".to_owned()))?;
-    if !p.sees(&r.org_path) {
-        return Err(ApiError::Forbidden("该投诉不在您的辖区内".to_owned()));
-    }
-    let expected = r.updated_at;
-    r.state = verdict.to_owned();
-    r.body["reply"] = json!(format!(
-        "{}（{}）",
-        complaint_state_zh(verdict),
-        stamp(st.now())
-    ));
-    r.updated_at = st.now();
-    if !st.store.update_biz(&r, expected).await? {
-        return Err(ApiError::Conflict(
-            "投诉已被他人处理，请刷新".to_owned(),
-            vec![],
-        ));
-    }
-    Ok(())
-}
-
-/// The cylinder a complaint form is for, and the enterprise the complaint goes to.
-pub async fn complaint_target(st: &AppState, code: &str) -> ApiResult<(CylinderCode, Uuid)> {
-    let c = super::parse_code(code)?;
-    let rec = st
-        .store
-        .get_cylinder(&c)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("气瓶不存在".to_owned()))?;
-    let org = rec.archive.owner_org_id.unwrap_or(rec.org_id);
-    Ok((c, org))
-}
-
-/// A complaint from the public (F3): recorded against the cylinder's enterprise for the regulator.
-/// A refused content or phone is `Invalid` with the reason the form shows.
-pub async fn submit_complaint(
-    st: &AppState,
-    code: &CylinderCode,
-    org: Uuid,
-    content: &str,
-    phone: Option<&str>,
-) -> ApiResult<()> {
-    let content = content.trim();
-    if content.chars().count() < 5 || content.chars().count() > 2000 {
-        return Err(ApiError::invalid("content", "内容应为 5–2000 个字"));
-    }
-    let phone = phone.unwrap_or_default().trim().to_owned();
-    if !phone.is_empty() && Phone::parse(&phone).is_err() {
-        return Err(ApiError::invalid("phone", "联系电话格式不正确"));
-    }
-    let body = json!({"code": code.as_str(), "content": content, "phone": phone});
-    st.store
-        .insert_biz(&new_record(st, COMPLAINT, org, "open", body))
-        .await?;
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
 // Messages (E6)
 
-/// A message from a regulator to an enterprise.
+/// The roles of an enterprise's staff a message may also be addressed to.
+pub const STAFF_ROLES: [Role; 5] = [
+    Role::Filler,
+    Role::Checker,
+    Role::Warehouse,
+    Role::Driver,
+    Role::Courier,
+];
+
+/// Who among the receiving enterprise's staff a message is addressed to, besides the enterprise
+/// (whose admins sign it off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffAudience {
+    /// Only the enterprise (the messages of before, which name no staff).
+    None,
+    /// Every account of the enterprise.
+    All,
+    /// The accounts with one of these roles.
+    Roles(Vec<Role>),
+}
+
+impl StaffAudience {
+    fn to_json(&self) -> Value {
+        match self {
+            StaffAudience::None => json!([]),
+            StaffAudience::All => json!(["*"]),
+            StaffAudience::Roles(r) => json!(r.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
+        }
+    }
+
+    fn of(r: &BizRecord) -> StaffAudience {
+        let names: Vec<&str> = r.body["staff"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if names.contains(&"*") {
+            StaffAudience::All
+        } else if names.is_empty() {
+            StaffAudience::None
+        } else {
+            StaffAudience::Roles(names.into_iter().filter_map(Role::parse).collect())
+        }
+    }
+
+    /// Whether a user with `roles` is addressed.
+    fn reaches(&self, roles: &[Role]) -> bool {
+        match self {
+            StaffAudience::None => false,
+            StaffAudience::All => true,
+            StaffAudience::Roles(r) => roles.iter().any(|x| r.contains(x)),
+        }
+    }
+
+    /// In words: `全部员工`, `充装工、配送员`, or empty.
+    pub fn label_zh(&self) -> String {
+        match self {
+            StaffAudience::None => String::new(),
+            StaffAudience::All => "全部员工".to_owned(),
+            StaffAudience::Roles(r) => r
+                .iter()
+                .map(|r| r.label_zh())
+                .collect::<Vec<_>>()
+                .join("、"),
+        }
+    }
+}
+
+/// A message from a regulator to an enterprise (and maybe its staff).
 pub struct Message {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
-    /// The receiving enterprise's name (in the regulator's list; empty in the inbox).
+    /// The receiving enterprise's name (in the regulator's list and a staff member's; empty in
+    /// the enterprise's inbox).
     pub org: String,
     pub title: String,
     pub content: String,
     pub acknowledged: bool,
     /// When it was signed off (China time, to the minute).
     pub acknowledged_at: String,
+    pub staff: StaffAudience,
 }
 
 fn message(r: &BizRecord, org: String) -> Message {
@@ -232,6 +192,7 @@ fn message(r: &BizRecord, org: String) -> Message {
         content: text_of(r, "content"),
         acknowledged: r.state == "acknowledged",
         acknowledged_at: text_of(r, "acknowledged_at"),
+        staff: StaffAudience::of(r),
     }
 }
 
@@ -255,6 +216,32 @@ pub async fn inbox(st: &AppState, p: &Principal) -> ApiResult<Vec<Message>> {
         .collect())
 }
 
+/// A staff member's messages: those sent to their organisation or one above it that address all
+/// staff or one of the member's roles, newest first.
+pub async fn staff_messages(st: &AppState, p: &Principal) -> ApiResult<Vec<Message>> {
+    p.require(Action::Read)?;
+    let mut out = Vec::new();
+    for org in p.org_path.split('/').filter_map(|s| s.parse::<Uuid>().ok()) {
+        let rows = st
+            .store
+            .list_biz(&BizFilter {
+                kind: MESSAGE.to_owned(),
+                org_id: Some(org),
+                limit: LIST_LIMIT,
+                ..Default::default()
+            })
+            .await?;
+        for r in rows
+            .iter()
+            .filter(|r| StaffAudience::of(r).reaches(&p.roles))
+        {
+            out.push(message(r, org_name(st, r.org_id).await?));
+        }
+    }
+    out.sort_by_key(|m| std::cmp::Reverse(m.created_at));
+    Ok(out)
+}
+
 /// The filling enterprises a regulator may write to: `(id, name)`.
 pub async fn message_recipients(st: &AppState, p: &Principal) -> ApiResult<Vec<(Uuid, String)>> {
     Ok(super::supervision::orgs_in(st, &p.scope())
@@ -265,34 +252,91 @@ pub async fn message_recipients(st: &AppState, p: &Principal) -> ApiResult<Vec<(
         .collect())
 }
 
-/// Sends a message to an enterprise in the caller's scope (`org_id` as the form gives it).
-pub async fn send_message(
-    st: &AppState,
-    p: &Principal,
-    org_id: &str,
-    title: &str,
-    content: &str,
-) -> ApiResult<()> {
+/// What the message form sends.
+#[derive(Debug, Default)]
+pub struct NewMessage {
+    /// The receiving enterprises' ids, as the form gives them.
+    pub org_ids: Vec<String>,
+    pub title: String,
+    pub content: String,
+    /// `""` (the enterprise only), `all` (all its staff) or `roles` (the roles below).
+    pub staff: String,
+    /// Role names (`filler`, `courier`, …) when `staff` is `roles`.
+    pub staff_roles: Vec<String>,
+}
+
+/// Sends a message to each of the enterprises in the caller's scope that `m` names — one record per
+/// enterprise, each signed off on its own — and to the staff it names. Everything is judged first:
+/// a refused field is named and nothing is sent. Answers how many enterprises it went to.
+pub async fn send_message(st: &AppState, p: &Principal, m: &NewMessage) -> ApiResult<usize> {
     supervising(p)?;
-    let org_id: Uuid = org_id
-        .parse()
-        .map_err(|_| ApiError::invalid("org_id", "请选择接收企业"))?;
-    let org = st
-        .store
-        .get_org(org_id)
-        .await?
-        .ok_or_else(|| ApiError::invalid("org_id", "企业不存在"))?;
-    if !p.sees(&org.path) {
-        return Err(ApiError::Forbidden("该企业不在您的辖区内".to_owned()));
+    let mut errs = ValidationErrors::default();
+    let mut orgs = Vec::new();
+    for id in m.org_ids.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let Ok(id) = id.parse::<Uuid>() else {
+            errs.push("org_id", "接收企业不存在");
+            continue;
+        };
+        match st.store.get_org(id).await? {
+            None => errs.push("org_id", "接收企业不存在"),
+            Some(o) if !p.sees(&o.path) => {
+                return Err(ApiError::Forbidden(format!("{}不在您的辖区内", o.name)));
+            }
+            Some(o) if !orgs.contains(&o.id) => orgs.push(o.id),
+            Some(_) => {}
+        }
     }
-    let body = json!({
-        "title": required("title", title, 100)?, "content": required("content", content, 5000)?,
-        "from_org_id": p.org_id, "from_user": p.username,
-    });
-    st.store
-        .insert_biz(&new_record(st, MESSAGE, org_id, "sent", body))
-        .await?;
-    Ok(())
+    if orgs.is_empty() && errs.is_empty() {
+        errs.push("org_id", "请至少选择一家接收企业");
+    }
+    let staff = match m.staff.trim() {
+        "" | "none" => StaffAudience::None,
+        "all" => StaffAudience::All,
+        "roles" => {
+            let mut roles = Vec::new();
+            for r in &m.staff_roles {
+                match Role::parse(r.trim()).filter(|r| STAFF_ROLES.contains(r)) {
+                    Some(r) if !roles.contains(&r) => roles.push(r),
+                    Some(_) => {}
+                    None => errs.push("staff_roles", format!("未知的岗位：{r}")),
+                }
+            }
+            if roles.is_empty() && errs.is_empty() {
+                errs.push("staff_roles", "请选择要通知的岗位");
+            }
+            StaffAudience::Roles(roles)
+        }
+        _ => {
+            errs.push("staff", "未知的发送对象");
+            StaffAudience::None
+        }
+    };
+    let title = checked(&mut errs, "title", &m.title, 100);
+    let content = checked(&mut errs, "content", &m.content, 5000);
+    errs.into_result(())?;
+    let batch = Uuid::new_v4();
+    for org in &orgs {
+        let body = json!({
+            "title": title, "content": content, "from_org_id": p.org_id, "from_user": p.username,
+            "batch": batch, "staff": staff.to_json(),
+        });
+        st.store
+            .insert_biz(&new_record(st, MESSAGE, *org, "sent", body))
+            .await?;
+    }
+    Ok(orgs.len())
+}
+
+/// [`required`], its refusal collected in `errs`.
+fn checked(errs: &mut ValidationErrors, name: &str, value: &str, max: usize) -> String {
+    match required(name, value, max) {
+        Ok(v) => v,
+        Err(ApiError::Invalid(v)) => {
+            errs.0.extend(v.0);
+            String::new()
+        }
+        Err(_) => String::new(),
+    }
 }
 
 /// Signs a message off (签收) for the caller's enterprise; signing twice changes nothing.

@@ -31,7 +31,8 @@ mod witness;
 pub use check_apply::{begin_check_apply, change_check_apply};
 pub use registration::{apply_registration, approve_registration, reject_registration};
 pub use spot_checks::{
-    answer_spot_check, create_spot_check, spot_check_detail, unanswered_spot_checks,
+    SpotCheck, answer_spot_check, answer_spot_check_here, create_spot_check, spot_check,
+    spot_check_detail, spot_check_photo, spot_checks, unanswered_spot_checks,
 };
 pub use uploads::{LIST_LIMIT, business_count, generic_bottles, upload_trace};
 pub use witness::{witness_checkpoint, witness_state};
@@ -351,7 +352,7 @@ pub fn doc_state_zh(s: &str) -> &'static str {
     }
 }
 
-async fn org_name(st: &AppState, id: Uuid) -> ApiResult<String> {
+pub(super) async fn org_name(st: &AppState, id: Uuid) -> ApiResult<String> {
     Ok(st
         .store
         .get_org(id)
@@ -392,41 +393,6 @@ pub async fn applications(st: &AppState, p: &Principal) -> ApiResult<Vec<Applica
             cylinders: d.body["Request"]["Items"].as_array().map_or(0, Vec::len),
             state: d.state.clone(),
             reason: d.body["Reason"].as_str().unwrap_or("").to_owned(),
-        });
-    }
-    Ok(out)
-}
-
-/// A spot check as the regulator's console lists it.
-pub struct SpotCheck {
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub enterprise: String,
-    pub cylinders: u64,
-    pub comment: String,
-    pub state: String,
-}
-
-/// Spot checks ordered in the caller's scope.
-pub async fn spot_checks(st: &AppState, p: &Principal) -> ApiResult<Vec<SpotCheck>> {
-    let docs = list_docs(
-        st,
-        p,
-        "spot_check",
-        None,
-        Page {
-            limit: 500,
-            offset: 0,
-        },
-    )
-    .await?;
-    let mut out = Vec::with_capacity(docs.len());
-    for d in &docs {
-        out.push(SpotCheck {
-            created_at: d.created_at,
-            enterprise: org_name(st, d.org_id).await?,
-            cylinders: d.body["CheckCount"].as_u64().unwrap_or(0),
-            comment: d.body["CheckComment"].as_str().unwrap_or("").to_owned(),
-            state: d.state.clone(),
         });
     }
     Ok(out)

@@ -168,6 +168,10 @@ impl Field {
         self.required = true;
         self
     }
+    /// Whether a `checkboxes` field (its value the checked options, comma-separated) has `option`.
+    pub fn has(&self, option: &str) -> bool {
+        self.value.split(',').any(|v| v == option)
+    }
 }
 
 pub struct Filter {

@@ -21,6 +21,7 @@ pub mod charts;
 pub mod console;
 pub mod handheld;
 pub mod kit;
+pub mod photos;
 pub mod public_label;
 pub mod session;
 pub mod supervision;
@@ -92,6 +93,16 @@ fn nav_for(p: &Principal) -> Vec<(&'static str, &'static str)> {
     }) || has(Role::EnterpriseAdmin)
     {
         nav.push(("/app/", "手持终端"));
+    }
+    if !has(Role::EnterpriseAdmin)
+        && p.roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Filler | Role::Checker | Role::Warehouse | Role::Driver | Role::Courier
+            )
+        })
+    {
+        nav.push(("/messages", "通知消息"));
     }
     nav
 }

@@ -1,5 +1,7 @@
 //! The public page behind every label (F1–F3; no session, no script): `GET /Q?id=<16 digits>&s=<sig>`
-//! (the QR code's URL, its signature checked) and `GET /q/{code}` (a code typed by hand).
+//! (the QR code's URL, its signature checked) and `GET /q/{code}` (a code typed by hand). Its
+//! buttons call the owning enterprise (`tel:`), order gas (`/q/{code}/order`), complain
+//! (`/q/{code}/complaint`) and read a complaint's answer (`/complaint`).
 
 use askama::Template;
 use axum::Router;
@@ -45,7 +47,9 @@ struct LabelPage {
     trace: Vec<TraceLine>,
     covered: bool,
     checkpoint_time: String,
+    /// The owner's phone as shown, and as a `tel:` URI (digits, `+` and `-` only).
     phone: String,
+    tel: String,
 }
 
 fn local(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -74,11 +78,13 @@ fn page(c: public::PublicCylinder, reason: Option<String>) -> LabelPage {
         covered: false,
         checkpoint_time: String::new(),
         phone: String::new(),
+        tel: String::new(),
     };
     if let Some(k) = c.known {
         p.known = true;
         p.owner = k.owner.unwrap_or_else(dash);
-        p.phone = k.phone.unwrap_or_default();
+        p.phone = k.phone.unwrap_or_default().trim().to_owned();
+        p.tel = tel_uri(&p.phone);
         p.medium = k.medium.unwrap_or_else(dash);
         p.style = k.style.unwrap_or_else(dash);
         p.next_check = k.next_check_date.map_or_else(dash, |d| d.to_string());
@@ -100,6 +106,20 @@ fn page(c: public::PublicCylinder, reason: Option<String>) -> LabelPage {
         p.checkpoint_time = k.ledger.checkpoint_time.map(local).unwrap_or_default();
     }
     p
+}
+
+/// The `tel:` target of a phone as an organisation recorded it (`0871-6888 1234` → `0871-68881234`):
+/// digits, a leading `+` and `-` separators (RFC 3966) only; empty when no digit is left.
+pub(crate) fn tel_uri(phone: &str) -> String {
+    let t: String = phone
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '+' | '-'))
+        .collect();
+    if t.chars().any(|c| c.is_ascii_digit()) {
+        t
+    } else {
+        String::new()
+    }
 }
 
 fn html(p: &LabelPage) -> Response {
@@ -158,4 +178,17 @@ fn not_genuine(code: String) -> public::PublicCylinder {
 /// A code typed by hand (no signature to check): what the platform knows of it.
 async fn by_code(State(st): State<AppState>, Path(code): Path<String>) -> ApiResult<Response> {
     Ok(html(&page(public::cylinder(&st, &code).await?, None)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tel_uri;
+
+    #[test]
+    fn phones_become_tel_uris() {
+        assert_eq!(tel_uri("0871-68881234"), "0871-68881234");
+        assert_eq!(tel_uri(" 0871 6888 1234 "), "087168881234");
+        assert_eq!(tel_uri("+86 138 1234 5678"), "+8613812345678");
+        assert_eq!(tel_uri("\"><script>"), "");
+    }
 }

@@ -255,6 +255,8 @@ async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
         });
         t.rows.push(row);
     }
+    page.blocks
+        .extend(super::order_requests::block(st, v).await?);
     page.blocks.push(Block::Table(t));
     page.blocks.push(Block::Form(FormSpec {
         title: "电话订气：新建订单".to_owned(),

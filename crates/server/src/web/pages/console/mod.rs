@@ -3,8 +3,10 @@
 //! (`cylinders.rs`), fill and check records, refusals and batches (`records.rs`), stock, transport,
 //! customers, orders and recycling (`circulation.rs`), periodic inspection (`inspection.rs`), and
 //! sites, staff, imports and the node admin's pages (`admin.rs`), and the accounts admins manage
-//! (`accounts.rs`: 用户管理 and the staff accounts), lab tests and repairs (`workshop.rs`, B8) and
-//! recycling orders (`recycling_orders.rs`, C4). Every list comes from the same
+//! (`accounts.rs`: 用户管理 and the staff accounts), lab tests and repairs (`workshop.rs`, B8),
+//! recycling orders (`recycling_orders.rs`, C4), gas ordered from the label page
+//! (`order_requests.rs`) and the regulator's spot checks answered with photos (`spot_checks.rs`).
+//! Every list comes from the same
 //! services and data scope as the v1 API; forms post with the session's CSRF token and pass through
 //! the audit layer.
 
@@ -25,9 +27,11 @@ mod circulation;
 mod cylinders;
 mod inspection;
 pub(crate) mod masterdata;
+mod order_requests;
 mod overview;
 mod records;
 mod recycling_orders;
+mod spot_checks;
 mod workshop;
 
 pub fn router() -> Router<AppState> {
@@ -84,6 +88,28 @@ pub fn router() -> Router<AppState> {
             "/console/orders/{id}/dispatch",
             post(circulation::dispatch_order),
         )
+        .route("/console/order-requests/{id}", get(order_requests::request))
+        .route(
+            "/console/order-requests/{id}/convert",
+            post(order_requests::convert),
+        )
+        .route(
+            "/console/order-requests/{id}/{state}",
+            post(order_requests::set_state),
+        )
+        .route("/console/spot-checks", get(spot_checks::spot_checks))
+        .route(
+            "/console/spot-checks/{id}",
+            get(spot_checks::spot_check)
+                .post(spot_checks::answer)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::web::pages::photos::BODY_LIMIT,
+                )),
+        )
+        .route(
+            "/console/spot-checks/{id}/photos/{n}",
+            get(spot_checks::photo),
+        )
         .route("/console/recycling", get(circulation::recycling))
         .route(
             "/console/recycling-orders",
@@ -131,7 +157,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/totp", post(accounts::admin_totp))
 }
 
-pub(super) const ENTERPRISE_NAV: [(&str, &str); 21] = [
+pub(super) const ENTERPRISE_NAV: &[(&str, &str)] = &[
     ("/console", "企业总览"),
     ("/console/org", "本单位信息"),
     ("/console/cylinders", "气瓶档案"),
@@ -153,6 +179,7 @@ pub(super) const ENTERPRISE_NAV: [(&str, &str); 21] = [
     ("/console/inspections", "定期检验"),
     ("/console/imports", "导入导出"),
     ("/console/messages", "监管通知"),
+    ("/console/spot-checks", "监管抽查"),
 ];
 
 fn enterprise(v: &Viewer) -> Result<(), PageError> {

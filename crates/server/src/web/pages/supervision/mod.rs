@@ -1,11 +1,14 @@
 //! The regulator console (E4–E9, `/supervision/…`): the supervision views of UI.md for the
 //! regulator's region subtree and a chosen period (`figures.rs`, `lists.rs`, `statistics.rs`,
-//! `enterprises.rs`), complaints, messages, articles and household check items (`notices.rs`), the
-//! public pages reached from a label (`public.rs`), the self-refreshing big screen (`bigscreen.rs`),
+//! `enterprises.rs`), complaints with their photos and answers (`complaints.rs`), messages to
+//! enterprises and their staff, articles and household check items (`notices.rs`), the public pages
+//! reached from a label — complaint, complaint code, order gas (`public.rs`, `public_order.rs`) —
+//! the self-refreshing big screen (`bigscreen.rs`),
 //! registration approvals and spot checks (`registrations.rs`), and entrusted filling permissions
 //! and cylinder locks (`permissions.rs`).
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use cyltrace_domain::Role;
@@ -16,16 +19,22 @@ use crate::services::supervision::{self as svc, Listing};
 use crate::state::AppState;
 use crate::web::extract::Viewer;
 use crate::web::pages::kit::{Card, Cell, Field, Filter, PageError, Table, error_page, pe};
+use crate::web::pages::photos;
 
 mod bigscreen;
+mod complaints;
 mod enterprises;
 mod figures;
 mod lists;
 mod notices;
 mod permissions;
 mod public;
+mod public_order;
 mod registrations;
 mod statistics;
+
+pub(crate) use complaints::thumbnails;
+pub(crate) use registrations::ps_time;
 
 pub const NAV: [(&str, &str); 18] = [
     ("/supervision", "监管总览"),
@@ -60,10 +69,14 @@ pub fn router() -> Router<AppState> {
         .route("/supervision/overstock", get(lists::overstock))
         .route("/supervision/statistics", get(statistics::statistics))
         .route("/supervision/enterprises", get(enterprises::enterprises))
-        .route("/supervision/complaints", get(notices::complaints))
+        .route("/supervision/complaints", get(complaints::complaints))
         .route(
             "/supervision/complaints/{id}",
-            post(notices::answer_complaint),
+            get(complaints::complaint).post(complaints::answer_complaint),
+        )
+        .route(
+            "/supervision/complaints/{id}/photos/{n}",
+            get(complaints::complaint_photo),
         )
         .route(
             "/supervision/messages",
@@ -87,6 +100,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/supervision/spot-checks", get(registrations::spot_checks))
         .route(
+            "/supervision/spot-checks/{id}/photos/{n}",
+            get(registrations::spot_check_photo),
+        )
+        .route(
             "/supervision/permissions",
             get(permissions::page).post(permissions::grant),
         )
@@ -105,8 +122,17 @@ pub fn router() -> Router<AppState> {
         .route("/articles/{id}", get(public::public_article))
         .route(
             "/q/{code}/complaint",
-            get(public::complaint_form).post(public::submit_complaint),
+            get(public::complaint_form)
+                .post(public::submit_complaint)
+                .layer(DefaultBodyLimit::max(photos::BODY_LIMIT)),
         )
+        .route(
+            "/q/{code}/order",
+            get(public_order::order_form).post(public_order::submit_order),
+        )
+        .route("/complaint", get(public::lookup_form).post(public::lookup))
+        .route("/complaint/{code}", get(public::complaint_status))
+        .route("/messages", get(notices::staff_messages))
 }
 
 fn regulator(v: &Viewer) -> Result<(), PageError> {

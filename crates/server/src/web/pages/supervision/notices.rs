@@ -1,7 +1,8 @@
-//! Complaints from the public (E5, F3), messages to enterprises and the enterprises' inbox (E6),
-//! safety articles (E7) and the household check items (E8).
+//! Messages to several enterprises at once and to their staff, the enterprises' inbox with sign-off
+//! and the staff's messages (E6), safety articles (E7) and the household check items (E8).
+//! (Complaints are in `complaints.rs`.)
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, RawForm, State};
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,89 +14,63 @@ use crate::services::circulation as circ;
 use crate::services::notices as svc;
 use crate::state::AppState;
 use crate::web::extract::Viewer;
+use crate::web::middleware::noted;
 use crate::web::pages::kit::{
-    Block, Cell, CsrfOnly, Field, FormSpec, PageResult, Table, error_page, local, ok, pe,
+    Block, Cell, CsrfOnly, Field, FormFailure, FormSpec, Page, PageError, PageResult, Table,
+    error_page, local, ok, pe,
 };
 use cyltrace_domain::Role;
 
-pub(super) async fn complaints(State(st): State<AppState>, v: Viewer) -> PageResult {
-    regulator(&v)?;
-    let rows = pe(svc::complaints(&st, &v.p).await)?;
-    let mut page = v.page(&st, "投诉建议", "/supervision/complaints").await;
-    page.intro = "群众在气瓶二维码页面提交的投诉和建议（电话已脱敏）；核实后标记属实或不属实，属实的计入企业信用评价。".to_owned();
-    let mut t = Table::new(
-        "complaints",
-        "",
-        &["时间", "气瓶", "企业", "内容", "联系电话", "状态", "处理"],
-    );
-    for r in &rows {
-        let mut row = vec![
-            Cell::text(local(r.created_at)),
-            Cell::text(&r.code),
-            Cell::text(&r.org),
-            Cell::text(&r.content),
-            Cell::text(&r.phone),
-            Cell::text(svc::complaint_state_zh(&r.state)),
-        ];
-        row.push(if r.state == "open" {
-            Cell::button(
-                format!("/supervision/complaints/{}?verdict=upheld", r.id),
-                "属实",
-            )
-        } else {
-            Cell::text(&r.reply)
-        });
-        t.rows.push(row);
-        if r.state == "open" {
-            t.rows.push(vec![
-                Cell::text(""),
-                Cell::text(""),
-                Cell::text(""),
-                Cell::text(""),
-                Cell::text(""),
-                Cell::text(""),
-                Cell::button(
-                    format!("/supervision/complaints/{}?verdict=rejected", r.id),
-                    "不属实",
+/// The message form: the enterprises in scope as checkboxes, and whom of their staff to tell.
+fn message_form(recipients: Vec<(String, String)>) -> FormSpec {
+    FormSpec {
+        title: "发送通知（可同时发给多家企业及其员工）".to_owned(),
+        action: "/supervision/messages".to_owned(),
+        fields: vec![
+            Field::new("org_id", "接收企业", "")
+                .kind("checkboxes")
+                .options(recipients),
+            Field::new("staff", "同时通知员工", "").options(vec![
+                (String::new(), "不通知员工（企业管理员签收）".to_owned()),
+                ("all".to_owned(), "企业全部员工".to_owned()),
+                ("roles".to_owned(), "以下岗位的员工".to_owned()),
+            ]),
+            Field::new("staff_roles", "岗位", "")
+                .kind("checkboxes")
+                .options(
+                    svc::STAFF_ROLES
+                        .iter()
+                        .map(|r| (r.as_str().to_owned(), r.label_zh().to_owned()))
+                        .collect(),
                 ),
-            ]);
-        }
+            Field::new("title", "标题", "").required(),
+            Field::new("content", "内容", "")
+                .kind("textarea")
+                .required(),
+        ],
+        submit: "发送",
     }
-    page.blocks.push(Block::Table(t));
-    ok(page)
 }
 
-#[derive(Deserialize)]
-pub(super) struct VerdictQuery {
-    verdict: String,
-}
-
-pub(super) async fn answer_complaint(
-    State(st): State<AppState>,
-    v: Viewer,
-    Path(id): Path<Uuid>,
-    Query(q): Query<VerdictQuery>,
-    Form(f): Form<CsrfOnly>,
-) -> PageResult {
-    v.check_csrf(f.csrf.as_deref())?;
-    regulator(&v)?;
-    pe(svc::answer_complaint(&st, &v.p, id, &q.verdict).await)?;
-    Ok(Redirect::to("/supervision/complaints").into_response())
-}
-
-pub(super) async fn messages(State(st): State<AppState>, v: Viewer) -> PageResult {
-    regulator(&v)?;
-    let rows = pe(svc::sent_messages(&st, &v.p).await)?;
-    let mut page = v.page(&st, "通知消息", "/supervision/messages").await;
+async fn messages_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {
+    let rows = pe(svc::sent_messages(st, &v.p).await)?;
+    let mut page = v.page(st, "通知消息", "/supervision/messages").await;
+    page.intro = "通知发给所选的每一家企业，由企业管理员在“监管通知”中签收；选择通知员工时，该企业相应员工登录后在“通知消息”中可见。".to_owned();
     let mut t = Table::new(
         "messages",
         "已发送",
-        &["时间", "接收企业", "标题", "内容", "签收"],
+        &["时间", "接收企业", "发送对象", "标题", "内容", "签收"],
     );
     for r in &rows {
+        let staff = r.staff.label_zh();
         t.rows.push(vec![
             Cell::text(local(r.created_at)),
             Cell::text(&r.org),
+            Cell::text(if staff.is_empty() {
+                "企业".to_owned()
+            } else {
+                format!("企业及{staff}")
+            }),
             Cell::text(&r.title),
             Cell::text(&r.content),
             Cell::text(if r.acknowledged {
@@ -105,44 +80,90 @@ pub(super) async fn messages(State(st): State<AppState>, v: Viewer) -> PageResul
             }),
         ]);
     }
-    let recipients = pe(svc::message_recipients(&st, &v.p).await)?
+    let recipients = pe(svc::message_recipients(st, &v.p).await)?
         .into_iter()
         .map(|(id, name)| (id.to_string(), name))
         .collect();
-    page.blocks.push(Block::Form(FormSpec {
-        title: "发送通知".to_owned(),
-        action: "/supervision/messages".to_owned(),
-        fields: vec![
-            Field::new("org_id", "接收企业", "").options(recipients),
-            Field::new("title", "标题", "").required(),
-            Field::new("content", "内容", "")
-                .kind("textarea")
-                .required(),
-        ],
-        submit: "发送",
-    }));
+    page.blocks.push(Block::Form(message_form(recipients)));
     page.blocks.push(Block::Table(t));
-    ok(page)
+    Ok(page)
 }
 
-#[derive(Deserialize)]
-pub(super) struct MessageForm {
-    #[serde(rename = "_csrf")]
-    csrf: Option<String>,
-    org_id: String,
-    title: String,
-    content: String,
+pub(super) async fn messages(State(st): State<AppState>, v: Viewer) -> PageResult {
+    regulator(&v)?;
+    ok(messages_page(&st, &v).await?)
 }
 
+/// Sends a message to the checked enterprises (a form with repeated `org_id` and `staff_roles`).
 pub(super) async fn send_message(
     State(st): State<AppState>,
     v: Viewer,
-    Form(f): Form<MessageForm>,
+    RawForm(body): RawForm,
 ) -> PageResult {
-    v.check_csrf(f.csrf.as_deref())?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| error_page(ApiError::BadRequest("表单内容无法读取".to_owned())))?;
+    let one = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    let all = |k: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let csrf = one("_csrf");
+    v.check_csrf(Some(csrf.as_str()).filter(|c| !c.is_empty()))?;
     regulator(&v)?;
-    pe(svc::send_message(&st, &v.p, &f.org_id, &f.title, &f.content).await)?;
-    Ok(Redirect::to("/supervision/messages").into_response())
+    let m = svc::NewMessage {
+        org_ids: all("org_id"),
+        title: one("title"),
+        content: one("content"),
+        staff: one("staff"),
+        staff_roles: all("staff_roles"),
+    };
+    match svc::send_message(&st, &v.p, &m).await {
+        Ok(n) => Ok(noted(
+            Redirect::to("/supervision/messages"),
+            format!("message sent to {n} enterprises"),
+        )),
+        Err(e) => {
+            let sent = vec![
+                ("org_id".to_owned(), m.org_ids.join(",")),
+                ("staff".to_owned(), m.staff.clone()),
+                ("staff_roles".to_owned(), m.staff_roles.join(",")),
+                ("title".to_owned(), m.title.clone()),
+                ("content".to_owned(), m.content.clone()),
+            ];
+            let failure = FormFailure::of("/supervision/messages", sent, e)?;
+            messages_page(&st, &v).await?.refused(failure)
+        }
+    }
+}
+
+/// `/messages`: the messages a regulator addressed to the staff of the viewer's enterprise (all of
+/// them, or the viewer's role), for every signed-in staff member.
+pub(super) async fn staff_messages(State(st): State<AppState>, v: Viewer) -> PageResult {
+    let rows = pe(svc::staff_messages(&st, &v.p).await)?;
+    let mut page = v.page(&st, "通知消息", "/messages").await;
+    page.intro = "监管部门发给本企业员工的通知。".to_owned();
+    let mut t = Table::new("staff_messages", "", &["时间", "企业", "标题", "内容"]);
+    t.rows = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::text(local(r.created_at)),
+                Cell::text(&r.org),
+                Cell::text(&r.title),
+                Cell::text(&r.content),
+            ]
+        })
+        .collect();
+    page.blocks.push(Block::Table(t));
+    ok(page)
 }
 
 /// The enterprise's inbox of regulator messages, with sign-off (签收).
