@@ -8,7 +8,7 @@ import {
   API, OPS, S, $, el, ctxOf, fetchT, nowIso, fmtTime, beep, toast, recentPosition, customerName,
   saveRefs, setNet,
 } from './core.js';
-import { TYPES, enqueue, requestSync, noteRecent, dbGet, dbPut } from './queue.js';
+import { TYPES, enqueue, requestSync, noteRecent, dbGet, dbPut, pendingItems } from './queue.js';
 import {
   showCard, openPanel, closePanel, field, fieldError, toggles, missingContext, siteName, fillSelect,
   focusScan,
@@ -363,7 +363,9 @@ async function refreshOrders() {
     if (r.status === 404) { listNote = '服务器暂不支持回收单'; return; }
     if (!r.ok) { listNote = `无法读取回收单（HTTP ${r.status}）`; return; }
     setNet(true);
-    S.refs.recyclingOrders = ((await r.json()).items || []).filter((o) => !S.prefs.confirmed || !S.prefs.confirmed.includes(o.id));
+    // An order whose confirmation waits in this device's queue is not offered again.
+    const waiting = new Set((await pendingItems()).filter((i) => i.type === 'recycling_confirm').map((i) => i.order_id));
+    S.refs.recyclingOrders = ((await r.json()).items || []).filter((o) => !waiting.has(o.id));
     saveRefs();
     listNote = '';
   } catch {
@@ -435,7 +437,6 @@ async function saveConfirm() {
   if (!ok) return;
   noteRecent(id, { note: `${body.codes.length} 个空瓶 · ${siteName(c.site_id)}` });
   // The order leaves the list at once (also offline); the server's list is read again later.
-  S.prefs.confirmed = [...(S.prefs.confirmed || []).slice(-50), o.id];
   S.refs.recyclingOrders = S.refs.recyclingOrders.filter((x) => x.id !== o.id);
   saveRefs();
   showCard('pending', '回收单确认已保存，待同步', [], {

@@ -62,6 +62,8 @@ function tx(mode, fn) {
   });
 }
 const dbAll = () => tx('readonly', (s) => s.getAll());
+/// This user's records still waiting to be sent.
+export const pendingItems = async () => (await dbAll()).filter((i) => i.status === 'pending' && i.user === S.session.username);
 export const dbGet = (id) => tx('readonly', (s) => s.get(id));
 export const dbPut = (item) => tx('readwrite', (s) => s.put(item));
 const dbDelete = (id) => tx('readwrite', (s) => s.delete(id));

@@ -222,7 +222,7 @@ export function hideScreen() { $('screen').hidden = true; }
 export function openPanel(title, ...kids) {
   const p = $('panel');
   p.textContent = '';
-  p.append(el('h2', { text: title }), ...kids);
+  p.append(el('h2', { text: title }), ...kids.filter((k) => k !== null && k !== undefined && k !== false));
   p.hidden = false;
   return p;
 }
