@@ -123,6 +123,20 @@ test('the checker records a pre-fill check with one failed item offline; it sync
   await page.locator('#check-save').click();
   await page.waitForSelector('#failed li');
   assert.match(await page.locator('#failed').textContent(), /1119999999[\s\S]*气瓶[\s\S]*不存在/);
+
+  // The in- and post-fill checks work the same way, with their own C.2 items.
+  for (const [name, kind, n] of [['充装中检查', 'in_fill_check', 4], ['充装后检查', 'post_fill_check', 5]]) {
+    await page.getByRole('button', { name }).click();
+    await page.selectOption('#site', station.id);
+    await scan(page, code);
+    await page.waitForSelector('#panel .toggle');
+    assert.equal(await page.locator('#panel .toggle').count(), n);
+    await page.locator('#check-save').click();
+    await page.waitForFunction((t) => document.getElementById('result').textContent.includes(`${t}已同步：合格`), name, { timeout: 30_000 });
+    const last = (await eventsOf(code)).at(-1);
+    assert.equal(last.kind, kind);
+    assert.ok(Object.values(last.data).every((v) => v === true));
+  }
   await context.close();
 });
 
