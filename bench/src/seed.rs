@@ -219,7 +219,10 @@ async fn main() -> anyhow::Result<()> {
             now - Duration::days(2),
         ));
         events.push(event(
-            EventData::Recycle(Recycle { customer_id: None }),
+            EventData::Recycle(Recycle {
+                customer_id: None,
+                recycling_order_id: None,
+            }),
             codes.clone(),
             now - Duration::days(1),
         ));

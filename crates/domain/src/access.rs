@@ -43,6 +43,8 @@ pub enum Action {
     LockCylinder,
     /// Permit entrusted filling of an owner's cylinders by another enterprise (B9 委托充装).
     GrantFillingPermission,
+    /// Confirm (or cancel) a recycling order at the station: the empty cylinders were received (C4).
+    ConfirmRecycling,
 }
 
 /// Whether a principal holding `roles` may perform `action` (within its data scope).
@@ -83,6 +85,9 @@ fn role_allows(role: Role, action: Action) -> bool {
             R::Checker,
             Action::RecordEvent(K::PreFillCheck | K::InFillCheck | K::PostFillCheck | K::TagBind),
         ) => true,
+        // The station's technical staff test the gas and repair cylinders (B8).
+        (R::Checker, Action::RecordEvent(K::LabTest | K::Repair)) => true,
+        (R::Warehouse | R::EnterpriseAdmin, Action::ConfirmRecycling) => true,
         (
             R::Warehouse,
             Action::RecordEvent(

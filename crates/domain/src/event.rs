@@ -58,6 +58,8 @@ kinds! {
     InspectionResult => "inspection_result", "定期检验";
     Scrap => "scrap", "报废";
     ArchiveChange => "archive_change", "档案变更";
+    LabTest => "lab_test", "化验";
+    Repair => "repair", "维修";
 }
 
 impl EventKind {
@@ -73,6 +75,7 @@ impl EventKind {
                 | Self::PostFillCheck
                 | Self::InspectionResult
                 | Self::ArchiveChange
+                | Self::Repair
         )
     }
 
@@ -311,6 +314,9 @@ pub struct Deliver {
 pub struct Recycle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<Text>,
+    /// The recycling order (回收单, C4) this return confirms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recycling_order_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,6 +456,8 @@ pub enum EventData {
     InspectionResult(InspectionResult),
     Scrap(Scrap),
     ArchiveChange(ArchiveChange),
+    LabTest(crate::workshop::LabTest),
+    Repair(crate::workshop::Repair),
 }
 
 impl EventData {
@@ -485,6 +493,16 @@ impl EventData {
                 c.validate().map_err(|e| under(prefix, e))?;
                 Self::ArchiveChange(c)
             }
+            K::LabTest => {
+                let t: crate::workshop::LabTest = from_value(data, prefix)?;
+                t.validate().map_err(|e| under(prefix, e))?;
+                Self::LabTest(t)
+            }
+            K::Repair => {
+                let r: crate::workshop::Repair = from_value(data, prefix)?;
+                r.validate().map_err(|e| under(prefix, e))?;
+                Self::Repair(r)
+            }
         };
         Ok(d)
     }
@@ -507,6 +525,8 @@ impl EventData {
             Self::InspectionResult(_) => EventKind::InspectionResult,
             Self::Scrap(_) => EventKind::Scrap,
             Self::ArchiveChange(_) => EventKind::ArchiveChange,
+            Self::LabTest(_) => EventKind::LabTest,
+            Self::Repair(_) => EventKind::Repair,
         }
     }
 
@@ -697,6 +717,13 @@ mod tests {
             K::Scrap => json!({"reason": "腐蚀严重"}),
             K::ArchiveChange => {
                 json!({"changes": {"tare_kg": {"from": 16.5, "to": 15.2}}, "reason": "复称皮重"})
+            }
+            K::LabTest => {
+                json!({"sample_no": "S-20261121-1", "medium": "LPG", "result": "pass", "tester": "李工",
+                "composition": {"丙烷": 62.5, "丁烷": 36.0}})
+            }
+            K::Repair => {
+                json!({"items": "更换瓶阀", "valve_replaced": true, "valve_maker": "宁波阀门厂", "repairer": "王师傅"})
             }
         }
     }

@@ -336,6 +336,7 @@ pub fn lookups(e: &Event) -> Lookups {
         }
         EventData::Recycle(Recycle {
             customer_id: Some(c),
+            ..
         }) => l.customer = canonical_uuid(c.as_str()),
         _ => {}
     }
@@ -442,6 +443,7 @@ pub fn guard(
         }
         EventData::Recycle(Recycle {
             customer_id: Some(c),
+            ..
         }) => customer(c.as_str(), &at("data.customer_id"), facts, out),
         _ => {}
     }

@@ -26,6 +26,7 @@ pub mod status;
 pub mod supervision;
 pub mod time;
 pub mod units;
+pub mod workshop;
 
 pub use archive::{Archive, CylinderState, Registration, Valve};
 pub use codes::{CylinderCode, QrId, RegionCode};

@@ -280,6 +280,9 @@ impl CylinderStatus {
             },
             D::Scrap(_) => self.scrap(),
             D::ArchiveChange(c) => self.change(c),
+            // The station's lab tests and repairs are kept in the trace; a repaired cylinder goes
+            // back into use only through a passing re-check (B1.10, B1.12).
+            D::LabTest(_) | D::Repair(_) => {}
         }
         if matches!(e.data, D::InspectionResult(_)) {
             self.inspection_station = None;
@@ -394,6 +397,12 @@ mod tests {
             EventKind::Register => json!({"number": "1", "date": "2026-11-01", "authority": "局"}),
             EventKind::ArchiveChange => {
                 json!({"changes": {"state": {"from": "normal", "to": "locked"}}, "reason": "阀门损坏"})
+            }
+            EventKind::LabTest => {
+                json!({"sample_no": "S1", "medium": "LPG", "result": "pass", "tester": "李工"})
+            }
+            EventKind::Repair => {
+                json!({"items": "护罩校正", "valve_replaced": false, "repairer": "王师傅"})
             }
         };
         Event {

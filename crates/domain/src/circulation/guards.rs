@@ -188,7 +188,10 @@ mod tests {
             }),
             EventData::StoreOut(StoreMove { full: false }),
             EventData::StoreIn(StoreMove { full: false }),
-            EventData::Recycle(Recycle { customer_id: None }),
+            EventData::Recycle(Recycle {
+                customer_id: None,
+                recycling_order_id: None,
+            }),
         ];
         for m in &moves {
             let r = cylinder_refusals(m, &archive, &status, today);

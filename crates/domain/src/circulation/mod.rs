@@ -8,6 +8,7 @@ mod household;
 mod orders;
 mod personal;
 mod records;
+mod recycling;
 mod transport;
 
 pub use customers::*;
@@ -16,6 +17,7 @@ pub use household::*;
 pub use orders::*;
 pub use personal::*;
 pub use records::*;
+pub use recycling::*;
 
 /// The kinds of business records of circulation (`biz_records.kind` in the store).
 pub mod record_kind {
@@ -34,6 +36,8 @@ pub mod record_kind {
     pub const ORG_DOC: &str = "org_doc";
     /// A vehicle cylinder's registration (A9), keyed by its label number.
     pub const CAR_BOTTLE: &str = "car_bottle";
+    /// A recycling order (回收单, C4): empty cylinders to be taken back.
+    pub const RECYCLING_ORDER: &str = "recycling_order";
 }
 pub use transport::*;
 

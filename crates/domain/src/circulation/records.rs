@@ -70,10 +70,20 @@ pub fn trajectory_target(data: &EventData, name: &dyn Fn(&str) -> Option<String>
             }
             s
         }
-        EventData::Recycle(r) => r
-            .customer_id
-            .as_ref()
-            .map_or_else(String::new, |c| format!("用户 {}", named(c.as_str()))),
+        EventData::Recycle(r) => {
+            let mut s = r
+                .customer_id
+                .as_ref()
+                .map_or_else(String::new, |c| format!("用户 {}", named(c.as_str())));
+            if r.recycling_order_id.is_some() {
+                s.push_str(if s.is_empty() {
+                    "回收单"
+                } else {
+                    " · 回收单"
+                });
+            }
+            s
+        }
         EventData::StoreIn(m) | EventData::StoreOut(m) => {
             if m.full { "重瓶" } else { "空瓶" }.to_owned()
         }
@@ -88,6 +98,22 @@ pub fn trajectory_target(data: &EventData, name: &dyn Fn(&str) -> Option<String>
         EventData::Scrap(s) => s.reason.to_string(),
         EventData::Register(r) => format!("登记证 {}", r.number),
         EventData::Fill(f) => format!("秤 {}", f.scale_no),
+        EventData::LabTest(t) => format!(
+            "样品 {} · {} · 化验员 {}",
+            t.sample_no,
+            t.result.label_zh(),
+            t.tester
+        ),
+        EventData::Repair(r) => format!(
+            "{}{} · 维修人 {}",
+            r.items,
+            if r.valve_replaced {
+                " · 更换阀门"
+            } else {
+                ""
+            },
+            r.repairer
+        ),
         _ => String::new(),
     }
 }

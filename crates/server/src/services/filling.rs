@@ -379,7 +379,7 @@ pub async fn illegal_label_counts(
     Ok(out)
 }
 
-fn event_filter(
+pub(crate) fn event_filter(
     p: &Principal,
     q: &RecordQuery,
     kinds: Vec<&'static str>,

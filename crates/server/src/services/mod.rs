@@ -53,6 +53,7 @@ pub mod ps;
 pub mod public;
 pub mod registry;
 pub mod supervision;
+pub mod workshop;
 
 pub use audit::{AuditQuery, list_audit};
 pub use auth::{LoginInput, authenticate, login, login_for, logout};

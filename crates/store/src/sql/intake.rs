@@ -1,7 +1,7 @@
 //! Events into the log, inside the writer's transaction: judged (phase one: what they name; phase
 //! two: the circulation guards, event by event against the state after every event before), then
 //! appended with their per-cylinder index rows, alarms, outbox rows, leaves, the business records
-//! they move (waybills, an order, inspection applications) and the cylinders' projections. An id stored before is a retry,
+//! they move (waybills, an order, recycling orders, inspection applications) and the cylinders' projections. An id stored before is a retry,
 //! answered with its original index and not stored again.
 
 use cyltrace_domain::circulation::{
@@ -86,6 +86,8 @@ pub(super) async fn append(w: &mut Request<'_, '_>, intake: &Intake) -> Outcome<
             )
         }
     };
+    // Recycling orders the `recycle` events confirm (C4): in scope and still open.
+    let receipts = super::receipts::check(w.c, recorder.judged, &intake.events).await?;
     // Phase two, event by event: judge against the state so far, then store.
     let mut invalid = Vec::new();
     let mut taken = Vec::new();
@@ -142,6 +144,7 @@ pub(super) async fn append(w: &mut Request<'_, '_>, intake: &Intake) -> Outcome<
     if let Some((rec, doc)) = order {
         deliver_order(w, rec, doc, intake, &out, recorded_at).await?;
     }
+    super::receipts::confirm(w.c, receipts, &intake.events, &out, recorded_at).await?;
     for (code, t) in &mut cyl {
         if let Some(t) = t
             && t.changed
@@ -314,7 +317,7 @@ async fn store_event(
 
 /// Writes a business record changed by an event; `false` when another writer changed it since it
 /// was read (the caller reads it again).
-async fn save_record(
+pub(super) async fn save_record(
     c: &mut Conn<'_>,
     mut r: BizRecord,
     at: chrono::DateTime<chrono::Utc>,

@@ -15,6 +15,7 @@ mod intake;
 mod ledger;
 mod orgs;
 mod ps;
+mod receipts;
 mod records;
 mod rows;
 mod writer;

@@ -4,6 +4,7 @@
 //! - `customers`: customers registered once in the node and bound to dealers, deposits and
 //!   cylinders held, account-opening progress (C5, C6);
 //! - `orders`: orders and their delivery (C3, C11);
+//! - `recycling`: recycling orders confirmed at the station (C4);
 //! - `household`: household safety checks and rectification (C9, E8);
 //! - `stock`: stock per site and stock-taking (C1);
 //! - `trajectory`: a cylinder's flow table (C8);
@@ -39,6 +40,7 @@ use super::{MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW, archives, envelope, files, 
 mod customers;
 mod household;
 mod orders;
+mod recycling;
 mod scan;
 mod stock;
 mod trajectory;
@@ -56,6 +58,11 @@ pub use household::{
 pub use orders::{
     DeliveryAddress, OrderView, cancel_order, create_order, deliver_order, dispatch_order,
     dispatch_to_first_courier, order, order_view, orders, shows_code,
+};
+pub use recycling::{
+    RECYCLING_ORDER, RecyclingOrderView, RecyclingQuery as RecyclingOrderQuery,
+    cancel_recycling_order, confirm_recycling_order, create_recycling_order, recycling_order,
+    recycling_orders, recycling_view,
 };
 pub use scan::{ScanResult, scan};
 pub use stock::{

@@ -104,7 +104,10 @@ fn action_data(
             order_id: text("order_id", &b.order_id, errs),
             confirmation: None,
         }),
-        ScanAction::Recycle => EventData::Recycle(Recycle { customer_id }),
+        ScanAction::Recycle => EventData::Recycle(Recycle {
+            customer_id,
+            recycling_order_id: None,
+        }),
     })
 }
 

@@ -33,6 +33,7 @@ pub async fn trajectory(st: &AppState, p: &Principal, code: &str) -> ApiResult<V
             })
             | EventData::Recycle(Recycle {
                 customer_id: Some(c),
+                ..
             }) => ids.push(c.as_str().to_owned()),
             EventData::InspectionSend(s) => ids.push(s.station_org_id.to_string()),
             EventData::InspectionResult(r) => ids.push(r.station_org_id.to_string()),

@@ -46,6 +46,7 @@ pub mod ps;
 pub mod registry;
 pub mod supervision;
 pub mod views;
+pub mod workshop;
 
 /// A router whose every route carries its OpenAPI entry.
 pub type ApiRouter = OpenApiRouter<AppState>;
@@ -96,6 +97,7 @@ pub fn protected() -> ApiRouter {
         .merge(filling::router())
         .merge(files::router())
         .merge(circulation::router())
+        .merge(workshop::router())
         .merge(archives::router())
         .merge(labels::router())
         .merge(inspection::router())
@@ -170,6 +172,8 @@ pub(super) fn list<R, V: From<R>>(items: Vec<R>, page: cyltrace_store::Page) -> 
         (name = "orders", description = "Orders and their delivery"),
         (name = "household checks", description = "Household safety checks and rectification"),
         (name = "stock", description = "Stock, stock-taking, recycling"),
+        (name = "recycling", description = "Recycling orders (回收单) confirmed at the station"),
+        (name = "workshop", description = "The station's lab tests (化验) and repairs (维修) of cylinders"),
         (name = "handheld", description = "The handheld's scan-to-act"),
         (name = "labels", description = "Label numbers, rendering and checking"),
         (name = "inspection", description = "Periodic inspection"),

@@ -1,7 +1,7 @@
 //! `/api/v1` circulation and sales (issue 6): vehicles and positions, drivers and escorts, carrier
 //! documents and waybills (`transport`); customers (masked per role), deposits and holdings
 //! (`customers`); orders and their delivery (`orders`); household checks and rectification
-//! (`household`); stock and stock-taking, recycling, a cylinder's flow table and the handheld's
+//! (`household`); recycling orders (`recycling`); stock and stock-taking, recycling, a cylinder's flow table and the handheld's
 //! scan-to-act (`stock`). Handlers are thin: the use cases live in `services::circulation`.
 
 use axum::Json;
@@ -21,6 +21,7 @@ use crate::web::middleware::noted;
 mod customers;
 mod household;
 mod orders;
+mod recycling;
 mod stock;
 mod transport;
 
@@ -28,6 +29,7 @@ pub fn router() -> ApiRouter {
     use customers as c;
     use household as h;
     use orders as o;
+    use recycling as r;
     use stock as s;
     use transport as t;
     OpenApiRouter::new()
@@ -50,6 +52,13 @@ pub fn router() -> ApiRouter {
         .routes(v1(routes!(o::dispatch_order)))
         .routes(v1(routes!(o::cancel_order)))
         .routes(v1(routes!(o::deliver_order)))
+        .routes(v1(routes!(
+            r::create_recycling_order,
+            r::list_recycling_orders
+        )))
+        .routes(v1(routes!(r::get_recycling_order)))
+        .routes(v1(routes!(r::confirm_recycling_order)))
+        .routes(v1(routes!(r::cancel_recycling_order)))
         .routes(v1(routes!(h::check_items, h::set_check_items)))
         .routes(v1(routes!(
             h::record_household_check,

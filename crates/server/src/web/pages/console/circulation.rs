@@ -358,6 +358,7 @@ pub(super) async fn recycling(
             let who = match &e.event.data {
                 EventData::Recycle(Recycle {
                     customer_id: Some(_),
+                    ..
                 }) => "已登记用户",
                 _ => "—",
             };

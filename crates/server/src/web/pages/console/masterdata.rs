@@ -28,7 +28,7 @@ fn editor(v: &Viewer) -> Result<(), PageError> {
 
 /// The answer to a posted form: back to `to` when it worked (the audit row gets `note`), else the
 /// page again with the reasons next to the fields.
-async fn answer<T>(
+pub(super) async fn answer<T>(
     result: Result<T, ApiError>,
     to: String,
     note: impl FnOnce(&T) -> String,
@@ -41,7 +41,7 @@ async fn answer<T>(
     }
 }
 
-fn values(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn values(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -334,7 +334,7 @@ pub(super) struct SiteForm {
 
 /// A number field of a form: empty is absent, a number is sent as one, anything else as the text
 /// (so that the service names the field).
-fn number(s: &str) -> Option<Value> {
+pub(super) fn number(s: &str) -> Option<Value> {
     let s = s.trim();
     (!s.is_empty()).then(|| s.parse::<f64>().map_or_else(|_| json!(s), |n| json!(n)))
 }

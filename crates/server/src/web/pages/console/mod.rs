@@ -3,7 +3,8 @@
 //! (`cylinders.rs`), fill and check records, refusals and batches (`records.rs`), stock, transport,
 //! customers, orders and recycling (`circulation.rs`), periodic inspection (`inspection.rs`), and
 //! sites, staff, imports and the node admin's pages (`admin.rs`), and the accounts admins manage
-//! (`accounts.rs`: 用户管理 and the staff accounts). Every list comes from the same
+//! (`accounts.rs`: 用户管理 and the staff accounts), lab tests and repairs (`workshop.rs`, B8) and
+//! recycling orders (`recycling_orders.rs`, C4). Every list comes from the same
 //! services and data scope as the v1 API; forms post with the session's CSRF token and pass through
 //! the audit layer.
 
@@ -26,6 +27,8 @@ mod inspection;
 pub(crate) mod masterdata;
 mod overview;
 mod records;
+mod recycling_orders;
+mod workshop;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,6 +85,30 @@ pub fn router() -> Router<AppState> {
             post(circulation::dispatch_order),
         )
         .route("/console/recycling", get(circulation::recycling))
+        .route(
+            "/console/recycling-orders",
+            get(recycling_orders::orders).post(recycling_orders::create),
+        )
+        .route(
+            "/console/recycling-orders/{id}",
+            get(recycling_orders::order),
+        )
+        .route(
+            "/console/recycling-orders/{id}/confirm",
+            post(recycling_orders::confirm),
+        )
+        .route(
+            "/console/recycling-orders/{id}/cancel",
+            post(recycling_orders::cancel),
+        )
+        .route(
+            "/console/lab-tests",
+            get(workshop::lab_tests).post(workshop::save_lab_test),
+        )
+        .route(
+            "/console/repairs",
+            get(workshop::repairs).post(workshop::save_repair),
+        )
         .route("/console/inspections", get(inspection::inspections))
         .route(
             "/console/imports",
@@ -104,7 +131,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/totp", post(accounts::admin_totp))
 }
 
-pub(super) const ENTERPRISE_NAV: [(&str, &str); 18] = [
+pub(super) const ENTERPRISE_NAV: [(&str, &str); 21] = [
     ("/console", "企业总览"),
     ("/console/org", "本单位信息"),
     ("/console/cylinders", "气瓶档案"),
@@ -115,11 +142,14 @@ pub(super) const ENTERPRISE_NAV: [(&str, &str); 18] = [
     ("/console/checks", "检查记录"),
     ("/console/refusals", "拒充与非法标签"),
     ("/console/batches", "充装批次"),
+    ("/console/lab-tests", "化验记录"),
+    ("/console/repairs", "维修记录"),
     ("/console/stock", "库存"),
     ("/console/transport", "车辆运单"),
     ("/console/customers", "用户管理"),
     ("/console/orders", "订单配送"),
     ("/console/recycling", "回收记录"),
+    ("/console/recycling-orders", "回收单"),
     ("/console/inspections", "定期检验"),
     ("/console/imports", "导入导出"),
     ("/console/messages", "监管通知"),
