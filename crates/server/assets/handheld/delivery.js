@@ -354,7 +354,7 @@ let chosen = null;   // the order being received: { order, codes: [] }
 let listNote = '';
 
 const orderName = (o) => o.customer_name || (o.customer_id ? customerName(o.customer_id) : '') || o.contact || '用户';
-const orderText = (o) => [orderName(o), o.phone, o.address].filter(Boolean).join(' · ');
+const orderText = (o) => [o.phone, o.address].filter(Boolean).join(' · ');
 
 async function refreshOrders() {
   if (!navigator.onLine) { listNote = '离线：显示上次联网时的回收单'; return; }
@@ -387,7 +387,7 @@ function drawOrders() {
   const list = el('div', { class: 'orders', id: 'rc-orders' });
   for (const o of S.refs.recyclingOrders) {
     const b = el('button', { type: 'button', class: 'order', 'data-id': o.id },
-      el('b', { text: orderName(o) }), el('span', { text: [o.phone, o.address].filter(Boolean).join(' · ') }),
+      el('b', { text: orderName(o) }), el('span', { text: orderText(o) }),
       el('small', { text: `空瓶 ${o.count} 个${o.codes && o.codes.length ? ` · ${o.codes.join('、')}` : ''} · ${fmtTime(o.created_at)}` }));
     b.addEventListener('click', () => { chosen = { order: o, codes: [] }; drawChosen(); focusScan(); });
     list.append(b);
@@ -411,7 +411,7 @@ function drawChosen() {
   back.addEventListener('click', () => { chosen = null; openConfirm(false); focusScan(); });
   const diff = chosen.codes.length && chosen.codes.length !== o.count ? `回收单数量 ${o.count} 个，已扫描 ${chosen.codes.length} 个` : '';
   openPanel(`回收单 · ${orderName(o)}`,
-    el('div', { class: 'hint', text: `${orderText(o)} · 空瓶 ${o.count} 个${o.note ? ` · ${o.note}` : ''}` }),
+    el('div', { class: 'hint', text: [orderText(o), `空瓶 ${o.count} 个`, o.note].filter(Boolean).join(' · ') }),
     o.codes && o.codes.length ? el('div', { class: 'hint', text: `单上气瓶：${o.codes.join('、')}` }) : null,
     el('h3', { text: `接收站点 ${siteName(ctxOf('recycling_confirm').site_id) || '（请在上方选择）'} · 已扫描 ${chosen.codes.length} 个` }),
     chosen.codes.length ? chips : el('div', { class: 'hint', text: '请逐个扫描收到的空瓶。' }),
