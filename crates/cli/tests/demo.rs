@@ -153,6 +153,10 @@ async fn demo_binary_serves_health_and_demo_cylinders() {
     assert_eq!(list("/rectifications?state=open").await.len(), 1);
     let progress = list("/customers/progress").await;
     assert_eq!(progress[0]["registered"], 24, "{progress:?}");
+    // B8, C4: lab tests, repairs and open recycling orders, so those pages show work.
+    assert_eq!(list("/lab-tests").await.len(), 2);
+    assert_eq!(list("/repairs").await.len(), 2);
+    assert_eq!(list("/recycling-orders?state=open").await.len(), 2);
 
     // The history runs up to the moment the demo started: this month has fills in the regulator's
     // overview whatever the date.
