@@ -1,10 +1,14 @@
 // cyltrace handheld service worker: keeps the app's shell for offline starts. The shell is served
 // from the cache first and refreshed from the network in the background; the API (/api/…) is never
-// cached nor touched here — scans wait in IndexedDB, not in this worker.
+// cached nor touched here — records wait in IndexedDB, not in this worker.
 'use strict';
 
-const CACHE = 'cyltrace-hh-shell-v1';
-const SHELL = ['/app/', '/app/app.js', '/app/manifest.webmanifest', '/app/icon.svg'];
+const CACHE = 'cyltrace-hh-shell-v2';
+// The page, its modules (app.js imports the others) and what the manifest names.
+const SHELL = [
+  '/app/', '/app/app.js', '/app/core.js', '/app/queue.js', '/app/ui.js', '/app/scan.js', '/app/floor.js',
+  '/app/delivery.js', '/app/manifest.webmanifest', '/app/icon.svg',
+];
 
 // A response worth keeping: a plain 200 of the file itself, not a redirect (to the login page).
 function keepable(r) {

@@ -1,10 +1,10 @@
-//! The handheld app (G9): a progressive web app served from `/app/`. Its shell (HTML, script,
-//! service worker, manifest, icon) is compiled into the binary; it talks to the v1 API with the
-//! session cookie and the CSRF header, and queues scans in IndexedDB while offline.
+//! The handheld app (G9): a progressive web app served from `/app/`. Its shell (HTML, its
+//! JavaScript modules, service worker, manifest, icon) is compiled into the binary; it talks to the v1
+//! API with the session cookie and the CSRF header, and queues its records in IndexedDB while offline.
 
 use axum::Router;
-use axum::extract::Extension;
-use axum::http::header;
+use axum::extract::{Extension, Path};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -12,42 +12,53 @@ use crate::auth::Principal;
 use crate::state::AppState;
 
 const INDEX: &str = include_str!("../../../assets/handheld/index.html");
-const APP_JS: &str = include_str!("../../../assets/handheld/app.js");
-const SW_JS: &str = include_str!("../../../assets/handheld/sw.js");
-const MANIFEST: &str = include_str!("../../../assets/handheld/manifest.webmanifest");
+const JS: &str = "text/javascript; charset=utf-8";
 const ICON: &str = include_str!("../../../assets/handheld/icon.svg");
+
+/// A file of the shell: its name under `/app/`, media type and compiled-in copy.
+macro_rules! shell_file {
+    ($name:literal, $ct:expr) => {
+        (
+            $name,
+            $ct,
+            include_str!(concat!("../../../assets/handheld/", $name)),
+        )
+    };
+}
+
+/// The files of the shell under `/app/`. `app.js` is the entry module; it imports the others (the
+/// service worker's list in `sw.js` names them all).
+const FILES: &[(&str, &str, &str)] = &[
+    shell_file!("app.js", JS),
+    shell_file!("core.js", JS),
+    shell_file!("queue.js", JS),
+    shell_file!("ui.js", JS),
+    shell_file!("scan.js", JS),
+    shell_file!("floor.js", JS),
+    shell_file!("delivery.js", JS),
+    shell_file!("sw.js", JS),
+    shell_file!("manifest.webmanifest", "application/manifest+json"),
+    shell_file!("icon.svg", "image/svg+xml"),
+];
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app", get(|| async { Redirect::permanent("/app/") }))
         .route("/app/", get(index))
-        .route(
-            "/app/app.js",
-            get(|| async { asset("app.js", "text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/app/sw.js",
-            get(|| async { asset("sw.js", "text/javascript; charset=utf-8", SW_JS) }),
-        )
-        .route(
-            "/app/manifest.webmanifest",
-            get(|| async {
-                asset(
-                    "manifest.webmanifest",
-                    "application/manifest+json",
-                    MANIFEST,
-                )
-            }),
-        )
-        .route(
-            "/app/icon.svg",
-            get(|| async { asset("icon.svg", "image/svg+xml", ICON) }),
-        )
+        .route("/app/{file}", get(file))
         // Browsers ask for it on every site; the app's icon serves.
         .route(
             "/favicon.ico",
             get(|| async { asset("icon.svg", "image/svg+xml", ICON) }),
         )
+}
+
+/// One file of the shell, or 404.
+async fn file(Path(name): Path<String>) -> Response {
+    match FILES.iter().find(|(n, _, _)| *n == name) {
+        Some(&(n, ct, body)) => asset(n, ct, body),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// A file of the shell: the compiled-in copy, or — for working on the app without rebuilding —
