@@ -1,7 +1,8 @@
 //! Issue 17, black-box on both backends: the station's lab tests and repairs (B8) as events on the
 //! cylinder, in its trace and the ledger; recycling orders (C4) created by a courier and confirmed at
 //! the station with one `recycle` event, exactly once, or cancelled. Bad input names the field and
-//! stores nothing; another enterprise sees none of it.
+//! stores nothing; another enterprise sees none of it. A household check retried with its id (C9) is
+//! stored once.
 
 mod common;
 
@@ -423,5 +424,75 @@ async fn recycling_orders_refuse_bad_input_and_stay_in_scope() {
         .await,
         422,
         Some("events[0].data.recycling_order_id"),
+    );
+}
+
+// C9: a household check sent again with the same id (a handheld whose answer was lost) is stored
+// once, with its rectification task once; another check reusing the id is a conflict.
+#[tokio::test]
+async fn a_retried_household_check_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("hc").await;
+    cylinders(&app, &w, &["1107006001"]).await;
+    let customer = customer_holding(&app, &w, "1107006001").await;
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(b"signature");
+    let signature = app
+        .post_raw(&w.admin, "/api/v1/files", png)
+        .await
+        .expect(201)
+        .body["hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let items = app
+        .get(&w.admin, "/api/v1/household-check-items")
+        .await
+        .expect(200);
+    let answers: Vec<Value> = items.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["active"] == json!(true))
+        .enumerate()
+        .map(|(k, i)| json!({"item": i["code"], "ok": k != 0, "remark": (k == 0).then_some("需整改")}))
+        .collect();
+    let id = Uuid::new_v4();
+    let body = json!({"id": id, "customer_id": customer, "time": ago(3), "answers": answers,
+                      "signature": signature});
+    let first = app
+        .post(&w.admin, "/api/v1/household-checks", &body)
+        .await
+        .expect(201);
+    assert_eq!(first.body["id"], json!(id));
+    assert_eq!(first.body["result"], json!("failed"));
+    let again = app
+        .post(&w.admin, "/api/v1/household-checks", &body)
+        .await
+        .expect(201);
+    assert_eq!(again.body["id"], json!(id));
+    assert_eq!(
+        again.body["rectifications"][0]["id"],
+        first.body["rectifications"][0]["id"]
+    );
+    let checks = app
+        .get(
+            &w.admin,
+            &format!("/api/v1/household-checks?customer_id={customer}"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(checks.body["items"].as_array().map(Vec::len), Some(1));
+    let tasks = app
+        .get(&w.admin, "/api/v1/rectifications?state=open")
+        .await
+        .expect(200);
+    assert_eq!(tasks.body["items"].as_array().map(Vec::len), Some(1));
+    let mut other = body.clone();
+    other["time"] = json!(ago(1));
+    problem(
+        app.post(&w.admin, "/api/v1/household-checks", &other).await,
+        409,
+        Some("id"),
     );
 }

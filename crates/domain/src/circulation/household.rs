@@ -62,6 +62,9 @@ pub struct CheckAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewHouseholdCheck {
+    /// The idempotency key: a retry with the same id answers the check recorded first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub customer_id: Uuid,
     #[serde(default)]
     pub address_index: usize,

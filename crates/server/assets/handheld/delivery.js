@@ -20,7 +20,6 @@ const KEEP_BYTES = 1500 * 1024;
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
 
 const csrfHeader = () => ({ 'x-csrf-token': S.session.csrf || '' });
-const json = (v, status) => new Response(JSON.stringify(v), { status, headers: { 'content-type': 'application/json' } });
 
 // ------------------------------------------------------------------------------- 入户安检
 let household = null; // the form being filled: { photos: [{data, type, url}], signed }
@@ -192,18 +191,6 @@ async function saveHousehold(cust, addressIndex, t, pad) {
   setTimeout(openHousehold, 0);
 }
 
-/// A stored check that is this item (a POST whose answer was lost): the same signature image and
-/// the same time, among the customer's checks.
-async function findStored(item) {
-  const r = await fetchT(`${API}/household-checks?customer_id=${encodeURIComponent(item.customer_id)}&limit=200`,
-    { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
-  if (!r.ok) return { response: r };
-  const list = (await r.json()).items || [];
-  const t = Date.parse(item.time);
-  const hit = list.find((x) => x.signature === item.signature.hash && Date.parse(x.time) === t);
-  return hit ? { found: hit } : {};
-}
-
 TYPES.household = {
   async send(queued) {
     const item = (await dbGet(queued.id)) || queued;
@@ -219,16 +206,9 @@ TYPES.household = {
       f.hash = (await r.json()).hash;
       await dbPut(item);
     }
-    // The API has no idempotency key for a household check: when an earlier POST's answer was
-    // lost, look for it before sending again.
-    if (item.posted) {
-      const s = await findStored(item);
-      if (s.response) return s.response;
-      if (s.found) return json({ id: s.found.id, result: s.found.result, new: false }, 200);
-    }
-    await dbPut({ ...item, posted: true });
+    // The item's id is the check's: a POST whose answer was lost is sent again and stored once.
     const body = {
-      customer_id: item.customer_id, address_index: item.address_index, time: item.time, answers: item.answers,
+      id: item.id, customer_id: item.customer_id, address_index: item.address_index, time: item.time, answers: item.answers,
       photos: item.photos.map((p) => p.hash), signature: item.signature.hash,
     };
     for (const k of ['order_id', 'lat', 'lon']) if (item[k] != null && item[k] !== '') body[k] = item[k];

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use cyltrace_domain::access::Action;
 use cyltrace_domain::circulation::{self as dom, CheckItem, NewHouseholdCheck};
-use cyltrace_domain::{Text, ValidationErrors};
-use cyltrace_store::{BizFilter, BizRecord};
+use cyltrace_domain::{FieldError, Text, ValidationErrors};
+use cyltrace_store::{BizFilter, BizRecord, WriteError, WriteRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -71,6 +71,11 @@ pub async fn record_household_check(
 ) -> ApiResult<(BizRecord, Vec<BizRecord>)> {
     p.require(Action::HouseholdCheck)?;
     let hc: NewHouseholdCheck = parse(body)?;
+    if let Some(id) = hc.id
+        && let Some(first) = st.store.get_biz(HOUSEHOLD_CHECK, id).await?
+    {
+        return repeated(st, p, first, &hc).await;
+    }
     let c = customer(st, p, hc.customer_id).await?;
     let doc = CustomerDoc::of(&c)?;
     let addresses = doc.addresses.len();
@@ -91,7 +96,7 @@ pub async fn record_household_check(
         }
     }
     errs.into_result(())?;
-    let check = new_record(
+    let mut check = new_record(
         HOUSEHOLD_CHECK,
         p.org_id,
         None,
@@ -100,7 +105,9 @@ pub async fn record_household_check(
         json!({"check": hc, "inspector": p.user_id, "address": doc.addresses.get(hc.address_index).map_or(Value::Null, |a| json!(a))}),
         now,
     );
-    st.store.insert_biz(&check).await?;
+    if let Some(id) = hc.id {
+        check.id = id;
+    }
     let mut out = Vec::new();
     for t in tasks {
         let mut r = new_record(
@@ -113,10 +120,55 @@ pub async fn record_household_check(
             now,
         );
         r.due = Some(t.due);
-        st.store.insert_biz(&r).await?;
         out.push(r);
     }
+    // The check and its tasks commit together or not at all.
+    let records = std::iter::once(check.clone())
+        .chain(out.iter().cloned())
+        .collect();
+    st.store
+        .write(WriteRequest {
+            records,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| match e {
+            WriteError::Store(e) => ApiError::from(e),
+            WriteError::Refused(r) => ApiError::Internal(format!("household check refused: {r:?}")),
+        })?;
     Ok((check, out))
+}
+
+/// A retry of a check recorded before under the same id: the same check answers as it was (with
+/// its tasks); a different check reusing the id is a conflict.
+async fn repeated(
+    st: &AppState,
+    p: &Principal,
+    first: BizRecord,
+    hc: &NewHouseholdCheck,
+) -> ApiResult<(BizRecord, Vec<BizRecord>)> {
+    p.require_scope(&first.org_path, "该安检记录")?;
+    if first.body.get("check") != Some(&json!(hc)) {
+        return Err(ApiError::Conflict(
+            "安检记录 id 已被另一条不同的安检记录使用".to_owned(),
+            vec![FieldError::new("id", "已被另一条安检记录使用")],
+        ));
+    }
+    let tasks = st
+        .store
+        .list_biz(&BizFilter {
+            kind: RECTIFICATION.to_owned(),
+            ref_id: first.ref_id,
+            scope: Some(p.scope()),
+            limit: 500,
+            offset: 0,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|t| t.body.get("check_id") == Some(&json!(first.id)))
+        .collect();
+    Ok((first, tasks))
 }
 
 pub fn rectification_view(r: &BizRecord, now: DateTime<Utc>) -> Value {
