@@ -252,6 +252,8 @@ test('an inspection application for two cylinders picked from the due list (D1)'
   // Nothing ticked: refused, and said why.
   await submit('/console/inspections/apply');
   assert.match(await page.locator('.error').first().innerText(), /请先在下表勾选/);
+  assert.equal(await page.locator('#applications tbody tr').count(), before, 'nothing stored');
+  await page.goto(`${node.base}/console/inspections`);
 
   await page.check(`#due input[name=codes][value="${picked[0]}"]`);
   await page.check(`#due input[name=codes][value="${picked[1]}"]`);
