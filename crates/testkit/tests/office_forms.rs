@@ -767,3 +767,94 @@ async fn forms_refuse_field_by_field_and_store_nothing() {
     let r = app.get(&w.admin, "/api/v1/sites").await.expect(200);
     assert!(r.text.contains("城东供应站"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn c2_loads_the_floor_did_not_scan_are_entered_on_the_waybill_page() {
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("wl").await;
+    let waybill = app.transport(&w, "云A12345", "YD-WL-01").await;
+    let codes = ["2401000001", "2401000002"];
+    app.post_cylinders(&w.admin, codes.iter().map(|c| archive(c, w.org)).collect())
+        .await
+        .expect(201);
+    let mut b = signed_in(&app, "wl").await;
+    let path = format!("/console/waybills/{waybill}");
+    let p = b.get(&path).await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(p.text.contains("还没有装车"), "{}", p.text);
+    let id = accounts_kit::hidden(&p.text, "id");
+    let csrf = b.csrf().await;
+    let moves = format!("{path}/moves");
+
+    // A code that names no cylinder: said next to the list, with the code; nothing loaded.
+    let p = b
+        .post_form(
+            &moves,
+            &[
+                ("_csrf", &csrf),
+                ("id", &id),
+                ("kind", "load"),
+                ("codes", "2401000001\n9999999999"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422, "{}", p.text);
+    assert!(
+        field_error(&p.text, "codes").contains("9999999999"),
+        "{}",
+        p.text
+    );
+    let r = app
+        .get(&w.admin, &format!("/api/v1/waybills/{waybill}"))
+        .await
+        .expect(200);
+    assert_eq!(r.body["loaded"], json!([]), "{}", r.text);
+
+    let p = b
+        .post_form(
+            &moves,
+            &[
+                ("_csrf", &csrf),
+                ("id", &id),
+                ("kind", "load"),
+                ("codes", "2401000001，2401000002"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, path.as_str()),
+        "{}",
+        p.text
+    );
+    let r = app
+        .get(&w.admin, &format!("/api/v1/waybills/{waybill}"))
+        .await
+        .expect(200);
+    assert_eq!(r.body["loaded"], json!(codes), "{}", r.text);
+    assert_eq!(r.body["state"], json!("in_transit"));
+    // The cylinders' trace has the load under this waybill.
+    let trace = common::events_of(&app, &w.admin, codes[0]).await;
+    let load = trace.last().expect("an event");
+    assert_eq!(load["kind"], json!("load"));
+    assert_eq!(load["data"]["waybill"], json!("YD-WL-01"));
+
+    let p = b
+        .post_form(
+            &moves,
+            &[
+                ("_csrf", &csrf),
+                ("id", &Uuid::new_v4().to_string()),
+                ("kind", "unload"),
+                ("codes", "2401000001 2401000002"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    let p = b.get(&path).await;
+    assert!(p.text.contains("已完成"), "{}", p.text);
+    assert!(
+        !p.text.contains(&format!("action=\"{moves}\"")),
+        "a done waybill takes no more moves"
+    );
+}

@@ -110,7 +110,11 @@ pub fn router() -> Router<AppState> {
             "/console/waybills",
             get(office::transport::waybills).post(office::transport::create_waybill),
         )
-        .route("/console/waybills/{id}", get(office::transport::waybill))
+        .route("/console/waybills/{id}", get(office::waybill::waybill))
+        .route(
+            "/console/waybills/{id}/moves",
+            post(office::waybill::record_moves),
+        )
         .route(
             "/console/label-blocks",
             get(office::labels::label_blocks).post(office::labels::create_block),

@@ -7,7 +7,8 @@
 //! - `sites`: 站点仓库 (a new site; editing is `masterdata`);
 //! - `customers`: 用户管理 (a new customer; a customer's page with deposits and real-name
 //!   verification);
-//! - `transport`: vehicles, drivers and escorts, waybills and a waybill's page;
+//! - `transport`: vehicles, drivers and escorts, waybills; `waybill`: a waybill's page, with the
+//!   loads and unloads the floor did not scan;
 //! - `batches`: 充装批次 (a new batch; a batch's page with its fills and counts, B5);
 //! - `labels`: 标签号段 (a new block of label numbers, issuing from it, A5);
 //! - `household`: 入户安检 (the checks with filters; one recorded from the office, C9).
@@ -26,6 +27,7 @@ pub(super) mod household;
 pub(super) mod labels;
 pub(super) mod sites;
 pub(super) mod transport;
+pub(super) mod waybill;
 
 /// A posted form as it came: every `name=value` pair in order (a name may repeat, e.g. ticked
 /// cylinders).

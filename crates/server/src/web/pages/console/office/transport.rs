@@ -1,10 +1,10 @@
 //! Transport in the office (C2): vehicles with their dangerous-goods permits (车辆), drivers and
-//! escorts with their qualification certificates (驾驶与押运人员), electronic waybills (运单) and a
-//! waybill's page with the cylinders loaded and unloaded under it.
+//! escorts with their qualification certificates (驾驶与押运人员) and electronic waybills (运单);
+//! a waybill's own page is `waybill`.
 
 use std::collections::HashMap;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use cyltrace_domain::circulation::StaffRole;
 use cyltrace_store::Page as StorePage;
 use serde::Deserialize;
@@ -268,7 +268,7 @@ pub(crate) async fn create_transport_staff(
 
 // ------------------------------------------------------------------------------------ waybills
 
-fn state_zh(s: &str) -> &'static str {
+pub(super) fn state_zh(s: &str) -> &'static str {
     match s {
         "created" => "待装车",
         "in_transit" => "运输中",
@@ -278,7 +278,10 @@ fn state_zh(s: &str) -> &'static str {
 }
 
 /// The sites in scope by id, for names and the form's choices.
-async fn site_names(st: &AppState, v: &Viewer) -> Result<Vec<(String, String)>, PageError> {
+pub(super) async fn site_names(
+    st: &AppState,
+    v: &Viewer,
+) -> Result<Vec<(String, String)>, PageError> {
     Ok(pe(orgs::list_sites(
         st,
         &v.p,
@@ -460,7 +463,7 @@ async fn waybills_page(st: &AppState, v: &Viewer, n: i64, state: &str) -> Result
     Ok(page)
 }
 
-fn destination(
+pub(super) fn destination(
     w: &cyltrace_domain::circulation::NewWaybill,
     names: &HashMap<&str, &str>,
 ) -> String {
@@ -515,97 +518,4 @@ pub(crate) async fn create_waybill(
         async || waybills_page(&st, &v, 0, "").await,
     )
     .await
-}
-
-/// One waybill: who and what carries it, from where to where, and the cylinders loaded and
-/// unloaded under it.
-pub(crate) async fn waybill(
-    State(st): State<AppState>,
-    v: Viewer,
-    Path(id): Path<String>,
-) -> PageResult {
-    enterprise(&v)?;
-    let w = pe(circ::waybill(&st, &v.p, &id).await)?;
-    let sites = site_names(&st, &v).await?;
-    let names: HashMap<&str, &str> = sites
-        .iter()
-        .map(|(id, name)| (id.as_str(), name.as_str()))
-        .collect();
-    let d = &w.doc;
-    let mut page = v
-        .page(&st, &format!("运单 · {}", d.number), "/console/waybills")
-        .await;
-    let cert = |c: &cyltrace_domain::circulation::Certificate| {
-        format!(
-            "{}（从业资格证 {}，有效期至 {}）",
-            c.name, c.certificate_no, c.certificate_valid_until
-        )
-    };
-    page.blocks.push(Block::Facts(
-        "运单".to_owned(),
-        vec![
-            ("运单号".to_owned(), d.number.clone()),
-            ("状态".to_owned(), state_zh(&w.state).to_owned()),
-            (
-                "起运站点".to_owned(),
-                names
-                    .get(d.waybill.origin_site_id.to_string().as_str())
-                    .copied()
-                    .unwrap_or("—")
-                    .to_owned(),
-            ),
-            ("目的地".to_owned(), destination(&d.waybill, &names)),
-            ("车辆".to_owned(), d.plate.as_str().to_owned()),
-            ("驾驶员".to_owned(), cert(&d.driver)),
-            (
-                "押运员".to_owned(),
-                d.escort.as_ref().map_or_else(|| "—".to_owned(), cert),
-            ),
-            ("计划发车".to_owned(), local(d.waybill.depart_at)),
-            ("开单时间".to_owned(), local(w.created_at)),
-        ],
-    ));
-    let codes = |title: &str, id: &str, set: &std::collections::BTreeSet<String>| {
-        let mut t = Table::new(
-            id,
-            &format!("{title}（{} 只）", set.len()),
-            &["气瓶", "状态"],
-        );
-        t.rows = set
-            .iter()
-            .map(|c| {
-                let state = if id == "loaded" && d.unloaded.contains(c) {
-                    "已卸车"
-                } else if id == "loaded" {
-                    "在车上"
-                } else {
-                    "已卸车"
-                };
-                vec![
-                    Cell::link(c, format!("/console/cylinders/{c}")),
-                    Cell::text(state),
-                ]
-            })
-            .collect();
-        t
-    };
-    if d.loaded.is_empty() {
-        page.blocks.push(Block::Note(
-            "还没有装车：驾驶员或库管员在手持终端扫码装车（选择本运单），气瓶将显示在这里。"
-                .to_owned(),
-        ));
-    } else {
-        page.blocks
-            .push(Block::Table(codes("装车气瓶", "loaded", &d.loaded)));
-        page.blocks
-            .push(Block::Table(codes("卸车气瓶", "unloaded", &d.unloaded)));
-    }
-    page.blocks.push(Block::Links(
-        "相关".to_owned(),
-        vec![
-            ("/console/waybills".to_owned(), "全部运单".to_owned()),
-            ("/console/transport".to_owned(), "车辆最新位置".to_owned()),
-        ],
-    ));
-    ok(page)
 }
