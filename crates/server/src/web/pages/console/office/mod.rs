@@ -183,15 +183,17 @@ pub(super) fn table_or(t: crate::web::pages::kit::Table, n: i64, empty: &str) ->
     }
 }
 
-/// A `datetime-local` value (China time, `YYYY-MM-DDTHH:MM`) as RFC 3339; anything else as sent,
+/// A `datetime-local` value (China time, `YYYY-MM-DDTHH:MM[:SS]`) as RFC 3339; anything else as sent,
 /// for the service to name.
 pub(super) fn china_time(s: &str) -> Value {
     let s = s.trim();
     if s.is_empty() {
         return Value::Null;
     }
-    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
-        Ok(t) => json!(format!("{}:00+08:00", t.format("%Y-%m-%dT%H:%M"))),
+    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+    {
+        Ok(t) => json!(format!("{}+08:00", t.format("%Y-%m-%dT%H:%M:%S"))),
         Err(_) => json!(s),
     }
 }
