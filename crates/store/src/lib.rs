@@ -335,6 +335,13 @@ pub trait FillingStore {
     async fn insert_batch(&self, b: &BatchRecord) -> Result<()>;
     async fn get_batch(&self, org_id: Uuid, number: &str) -> Result<Option<BatchRecord>>;
     async fn list_batches(&self, scope: &Scope, page: Page) -> Result<Vec<BatchRecord>>;
+    async fn get_batch_by_id(&self, id: Uuid) -> Result<Option<BatchRecord>>;
+    /// The fills naming batch `number` at the stations of enterprise `org_id` (the batches a fill
+    /// may name are its station's enterprise's, B5), newest first; found through the index over
+    /// fills' batch numbers.
+    async fn batch_fills(&self, org_id: Uuid, number: &str, page: Page) -> Result<Vec<BatchFill>>;
+    /// What all the fills of that batch add up to.
+    async fn batch_fill_counts(&self, org_id: Uuid, number: &str) -> Result<BatchFillCounts>;
 }
 
 /// The audit log (written through [`Store::write`]).

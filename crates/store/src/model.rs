@@ -263,6 +263,23 @@ pub struct BatchRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A fill that names a batch (B5): the fill event, and whether the last filling-control decision
+/// for its cylinder before the fill was a refusal (filled although refused).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchFill {
+    pub event: StoredEvent,
+    pub refused: bool,
+}
+
+/// What a batch's fills add up to (B5): how many, their total net weight (gross − tare), and how
+/// many were filled although the last decision for the cylinder refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BatchFillCounts {
+    pub fills: i64,
+    pub net_kg: f64,
+    pub refused: i64,
+}
+
 /// How this node's ledger is set up. The hash and origin a log is created with are kept in the
 /// database and never change; a configured value that differs from the stored one is refused.
 #[derive(Debug, Clone)]
@@ -444,6 +461,10 @@ pub struct BizFilter {
     pub state: Option<String>,
     /// Only records with `due` before this time.
     pub due_before: Option<DateTime<Utc>>,
+    /// Only records created at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only records created before this time.
+    pub created_before: Option<DateTime<Utc>>,
     pub limit: i64,
     pub offset: i64,
 }

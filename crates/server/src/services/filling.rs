@@ -9,8 +9,8 @@ use cyltrace_domain::status::LabelStatus;
 use cyltrace_domain::time::cst;
 use cyltrace_domain::{CylinderCode, Date, OrgKind, SiteKind, Text, Timestamp, ValidationErrors};
 use cyltrace_store::{
-    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, EventFilter, Page,
-    RefusalRecord, SiteRecord, StoredEvent, WriteRequest,
+    AlarmFilter, AlarmRecord, BatchFill, BatchFillCounts, BatchRecord, DecisionFilter,
+    DecisionRecord, EventFilter, Page, RefusalRecord, SiteRecord, StoredEvent, WriteRequest,
 };
 use std::collections::HashMap;
 
@@ -653,4 +653,37 @@ pub async fn create_batch(st: &AppState, p: &Principal, body: &Value) -> ApiResu
 pub async fn list_batches(st: &AppState, p: &Principal, page: Page) -> ApiResult<Vec<BatchRecord>> {
     p.require(Action::Read)?;
     Ok(st.store.list_batches(&p.scope(), page).await?)
+}
+
+/// One batch the caller sees (`id` as the path gives it): 404 when unknown, 403 when it is another
+/// enterprise's.
+pub async fn batch(st: &AppState, p: &Principal, id: &str) -> ApiResult<BatchRecord> {
+    p.require(Action::Read)?;
+    let id = super::parse_id(id, "充装批次")?;
+    let b = st
+        .store
+        .get_batch_by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("充装批次不存在".to_owned()))?;
+    let org = st
+        .store
+        .get_org(b.org_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("batch {id} without its org")))?;
+    p.require_scope(&org.path, "该充装批次")?;
+    Ok(b)
+}
+
+/// B5: a batch's fills (those at its enterprise's stations naming its number), newest first, a page
+/// of them, and what all of them add up to.
+pub async fn batch_fills(
+    st: &AppState,
+    p: &Principal,
+    id: &str,
+    page: Page,
+) -> ApiResult<(BatchRecord, Vec<BatchFill>, BatchFillCounts)> {
+    let b = batch(st, p, id).await?;
+    let fills = st.store.batch_fills(b.org_id, &b.number, page).await?;
+    let counts = st.store.batch_fill_counts(b.org_id, &b.number).await?;
+    Ok((b, fills, counts))
 }

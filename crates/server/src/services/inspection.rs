@@ -116,6 +116,47 @@ pub async fn apply(
         .ok_or_else(|| ApiError::Internal("the application just stored is missing".to_owned()))
 }
 
+/// The inspection stations the caller may send cylinders to (D1): those of the nearest jurisdiction
+/// that has any — the stations under the caller's parent organisation (its regulator), else under
+/// the next one up.
+pub async fn stations(st: &AppState, p: &Principal) -> ApiResult<Vec<cyltrace_store::OrgRecord>> {
+    use cyltrace_domain::OrgKind;
+    use cyltrace_store::{Page, Scope};
+    p.require(Action::RecordEvent(EventKind::InspectionSend))?;
+    // `/a/b/c/` → `/a/b/`, `/a/`, `/`.
+    let parts: Vec<&str> = p.org_path.split('/').filter(|s| !s.is_empty()).collect();
+    for n in (0..parts.len()).rev() {
+        let scope = Scope(format!(
+            "/{}",
+            parts[..n]
+                .iter()
+                .map(|s| format!("{s}/"))
+                .collect::<String>()
+        ));
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = st
+                .store
+                .list_orgs(&scope, Page { limit: 500, offset })
+                .await?;
+            found.extend(
+                page.iter()
+                    .filter(|o| o.kind == OrgKind::InspectionStation)
+                    .cloned(),
+            );
+            if page.len() < 500 {
+                break;
+            }
+            offset += 500;
+        }
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
+}
+
 /// A cylinder waiting at a station for its result, with its application and archive facts.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkItem {

@@ -68,6 +68,33 @@ impl Backend {
         s
     }
 
+    /// The text of the top-level member `key` of the JSON text column `col` (null when absent).
+    /// An index over such a member (`events_fill_batch`) is written with this very expression, so
+    /// that a query written with it uses the index.
+    pub fn json_text(self, col: &str, key: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_extract({col}, '$.{key}')"),
+            Backend::Postgres => format!("(({col})::jsonb ->> '{key}')"),
+        }
+    }
+
+    /// The number held by the top-level member `key` of the JSON text column `col`.
+    pub fn json_real(self, col: &str, key: &str) -> String {
+        match self {
+            // `+ 0.0`: a whole number in the JSON (`30`) is an integer to SQLite.
+            Backend::Sqlite => format!("(json_extract({col}, '$.{key}') + 0.0)"),
+            Backend::Postgres => format!("((({col})::jsonb ->> '{key}')::double precision)"),
+        }
+    }
+
+    /// The first element (as text) of the JSON array text column `col`.
+    pub fn json_first(self, col: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_extract({col}, '$[0]')"),
+            Backend::Postgres => format!("(({col})::jsonb ->> 0)"),
+        }
+    }
+
     /// `$from, $from+1, …` (`n` parameters) for an `in (…)` list.
     pub fn list(self, from: usize, n: usize) -> String {
         (from..from + n)

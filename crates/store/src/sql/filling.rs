@@ -6,10 +6,11 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::SqlStore;
-use super::db::{Conn, Sql, sql, taken, to_json};
-use super::rows;
+use super::db::{Backend, Conn, Sql, sql, taken, to_json};
+use super::rows::{self, EVENT_COLUMNS};
 use crate::model::{
-    AlarmFilter, AlarmRecord, BatchRecord, DecisionFilter, DecisionRecord, Page, Scope, scope_like,
+    AlarmFilter, AlarmRecord, BatchFill, BatchFillCounts, BatchRecord, DecisionFilter,
+    DecisionRecord, Page, Scope, scope_like,
 };
 use crate::{FillingStore, Result};
 
@@ -165,6 +166,87 @@ impl FillingStore for SqlStore {
         .map(rows::batch)
         .collect()
     }
+
+    async fn get_batch_by_id(&self, id: Uuid) -> Result<Option<BatchRecord>> {
+        sql("select * from batches where batch_id = $1")
+            .bind(id)
+            .fetch_optional(&mut self.conn().await?.conn())
+            .await?
+            .as_ref()
+            .map(rows::batch)
+            .transpose()
+    }
+
+    async fn batch_fills(&self, org_id: Uuid, number: &str, page: Page) -> Result<Vec<BatchFill>> {
+        let mut c = self.conn().await?;
+        let mut c = c.conn();
+        let b = c.backend();
+        sql(AssertSqlSafe(format!(
+            "select {EVENT_COLUMNS}, {} as refused from events e {}
+             order by e.time_us desc, e.ledger_index desc limit $3 offset $4",
+            refused_expr(b),
+            batch_fills_where(b)
+        )))
+        .bind(number)
+        .bind(org_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut c)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(BatchFill {
+                event: rows::event(r)?,
+                refused: r.get("refused")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn batch_fill_counts(&self, org_id: Uuid, number: &str) -> Result<BatchFillCounts> {
+        let mut c = self.conn().await?;
+        let mut c = c.conn();
+        let b = c.backend();
+        let r = sql(AssertSqlSafe(format!(
+            "select count(*) as n,
+                    coalesce(sum({} - {}), 0.0) as net,
+                    coalesce(sum(case when {} then 1 else 0 end), 0) as refused
+             from events e {}",
+            b.json_real("e.data", "gross_kg"),
+            b.json_real("e.data", "tare_kg"),
+            refused_expr(b),
+            batch_fills_where(b)
+        )))
+        .bind(number)
+        .bind(org_id)
+        .fetch_one(&mut c)
+        .await?;
+        Ok(BatchFillCounts {
+            fills: r.get("n")?,
+            net_kg: r.get("net")?,
+            refused: r.get("refused")?,
+        })
+    }
+}
+
+/// The fills of batch `$1` at the stations of enterprise `$2` (`events e`): the partial index
+/// `events_fill_batch` serves `kind = 'fill'` and the batch number, the stations are a short list.
+fn batch_fills_where(b: Backend) -> String {
+    format!(
+        "where e.kind = 'fill' and {} = $1
+           and e.site_id in (select s.site_id from sites s where s.org_id = $2)",
+        b.json_text("e.data", "batch")
+    )
+}
+
+/// Whether the last filling-control decision for the fill's cylinder before the fill refused it
+/// (`fill_decisions_code` finds a cylinder's decisions).
+fn refused_expr(b: Backend) -> String {
+    format!(
+        "coalesce(not (select d.allow from fill_decisions d where d.code = {} and d.at <= e.time_us
+                       order by d.at desc limit 1), false)",
+        b.json_first("e.codes")
+    )
 }
 
 pub(super) async fn get_batch(

@@ -20,7 +20,9 @@ const BIZ_WHERE: &str = "where b.kind = $1
       and ($3 is null or b.org_id = $3)
       and ($4 is null or b.ref_id = $4)
       and ($5 is null or b.state = $5)
-      and ($6 is null or (b.due is not null and b.due < $6))";
+      and ($6 is null or (b.due is not null and b.due < $6))
+      and ($7 is null or b.created_at >= $7)
+      and ($8 is null or b.created_at < $8)";
 
 fn biz_filtered(q: Sql, f: &BizFilter) -> Sql {
     q.bind(&f.kind)
@@ -29,6 +31,8 @@ fn biz_filtered(q: Sql, f: &BizFilter) -> Sql {
         .bind(f.ref_id)
         .bind(f.state.clone())
         .bind(f.due_before)
+        .bind(f.created_from)
+        .bind(f.created_before)
 }
 
 #[async_trait]
@@ -284,7 +288,7 @@ pub(super) async fn list_biz(c: &mut Conn<'_>, f: &BizFilter) -> Result<Vec<BizR
     biz_filtered(
         sql(AssertSqlSafe(format!(
             "select b.*, o.path from biz_records b join orgs o on o.org_id = b.org_id {BIZ_WHERE}
-             order by b.created_at desc, b.record_id desc limit $7 offset $8"
+             order by b.created_at desc, b.record_id desc limit $9 offset $10"
         ))),
         f,
     )

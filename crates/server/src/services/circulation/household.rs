@@ -239,6 +239,14 @@ pub async fn read_check_items(st: &AppState, p: &Principal) -> ApiResult<Vec<Che
     check_items(st).await
 }
 
+/// A household check as the API answers it.
+fn check_view(r: &BizRecord) -> Value {
+    json!({"id": r.id, "customer_id": r.ref_id, "result": r.state,
+           "time": r.body["check"]["time"], "answers": r.body["check"]["answers"],
+           "photos": r.body["check"]["photos"], "signature": r.body["check"]["signature"],
+           "inspector": r.body["inspector"], "org_id": r.org_id})
+}
+
 /// Household checks in scope.
 pub async fn household_checks(
     st: &AppState,
@@ -246,14 +254,60 @@ pub async fn household_checks(
     q: &ListQuery,
 ) -> ApiResult<Vec<Value>> {
     let list = list_in_scope(st, p, HOUSEHOLD_CHECK, q).await?;
-    Ok(list
+    Ok(list.iter().map(check_view).collect())
+}
+
+/// What the console's list of household checks is narrowed to.
+#[derive(Debug, Default)]
+pub struct CheckFilter {
+    pub customer_id: Option<Uuid>,
+    /// `passed` or `failed`.
+    pub result: Option<String>,
+    /// The China calendar day (YYYY-MM-DD) the check was recorded.
+    pub date: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Household checks in scope, newest first, of one customer, one result and one recording day
+/// (each optional).
+pub async fn household_checks_where(
+    st: &AppState,
+    p: &Principal,
+    f: &CheckFilter,
+) -> ApiResult<Vec<Value>> {
+    let mut errs = ValidationErrors::default();
+    if let Some(r) = &f.result
+        && r != "passed"
+        && r != "failed"
+    {
+        errs.push("result", "安检结果应为 passed（合格）或 failed（不合格）");
+    }
+    let day = f.date.as_deref().and_then(|d| {
+        cyltrace_domain::Date::parse(d)
+            .map_err(|m| errs.push("date", m))
+            .ok()
+    });
+    errs.into_result(())?;
+    let q = ListQuery {
+        limit: f.limit,
+        offset: f.offset,
+        state: f.result.clone(),
+        customer_id: f.customer_id,
+    };
+    p.require(Action::Read)?;
+    let mut bf = q.biz_filter(HOUSEHOLD_CHECK, p)?;
+    if let Some(d) = day {
+        let start = crate::services::calendar::day_start(d.naive());
+        bf.created_from = Some(start);
+        bf.created_before = Some(start + Duration::days(1));
+    }
+    Ok(st
+        .store
+        .list_biz(&bf)
+        .await?
         .iter()
-        .map(|r| {
-            json!({"id": r.id, "customer_id": r.ref_id, "result": r.state,
-                   "time": r.body["check"]["time"], "answers": r.body["check"]["answers"],
-                   "photos": r.body["check"]["photos"], "signature": r.body["check"]["signature"],
-                   "inspector": r.body["inspector"], "org_id": r.org_id})
-        })
+        .map(check_view)
         .collect())
 }
 

@@ -52,8 +52,9 @@ pub use customers::{
     reveal_id, verify_customer,
 };
 pub use household::{
-    check_items, close_rectification, household_checks, read_check_items, record_household_check,
-    rectification_view, rectifications, reminders, set_check_items,
+    CheckFilter, check_items, close_rectification, household_checks, household_checks_where,
+    read_check_items, record_household_check, rectification_view, rectifications, reminders,
+    set_check_items,
 };
 pub use orders::{
     DeliveryAddress, OrderView, cancel_order, create_order, deliver_order, dispatch_order,

@@ -2,13 +2,15 @@
 //! decisions, refusal counts, illegal-label attempts, batches, fill and check records, alarms.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use cyltrace_domain::Timestamp;
 use cyltrace_domain::event::EventData;
-use cyltrace_store::{AlarmRecord, BatchRecord, DecisionRecord, RefusalRecord, StoredEvent};
+use cyltrace_store::{
+    AlarmRecord, BatchFill, BatchRecord, DecisionRecord, RefusalRecord, StoredEvent,
+};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -35,6 +37,7 @@ pub fn router() -> ApiRouter {
         .routes(v1(routes!(refusal_counts)))
         .routes(v1(routes!(illegal_labels)))
         .routes(v1(routes!(create_batch, list_batches)))
+        .routes(v1(routes!(batch_fills)))
         .routes(v1(routes!(fills)))
         .routes(v1(routes!(checks)))
         .routes(v1(routes!(alarms)))
@@ -284,6 +287,93 @@ async fn list_batches(
 ) -> ApiResult<Json<ListView<BatchView>>> {
     let page = query(q)?.page()?;
     Ok(list(svc::list_batches(&st, &p, page).await?, page))
+}
+
+/// A fill of a batch (B5): the cylinder, when and where, the weighing, and whether it was filled
+/// although the last filling-control decision for the cylinder refused it.
+#[derive(Serialize, ToSchema)]
+pub struct BatchFillView {
+    pub event_id: Uuid,
+    pub ledger_index: i64,
+    pub code: String,
+    pub time: Timestamp,
+    pub site_id: Option<Uuid>,
+    pub operator: Option<String>,
+    pub scale_no: String,
+    pub tare_kg: f64,
+    pub gross_kg: f64,
+    pub net_kg: f64,
+    pub refused: bool,
+}
+
+impl From<BatchFill> for BatchFillView {
+    fn from(f: BatchFill) -> Self {
+        let e = f.event.event;
+        let (scale_no, tare_kg, gross_kg) = match &e.data {
+            EventData::Fill(d) => (d.scale_no.to_string(), d.tare_kg.get(), d.gross_kg.get()),
+            _ => (String::new(), 0.0, 0.0),
+        };
+        BatchFillView {
+            event_id: e.id,
+            ledger_index: f.event.ledger_index,
+            code: e.codes.first().map(|c| c.to_string()).unwrap_or_default(),
+            time: e.time.into(),
+            site_id: e.site_id,
+            operator: e.operator.as_ref().map(|o| o.to_string()),
+            scale_no,
+            tare_kg,
+            gross_kg,
+            net_kg: ((gross_kg - tare_kg) * 1000.0).round() / 1000.0,
+            refused: f.refused,
+        }
+    }
+}
+
+/// What a batch's fills add up to.
+#[derive(Serialize, ToSchema)]
+pub struct BatchCountsView {
+    pub fills: i64,
+    /// Total net weight (gross − tare), kg.
+    pub net_kg: f64,
+    /// Fills made although the last filling-control decision for the cylinder refused it.
+    pub refused: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchFillsView {
+    pub batch: BatchView,
+    pub counts: BatchCountsView,
+    pub items: Vec<BatchFillView>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// B5: a batch's fills, newest first, and their count, total net weight and refused fills.
+#[utoipa::path(get, path = "/api/v1/batches/{id}/fills", tag = "filling",
+    params(("id" = Uuid, Path, description = "The batch"), PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = BatchFillsView), (status = 401, response = Problem),
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 422, response = Problem)))]
+async fn batch_fills(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<BatchFillsView>> {
+    let page = query(q)?.page()?;
+    let (b, fills, c) = svc::batch_fills(&st, &p, &id, page).await?;
+    Ok(Json(BatchFillsView {
+        batch: b.into(),
+        counts: BatchCountsView {
+            fills: c.fills,
+            net_kg: (c.net_kg * 1000.0).round() / 1000.0,
+            refused: c.refused,
+        },
+        items: fills.into_iter().map(BatchFillView::from).collect(),
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }
 
 /// A check record (table C.2): which check, passed or not, and the failed items.

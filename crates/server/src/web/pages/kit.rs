@@ -72,6 +72,18 @@ pub struct Cell {
     pub class: &'static str,
     /// A one-button form posting to the URL (with the CSRF token).
     pub post: Option<(String, String)>,
+    /// A checkbox that belongs to a form of the page (rows to pick, e.g. cylinders to apply for).
+    pub check: Option<Check>,
+}
+
+/// A checkbox in a table that is sent with the form posting to `form` (a form's id is its action).
+pub struct Check {
+    pub name: &'static str,
+    pub value: String,
+    pub form: String,
+    pub checked: bool,
+    /// Read by people and tests: what ticking it means.
+    pub label: String,
 }
 
 impl Cell {
@@ -98,6 +110,25 @@ impl Cell {
     pub fn class(mut self, class: &'static str) -> Self {
         self.class = class;
         self
+    }
+    /// A checkbox `name=value` sent with the form posting to `form`.
+    pub fn check(
+        name: &'static str,
+        value: impl Into<String>,
+        form: impl Into<String>,
+        checked: bool,
+        label: impl Into<String>,
+    ) -> Self {
+        Cell {
+            check: Some(Check {
+                name,
+                value: value.into(),
+                form: form.into(),
+                checked,
+                label: label.into(),
+            }),
+            ..Default::default()
+        }
     }
     pub fn button(url: impl Into<String>, label: &str) -> Self {
         Cell {

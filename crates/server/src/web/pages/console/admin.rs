@@ -1,4 +1,4 @@
-//! The organisation's sites (站点仓库) and staff (人员资质), archive imports and exports (导入导出)
+//! The organisation's staff (人员资质; sites are `office::sites`), archive imports and exports (导入导出)
 //! with an import job's progress, and the node admin's pages: the audit log (审计日志), the
 //! organisations (组织机构) and the node with its ledger (节点与存证).
 
@@ -18,44 +18,6 @@ use crate::web::pages::kit::{
     Block, Card, Cell, Field, FormSpec, Page, PageError, PageResult, Table, error_page, iso, local,
     ok, opt_num, or_dash, pe,
 };
-
-pub(super) async fn sites(State(st): State<AppState>, v: Viewer) -> PageResult {
-    enterprise(&v)?;
-    let sites = pe(orgs::list_sites(
-        &st,
-        &v.p,
-        StorePage {
-            limit: 1000,
-            offset: 0,
-        },
-    )
-    .await)?;
-    let mut page = v.page(&st, "站点仓库", "/console/sites").await;
-    let mut t = Table::new(
-        "sites",
-        "",
-        &["名称", "类型", "状态", "地址", "纬度", "经度"],
-    );
-    t.rows = sites
-        .iter()
-        .map(|s| {
-            vec![
-                Cell::link(&s.name, format!("/console/sites/{}", s.id)),
-                Cell::text(s.kind.label_zh()),
-                if s.active {
-                    Cell::text("运营中").class("ok")
-                } else {
-                    Cell::text("已关闭").class("bad")
-                },
-                Cell::text(s.address.as_deref().unwrap_or("—")),
-                s.lat.map_or(Cell::text("—"), Cell::num),
-                s.lon.map_or(Cell::text("—"), Cell::num),
-            ]
-        })
-        .collect();
-    page.blocks.push(Block::Table(t));
-    ok(page)
-}
 
 pub(super) async fn staff(State(st): State<AppState>, v: Viewer) -> PageResult {
     ok(staff_page(&st, &v).await?)
@@ -130,6 +92,13 @@ pub(super) async fn staff_page(st: &AppState, v: &Viewer) -> Result<Page, PageEr
         })
         .collect();
     page.blocks.push(Block::Table(s));
+    page.blocks.push(Block::Links(
+        "驾驶员与押运员".to_owned(),
+        vec![(
+            "/console/transport-staff".to_owned(),
+            "登记驾驶员或押运员（从业资格证）".to_owned(),
+        )],
+    ));
     Ok(page)
 }
 

@@ -1,6 +1,6 @@
 //! Circulation in the enterprise console: stock (库存), vehicles, waybills and positions (车辆运单),
-//! customers and account-opening progress (用户管理), orders with dispatch (订单配送) and recycling
-//! (回收记录).
+//! orders with dispatch (订单配送) and recycling (回收记录). Customers (用户管理) are
+//! `office::customers`.
 
 use std::collections::HashMap;
 
@@ -144,6 +144,17 @@ pub(super) async fn transport(State(st): State<AppState>, v: Viewer) -> PageResu
         })
         .collect();
     page.blocks.push(Block::Table(p));
+    page.blocks.push(Block::Links(
+        "登记与开单".to_owned(),
+        vec![
+            ("/console/vehicles".to_owned(), "新增车辆".to_owned()),
+            (
+                "/console/transport-staff".to_owned(),
+                "登记驾驶员或押运员".to_owned(),
+            ),
+            ("/console/waybills".to_owned(), "开运单".to_owned()),
+        ],
+    ));
     ok(page)
 }
 
@@ -154,54 +165,6 @@ fn all_customers() -> ListQuery {
         state: None,
         customer_id: None,
     }
-}
-
-pub(super) async fn customers(State(st): State<AppState>, v: Viewer) -> PageResult {
-    enterprise(&v)?;
-    let list = pe(circ::list_customers(&st, &v.p, &all_customers()).await)?;
-    let progress = pe(circ::progress(&st, &v.p).await)?;
-    let mut page = v.page(&st, "用户管理", "/console/customers").await;
-    let mut pr = Table::new(
-        "progress",
-        "开户与实名制进度",
-        &["企业", "已开户", "已实名", "未实名用户持瓶"],
-    );
-    pr.rows = progress
-        .iter()
-        .map(|r| {
-            vec![
-                or_dash(r.org_name.as_ref()),
-                Cell::num(r.registered),
-                Cell::num(r.verified),
-                Cell::num(r.held_without_real_name),
-            ]
-        })
-        .collect();
-    page.blocks.push(Block::Table(pr));
-    let mut t = Table::new(
-        "customers",
-        "用户（身份证号脱敏显示；完整号码须单独申请查看并留痕）",
-        &["姓名", "类型", "电话", "身份证号", "实名认证"],
-    );
-    t.rows = list
-        .iter()
-        .map(|c| {
-            vec![
-                Cell::text(&c.name),
-                Cell::text(match c.kind {
-                    cyltrace_domain::circulation::CustomerKind::Commercial => "商户",
-                    _ => "居民",
-                }),
-                Cell::text(&c.phone),
-                or_dash(c.id_number.as_ref()),
-                Cell::text(if c.real_name_verified { "是" } else { "否" }),
-            ]
-        })
-        .collect();
-    let note = format!("customers page: {} customers shown", t.rows.len());
-    page.blocks.push(Block::Table(t));
-    // G2: a customer list is personal data; its read is audited.
-    Ok(crate::web::middleware::noted(ok(page)?, note))
 }
 
 async fn order_page(st: &AppState, v: &Viewer) -> Result<Page, PageError> {

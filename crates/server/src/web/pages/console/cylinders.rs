@@ -325,6 +325,13 @@ pub(super) async fn labels(State(st): State<AppState>, v: Viewer) -> PageResult 
         ]);
     }
     page.blocks.push(Block::Table(b));
+    page.blocks.push(Block::Links(
+        "号段与发卡".to_owned(),
+        vec![(
+            "/console/label-blocks".to_owned(),
+            "分配号段、发卡".to_owned(),
+        )],
+    ));
     page.filter = Some(Filter {
         action: "/api/v1/labels/sheet".to_owned(),
         fields: vec![Field::new(

@@ -1,14 +1,14 @@
 //! The enterprise console (E-series pages of UI.md for the enterprise admin, `/console/…`) and the
 //! inspection station's workbench (`/inspection`): the overview (`overview.rs`), archives and labels
-//! (`cylinders.rs`), fill and check records, refusals and batches (`records.rs`), stock, transport,
-//! customers, orders and recycling (`circulation.rs`), periodic inspection (`inspection.rs`), and
-//! sites, staff, imports and the node admin's pages (`admin.rs`), and the accounts admins manage
-//! (`accounts.rs`: 用户管理 and the staff accounts), lab tests and repairs (`workshop.rs`, B8),
-//! recycling orders (`recycling_orders.rs`, C4), gas ordered from the label page
-//! (`order_requests.rs`) and the regulator's spot checks answered with photos (`spot_checks.rs`).
-//! Every list comes from the same
-//! services and data scope as the v1 API; forms post with the session's CSRF token and pass through
-//! the audit layer.
+//! (`cylinders.rs`), fill and check records and refusals (`records.rs`), stock, transport, orders
+//! and recycling (`circulation.rs`), periodic inspection with applications from the due list
+//! (`inspection.rs`), staff, imports and the node admin's pages (`admin.rs`), and the accounts admins
+//! manage (`accounts.rs`: 用户管理 and the staff accounts), lab tests and repairs (`workshop.rs`,
+//! B8), recycling orders (`recycling_orders.rs`, C4), gas ordered from the label page
+//! (`order_requests.rs`), the regulator's spot checks answered with photos (`spot_checks.rs`) and
+//! the office's forms (`office/`: sites, customers, vehicles, drivers and escorts, waybills, batches,
+//! label blocks, household checks). Every list comes from the same services and data scope as the
+//! v1 API; forms post with the session's CSRF token and pass through the audit layer.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -27,6 +27,7 @@ mod circulation;
 mod cylinders;
 mod inspection;
 pub(crate) mod masterdata;
+mod office;
 mod order_requests;
 mod overview;
 mod records;
@@ -40,7 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/cylinders", get(cylinders::cylinders))
         .route("/console/cylinders/{code}", get(cylinders::cylinder))
         .route("/console/labels", get(cylinders::labels))
-        .route("/console/sites", get(admin::sites))
+        .route(
+            "/console/sites",
+            get(office::sites::sites).post(office::sites::create_site),
+        )
         .route(
             "/console/sites/{id}",
             get(masterdata::site).post(masterdata::save_site),
@@ -76,10 +80,52 @@ pub fn router() -> Router<AppState> {
         .route("/console/fills", get(records::fills))
         .route("/console/checks", get(records::checks))
         .route("/console/refusals", get(records::refusals))
-        .route("/console/batches", get(records::batches))
+        .route(
+            "/console/batches",
+            get(office::batches::batches).post(office::batches::create_batch),
+        )
+        .route("/console/batches/{id}", get(office::batches::batch))
         .route("/console/stock", get(circulation::stock))
         .route("/console/transport", get(circulation::transport))
-        .route("/console/customers", get(circulation::customers))
+        .route(
+            "/console/customers",
+            get(office::customers::customers).post(office::customers::create_customer),
+        )
+        .route("/console/customers/{id}", get(office::customers::customer))
+        .route(
+            "/console/customers/{id}/deposits",
+            post(office::customers::add_deposit),
+        )
+        .route(
+            "/console/customers/{id}/verify",
+            post(office::customers::verify),
+        )
+        .route(
+            "/console/vehicles",
+            get(office::transport::vehicles).post(office::transport::create_vehicle),
+        )
+        .route(
+            "/console/transport-staff",
+            get(office::transport::transport_staff).post(office::transport::create_transport_staff),
+        )
+        .route(
+            "/console/waybills",
+            get(office::transport::waybills).post(office::transport::create_waybill),
+        )
+        .route("/console/waybills/{id}", get(office::waybill::waybill))
+        .route(
+            "/console/waybills/{id}/moves",
+            post(office::waybill::record_moves),
+        )
+        .route(
+            "/console/label-blocks",
+            get(office::labels::label_blocks).post(office::labels::create_block),
+        )
+        .route("/console/label-blocks/issue", post(office::labels::issue))
+        .route(
+            "/console/household-checks",
+            get(office::household::household_checks).post(office::household::record_check),
+        )
         .route(
             "/console/orders",
             get(circulation::orders).post(circulation::create_order),
@@ -136,6 +182,7 @@ pub fn router() -> Router<AppState> {
             get(workshop::repairs).post(workshop::save_repair),
         )
         .route("/console/inspections", get(inspection::inspections))
+        .route("/console/inspections/apply", post(inspection::apply))
         .route(
             "/console/imports",
             get(admin::imports).post(admin::upload_import).layer(
@@ -157,11 +204,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/totp", post(accounts::admin_totp))
 }
 
+// A slice, so that a new entry is one new line (`Vec::extend` takes `&[T]` for `T: Copy`).
 pub(super) const ENTERPRISE_NAV: &[(&str, &str)] = &[
     ("/console", "企业总览"),
     ("/console/org", "本单位信息"),
     ("/console/cylinders", "气瓶档案"),
     ("/console/labels", "标签打印"),
+    ("/console/label-blocks", "标签号段与发卡"),
     ("/console/sites", "站点仓库"),
     ("/console/staff", "人员资质"),
     ("/console/fills", "充装记录"),
@@ -172,7 +221,11 @@ pub(super) const ENTERPRISE_NAV: &[(&str, &str)] = &[
     ("/console/repairs", "维修记录"),
     ("/console/stock", "库存"),
     ("/console/transport", "车辆运单"),
+    ("/console/vehicles", "车辆"),
+    ("/console/transport-staff", "驾驶与押运人员"),
+    ("/console/waybills", "运单"),
     ("/console/customers", "用户管理"),
+    ("/console/household-checks", "入户安检"),
     ("/console/orders", "订单配送"),
     ("/console/recycling", "回收记录"),
     ("/console/recycling-orders", "回收单"),

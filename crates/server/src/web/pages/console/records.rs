@@ -1,8 +1,7 @@
 //! Filling records: fills (充装记录), checks (检查记录), refusals and illegal-label attempts
-//! (拒充与非法标签), and filling batches (充装批次).
+//! (拒充与非法标签). Filling batches (充装批次) are `office::batches`.
 
 use axum::extract::{Query, State};
-use cyltrace_store::Page as StorePage;
 use serde_json::Value;
 
 use super::{RecordPageQuery, enterprise, event_row, weighing};
@@ -139,32 +138,5 @@ pub(super) async fn refusals(
         .map(|(s, n)| vec![Cell::text(&s.name), Cell::num(n)])
         .collect();
     page.blocks.push(Block::Table(i));
-    ok(page)
-}
-
-pub(super) async fn batches(State(st): State<AppState>, v: Viewer) -> PageResult {
-    enterprise(&v)?;
-    let list = pe(services::filling::list_batches(
-        &st,
-        &v.p,
-        StorePage {
-            limit: 200,
-            offset: 0,
-        },
-    )
-    .await)?;
-    let mut page = v.page(&st, "充装批次", "/console/batches").await;
-    let mut t = Table::new("batches", "", &["批次号", "介质", "创建时间"]);
-    t.rows = list
-        .iter()
-        .map(|b| {
-            vec![
-                Cell::text(&b.number),
-                Cell::text(b.medium.as_deref().unwrap_or("—")),
-                Cell::text(local(b.created_at)),
-            ]
-        })
-        .collect();
-    page.blocks.push(Block::Table(t));
     ok(page)
 }
