@@ -53,10 +53,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 /// (invalid UTF-8 or NUL once decoded) or `path` (a NUL in a segment), with the reason. The
 /// `/api/v1` and `/PS` routers refuse such a request before any handler decodes it.
 pub fn unreadable_uri(uri: &axum::http::Uri) -> Option<(String, &'static str)> {
-    if let Some(q) = uri.query() {
-        if let Err(bad) = form_pairs(q.as_bytes()) {
-            return Some(bad);
-        }
+    if let Some(q) = uri.query()
+        && let Err(bad) = form_pairs(q.as_bytes())
+    {
+        return Some(bad);
     }
     let path = uri.path().as_bytes();
     let nul = path
