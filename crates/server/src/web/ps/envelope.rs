@@ -203,8 +203,10 @@ pub(super) async fn data_of(
     } else if form {
         let fields = crate::web::extract::form_pairs(body)
             .map_err(|(f, why)| PsError::BadRequest(format!("{f}: {why}")))?;
+        // The last `data` field, as before.
         fields
             .into_iter()
+            .rev()
             .find(|(k, _)| k == "data")
             .map(|(_, v)| v)
             .ok_or_else(|| PsError::BadRequest("表单中缺少 data 字段".to_owned()))?
