@@ -109,6 +109,39 @@ impl std::fmt::Display for Text {
     }
 }
 
+/// Why text that arrives from outside cannot be taken as text at all, whatever field it is for:
+/// NUL (U+0000), which no PostgreSQL text column can hold (SQLite would store it, so the two
+/// backends would disagree). Other control characters are the business of each field (`Text`
+/// refuses them; a note may hold a line break).
+pub fn unstorable(s: &str) -> Option<&'static str> {
+    s.contains('\0').then_some("不能包含 NUL 字符（U+0000）")
+}
+
+/// The path (`items[2].name`, `Man.Name`) of the first string or property name in `v` that is
+/// [`unstorable`], with the reason.
+pub fn unstorable_in(v: &serde_json::Value) -> Option<(String, &'static str)> {
+    use serde_json::Value;
+    fn walk(v: &Value, path: &str) -> Option<(String, &'static str)> {
+        match v {
+            Value::String(s) => unstorable(s).map(|m| (path.to_owned(), m)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            Value::Object(m) => m.iter().find_map(|(k, x)| {
+                // The path names a bad name without the NUL itself.
+                let at = crate::error::join_path(path, &k.replace('\0', "\u{FFFD}"));
+                match unstorable(k) {
+                    Some(m) => Some((at, m)),
+                    None => walk(x, &at),
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(v, "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +161,17 @@ mod tests {
         assert!(Text::parse("   ").is_err());
         assert!(Text::parse(&"字".repeat(201)).is_err());
         assert!(Text::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn nul_is_found_wherever_it_is() {
+        // G4: NUL is refused in any text, and the refusal names where it was.
+        assert!(unstorable("ab").is_none());
+        assert!(unstorable("a\u{0}b").is_some());
+        let v = serde_json::json!({"Man": {"Name": "张三"}, "Items": [{"Barcode": "1"}, {"Remark": "x\u{0}"}]});
+        assert_eq!(unstorable_in(&v).unwrap().0, "Items[1].Remark");
+        let k = serde_json::json!({"a\u{0}": 1});
+        assert_eq!(unstorable_in(&k).unwrap().0, "a\u{FFFD}");
+        assert!(unstorable_in(&serde_json::json!({"a": ["b", 1, null]})).is_none());
     }
 }

@@ -296,3 +296,112 @@ async fn every_route_is_in_the_openapi_document_and_every_operation_is_served() 
         );
     }
 }
+
+// Issue 22 (defect 7): the served document keeps the rules of OpenAPI 3.x that a generated client
+// or a schema-driven tester relies on — a query parameter declared `in: path` (or a `{name}` with
+// no parameter) makes the whole document invalid.
+#[tokio::test]
+async fn the_served_document_keeps_the_openapi_3_rules() {
+    let app = TestApp::spawn().await;
+    let doc = app.get_anon("/api/openapi.json").await.expect(200).body;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "openapi {}",
+        doc["openapi"]
+    );
+    for key in ["title", "version"] {
+        assert!(doc["info"][key].is_string(), "info.{key}");
+    }
+    let locations = ["query", "header", "path", "cookie"];
+    let mut ids = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        assert!(path.starts_with('/'), "{path}: a path starts with /");
+        let templated: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        let shared = item["parameters"].as_array().cloned().unwrap_or_default();
+        for (method, op) in item.as_object().expect("a path item") {
+            if method == "parameters" || method == "summary" || method == "description" {
+                continue;
+            }
+            assert!(METHODS.contains(&method.as_str()), "{path}: key {method}");
+            let at = format!("{} {path}", method.to_uppercase());
+            let params: Vec<&Value> = shared
+                .iter()
+                .chain(op["parameters"].as_array().into_iter().flatten())
+                .collect();
+            let mut seen = BTreeSet::new();
+            let mut in_path = BTreeSet::new();
+            for p in &params {
+                let name = p["name"].as_str().unwrap_or_default();
+                let loc = p["in"].as_str().unwrap_or_default();
+                if name.is_empty() || !locations.contains(&loc) {
+                    problems.push(format!("{at}: parameter {p}"));
+                }
+                if !seen.insert((name, loc)) {
+                    problems.push(format!("{at}: parameter {name} in {loc} twice"));
+                }
+                if p.get("schema").is_none() && p.get("content").is_none() {
+                    problems.push(format!("{at}: parameter {name} has no schema"));
+                }
+                if loc == "path" {
+                    if !templated.contains(name) {
+                        problems.push(format!("{at}: {name} is `in: path` but not {{{name}}}"));
+                    }
+                    if p["required"] != true {
+                        problems.push(format!("{at}: path parameter {name} is not required"));
+                    }
+                    in_path.insert(name);
+                }
+            }
+            for name in &templated {
+                if !in_path.contains(name) {
+                    problems.push(format!("{at}: {{{name}}} has no path parameter"));
+                }
+            }
+            match op["operationId"].as_str() {
+                Some(id) if !id.is_empty() => {
+                    if !ids.insert(id.to_owned()) {
+                        problems.push(format!("{at}: operationId {id} twice"));
+                    }
+                }
+                _ => problems.push(format!("{at}: no operationId")),
+            }
+            let responses = op["responses"].as_object();
+            if responses.is_none_or(|r| r.is_empty()) {
+                problems.push(format!("{at}: no responses"));
+            }
+            for code in responses.into_iter().flat_map(|r| r.keys()) {
+                let ok = code == "default"
+                    || (code.len() == 3
+                        && (b'1'..=b'5').contains(&code.as_bytes()[0])
+                        && code[1..].bytes().all(|b| b.is_ascii_digit() || b == b'X'));
+                if !ok {
+                    problems.push(format!("{at}: response code {code}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // Every route the router serves under /api/v1 is in the document, the regulator's supervision
+    // and the session among them.
+    let (router, _) = cyltrace_server::web::documented(&app.state).split_for_parts();
+    let served = routed(&format!("{router:?}"));
+    let ops = operations(&doc);
+    for route in served.iter().filter(|(_, p)| p.starts_with("/api/v1")) {
+        assert!(ops.contains_key(route), "{route:?} is not in the document");
+    }
+    for path in [
+        "/api/v1/supervision",
+        "/api/v1/supervision/statistics",
+        "/api/v1/session",
+    ] {
+        assert!(
+            ops.contains_key(&("GET".to_owned(), path.to_owned())),
+            "GET {path} is not in the document"
+        );
+    }
+}

@@ -571,7 +571,7 @@ async fn the_specs_examples_upload_as_events_by_query_form_and_body() {
     let r = admin
         .post(
             "/PS/GenericTrace/BeforeFill",
-            &check_batch(vec![json!({"Barcode": C1, "State": 0, "ThridId": "ent-1"})]),
+            &check_batch(vec![json!({"Barcode": C1, "State": 0, "ThridId": "90001"})]),
         )
         .await;
     ok(&r);

@@ -246,10 +246,63 @@ mod tests {
     }
 
     #[test]
+    fn a_value_of_the_wrong_type_is_refused_naming_it() {
+        // G4, E2: YUNNAN-API — a wrong type is `State` 1. `Machine` and `ThridId` are ints,
+        // names are strings; none is taken for what it cannot mean.
+        let fill = || {
+            json!({"Items": [
+            {"Barcode": "1103007831", "IdleWeight": 16.33, "GrossWeight": 29.76, "NetWeight": 13.43,
+             "BeginDate": "20200420195401", "EndDate": "20200420195521", "Machine": 1, "ThridId": 1}],
+            "Factory": {"Name": "厂"}, "Man": {"Name": "张三"}})
+        };
+        assert!(parse_trace(TraceKind::Fill, &fill(), org(), now(), None).is_ok());
+        for (pointer, bad, field) in [
+            ("/Items/0/Machine", json!("x"), "Items[0].Machine"),
+            ("/Items/0/Machine", json!(1.5), "Items[0].Machine"),
+            ("/Items/0/ThridId", json!("abc"), "Items[0].ThridId"),
+            ("/Items/0/ThridId", json!(2.5), "Items[0].ThridId"),
+            ("/Man/Name", json!(7), "Man.Name"),
+            ("/Factory/Name", json!(1.5), "Factory.Name"),
+        ] {
+            let mut v = fill();
+            *v.pointer_mut(pointer).unwrap() = bad.clone();
+            let e = parse_trace(TraceKind::Fill, &v, org(), now(), None).unwrap_err();
+            assert_eq!(e.0[0].field, field, "{bad}: {e:?}");
+        }
+        // The spec's own examples send ints as strings; cyltrace's uplink sends a UUID.
+        for (pointer, good) in [
+            ("/Items/0/Machine", json!("3")),
+            ("/Items/0/ThridId", json!("20489")),
+            ("/Items/0/ThridId", json!(Uuid::from_u128(5).to_string())),
+        ] {
+            let mut v = fill();
+            *v.pointer_mut(pointer).unwrap() = good.clone();
+            assert!(
+                parse_trace(TraceKind::Fill, &v, org(), now(), None).is_ok(),
+                "{good}"
+            );
+        }
+        // A scale known by a name goes up as `Machine` 0 and the name in `MachineNo`.
+        let mut named = fill();
+        named["Items"][0]["Machine"] = json!(0);
+        named["Items"][0]["MachineNo"] = json!("CZ-01");
+        let items = parse_trace(TraceKind::Fill, &named, org(), now(), None).unwrap();
+        let item = trace_item(&items[0].event, None).unwrap();
+        assert_eq!(
+            (&item["Machine"], &item["MachineNo"]),
+            (&json!(0), &json!("CZ-01"))
+        );
+        let EventData::Fill(f) = &items[0].event.data else {
+            panic!()
+        };
+        assert_eq!(f.scale_no.as_str(), "CZ-01");
+    }
+
+    #[test]
     fn inspections_round_trip_through_the_extension() {
         let station = Uuid::from_u128(99);
         let data = json!({"Items": [{"Barcode": "1103007831", "Result": 0, "CheckDate": "20261101",
-            "NextDate": "20301101", "ReportNo": "R-1", "Inspector": "王五", "ThridId": "a"}],
+            "NextDate": "20301101", "ReportNo": "R-1", "Inspector": "王五", "ThridId": "7"}],
             "Station": {"Name": "昆明检验站"}, "Man": {"Name": "王五"}});
         assert_eq!(station_name(&data), Some("昆明检验站"));
         let items = parse_trace(TraceKind::Inspection, &data, org(), now(), Some(station)).unwrap();

@@ -114,8 +114,29 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A JSON string, and only a string: a name or a remark sent as a number (`"Name": 7`) is a
+    /// wrong type (YUNNAN-API: `State` 1), not its decimal text.
+    pub(crate) fn string(&self, name: &str, errs: &mut ValidationErrors) -> Option<String> {
+        match self.get(name, errs)? {
+            Value::String(s) => Some(s.trim().to_owned()),
+            _ => {
+                errs.push(self.at(name), "类型错误：应为字符串");
+                None
+            }
+        }
+    }
+
+    pub(crate) fn opt_string(&self, name: &str, errs: &mut ValidationErrors) -> Option<String> {
+        if self.map.contains_key(name) {
+            self.string(name, errs)
+        } else {
+            None
+        }
+    }
+
+    /// Bounded text (`Text`) from a JSON string.
     pub(crate) fn text(&self, name: &str, errs: &mut ValidationErrors) -> Option<Text> {
-        let s = self.str(name, errs)?;
+        let s = self.string(name, errs)?;
         self.parse_text(name, &s, errs)
     }
 
@@ -130,19 +151,41 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// An id: a non-empty string or an integer (`ThridId` is a bigint in the spec; cyltrace sends
-    /// the event's UUID).
+    /// An id (`ThridId`, `ThirdId`): a bigint in the spec, so an integer or the decimal digits of
+    /// one in a string; or a UUID, which cyltrace's own uplink sends (the event's id). Anything
+    /// else (`"abc"`, `1.5`, `true`) is a wrong type.
     pub(crate) fn id(&self, name: &str, errs: &mut ValidationErrors) -> Option<String> {
+        let digits = |s: &str| {
+            let d = s.strip_prefix('-').unwrap_or(s);
+            !d.is_empty() && d.len() <= 19 && d.bytes().all(|b| b.is_ascii_digit())
+        };
         match self.get(name, errs)? {
-            Value::String(s) if !s.trim().is_empty() && s.trim().len() <= 64 => {
+            Value::String(s) if digits(s.trim()) || uuid::Uuid::parse_str(s.trim()).is_ok() => {
                 Some(s.trim().to_owned())
             }
             Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
             _ => {
-                errs.push(self.at(name), "应为整数或不超过 64 字符的非空字符串");
+                errs.push(
+                    self.at(name),
+                    "类型错误：应为整数（或 cyltrace 事件的 UUID）",
+                );
                 None
             }
         }
+    }
+
+    /// An integer property: a JSON integer, or the decimal digits of one in a string (the spec's
+    /// examples send numbers as strings); `"x"` and `1.5` are a wrong type.
+    pub(crate) fn integer(&self, name: &str, errs: &mut ValidationErrors) -> Option<i64> {
+        let n = match self.get(name, errs)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        if n.is_none() {
+            errs.push(self.at(name), "类型错误：应为整数");
+        }
+        n
     }
 
     pub(crate) fn num(&self, name: &str, errs: &mut ValidationErrors) -> Option<f64> {
@@ -243,7 +286,7 @@ impl<'a> Obj<'a> {
             }
         };
         let remark = self
-            .opt_str("Remark", errs)
+            .opt_string("Remark", errs)
             .filter(|s| !s.is_empty())
             .and_then(|s| self.parse_text("Remark", &s, errs));
         Some(CheckSummary { result, remark })

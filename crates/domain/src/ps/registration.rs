@@ -52,7 +52,7 @@ impl RegistrationApply {
             overview.last_check_date = o.date("CheckDate", &mut errs);
             overview.next_check_date = o.date("NextDate", &mut errs);
             overview.tare_kg = o.kg("IdleWeight", &mut errs);
-            remark = o.opt_str("Remark", &mut errs);
+            remark = o.opt_string("Remark", &mut errs);
             overview.valve = o.int("Valve", &mut errs).and_then(|v| {
                 match u8::try_from(v)
                     .map_err(|_| v.to_string())
@@ -96,7 +96,7 @@ impl RegistrationApply {
             let code = it.code("Barcode", &mut errs);
             let printno = it.text("Printno", &mut errs);
             let inner_no = it
-                .opt_str("InnerNo", &mut errs)
+                .opt_string("InnerNo", &mut errs)
                 .and_then(|s| it.parse_text("InnerNo", &s, &mut errs));
             if let Some(c) = &code
                 && let Some(j) = items.iter().position(|x: &ApplyItem| &x.code == c)

@@ -114,7 +114,16 @@ pub fn parse_trace(
                 let end = it
                     .str("EndDate", &mut errs)
                     .and_then(|s| it.time_of("EndDate", &s, &mut errs));
-                let machine = it.id("Machine", &mut errs);
+                // `Machine` is an int (the scale's number); a scale cyltrace knows by a name
+                // travels as the extension `MachineNo` beside it.
+                let machine = it.integer("Machine", &mut errs).and_then(|n| {
+                    match it.opt_string("MachineNo", &mut errs) {
+                        Some(name) => it
+                            .parse_text("MachineNo", &name, &mut errs)
+                            .map(|t| t.as_str().to_owned()),
+                        None => Some(n.to_string()),
+                    }
+                });
                 let mut data = None;
                 if let (Some(tare), Some(gross), Some(net), Some(begin), Some(end), Some(m)) =
                     (tare, gross, net, begin, end, machine)
@@ -325,13 +334,17 @@ pub fn trace_item(e: &Event, leaf: Option<LeafRef>) -> Option<Value> {
             );
             m.insert("BeginDate".into(), json!(ymdhms(f.begin.utc())));
             m.insert("EndDate".into(), json!(ymdhms(f.end.utc())));
-            // `Machine` is an int in the spec; a scale named otherwise is sent as it is.
-            let machine = f
-                .scale_no
-                .as_str()
-                .parse::<i64>()
-                .map_or_else(|_| json!(f.scale_no.as_str()), |n| json!(n));
-            m.insert("Machine".into(), machine);
+            // `Machine` is an int in the spec; a scale named otherwise is sent as 0 with its
+            // name in the extension `MachineNo` (which a cyltrace upstream reads back).
+            match f.scale_no.as_str().parse::<i64>() {
+                Ok(n) => {
+                    m.insert("Machine".into(), json!(n));
+                }
+                Err(_) => {
+                    m.insert("Machine".into(), json!(0));
+                    m.insert("MachineNo".into(), json!(f.scale_no.as_str()));
+                }
+            }
         }
         _ => return None,
     }

@@ -34,10 +34,79 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ApiError::BadRequest(format!("无法读取请求体：{}", e.body_text()))
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("JSON 格式错误：{e}")))
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("JSON 格式错误：{e}")))?;
+        // Text no field can store (NUL) is refused here, once for every handler, naming the field.
+        if let Some((path, why)) = cyltrace_domain::units::unstorable_in(&v) {
+            let field = if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            };
+            return Err(ApiError::invalid(field, why));
+        }
+        Ok(JsonBody(v))
     }
+}
+
+/// Where the URI of a request holds text no field can store: the parameter of its query string
+/// (invalid UTF-8 or NUL once decoded) or `path` (a NUL in a segment), with the reason. The
+/// `/api/v1` and `/PS` routers refuse such a request before any handler decodes it.
+pub fn unreadable_uri(uri: &axum::http::Uri) -> Option<(String, &'static str)> {
+    if let Some(q) = uri.query()
+        && let Err(bad) = form_pairs(q.as_bytes())
+    {
+        return Some(bad);
+    }
+    let path = uri.path().as_bytes();
+    let nul = path
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    nul.then(|| ("path".to_owned(), "不能包含 NUL 字符（U+0000）"))
+}
+
+/// The pairs of a query string or form body (`a=b&c=d`, `+` and `%XX` decoded), refusing what no
+/// text can be: bytes that are not UTF-8 once decoded (they are not replaced with U+FFFD) and NUL.
+/// The error names the parameter and says why.
+pub fn form_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, (String, &'static str)> {
+    fn decode(b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (b[i], hex) {
+                (b'+', _) => out.push(b' '),
+                (b'%', Some(v)) => {
+                    out.push(v);
+                    i += 2;
+                }
+                (c, _) => out.push(c),
+            }
+            i += 1;
+        }
+        out
+    }
+    let mut pairs = Vec::new();
+    for kv in raw.split(|&c| c == b'&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = match kv.iter().position(|&c| c == b'=') {
+            Some(at) => (&kv[..at], &kv[at + 1..]),
+            None => (kv, &b""[..]),
+        };
+        let (k, v) = (decode(k), decode(v));
+        let name = String::from_utf8_lossy(&k).replace('\0', "\u{FFFD}");
+        let text = |b: Vec<u8>| match String::from_utf8(b) {
+            Err(_) => Err((name.clone(), "不是合法的 UTF-8 文本")),
+            Ok(s) => match cyltrace_domain::units::unstorable(&s) {
+                Some(why) => Err((name.clone(), why)),
+                None => Ok(s),
+            },
+        };
+        pairs.push((text(k)?, text(v)?));
+    }
+    Ok(pairs)
 }
 
 /// A query string parsed into `T`, or 422 naming the query.

@@ -21,6 +21,16 @@ use crate::services;
 use crate::services::audit::{Audit, RequestMeta};
 use crate::state::AppState;
 
+/// An `/api/v1` request whose URI holds text no field can store (a query parameter that is not
+/// UTF-8 or holds NUL, a NUL in the path) is answered 422 naming the parameter, before any handler
+/// or store sees it: the same answer on SQLite and PostgreSQL (G4).
+pub(super) async fn readable_uri(req: Request, next: Next) -> Response {
+    match super::extract::unreadable_uri(req.uri()) {
+        Some((field, why)) => ApiError::invalid(field, why).into_response(),
+        None => next.run(req).await,
+    }
+}
+
 /// What a handler wants the audit record to say about a write (ids, counts; never secrets).
 #[derive(Clone, Debug)]
 pub struct AuditNote(pub String);

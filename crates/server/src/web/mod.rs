@@ -34,7 +34,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::Problem;
-use middleware::{audit, record_metrics, require_auth};
+use middleware::{audit, readable_uri, record_metrics, require_auth};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -81,8 +81,11 @@ pub fn documented(st: &AppState) -> OpenApiRouter<AppState> {
     let v1 = v1
         .fallback(|| async { ApiError::NotFound("接口不存在".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(readable_uri))
         .layer(from_fn_with_state(st.clone(), audit));
-    let ps = ps::router().layer(from_fn_with_state(st.clone(), audit));
+    let ps = ps::router()
+        .layer(axum::middleware::from_fn(ps::enveloped))
+        .layer(from_fn_with_state(st.clone(), audit));
     OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .nest(api::V1, with_doc(v1, v1_doc))
         .merge(ps)

@@ -49,19 +49,30 @@ impl AuditStore for SqlStore {
     }
 }
 
+/// `s` as a text column can hold it: NUL (which PostgreSQL refuses, failing the row) is written as
+/// U+FFFD. The audit row records what was asked, also when what was asked was refused for holding
+/// a NUL, so that it is written on both backends and never fails a group of rows.
+fn storable(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
+fn storable_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(storable)
+}
+
 pub(super) async fn insert(c: &mut Conn<'_>, a: &AuditRecord) -> Result<()> {
     sql("insert into audit (at, user_id, username, org_id, org_path, method, path, status, ip, detail, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
     .bind(a.at)
     .bind(a.user_id)
-    .bind(a.username.clone())
+    .bind(storable_opt(&a.username))
     .bind(a.org_id)
-    .bind(a.org_path.clone())
-    .bind(&a.method)
-    .bind(&a.path)
+    .bind(storable_opt(&a.org_path))
+    .bind(storable(&a.method))
+    .bind(storable(&a.path))
     .bind(a.status)
-    .bind(a.ip.clone())
-    .bind(a.detail.clone())
+    .bind(storable_opt(&a.ip))
+    .bind(storable_opt(&a.detail))
     .bind(a.at)
     .execute(c)
     .await?;

@@ -148,6 +148,34 @@ pub(super) fn answer(
     resp
 }
 
+/// Every answer of `/PS` is the envelope: a request whose URI holds text no field can store (a
+/// query parameter such as `data` that is not UTF-8 or holds NUL) is refused with 400 and `State`
+/// 1 before a handler decodes it (it is not replaced with U+FFFD), and what axum answers itself
+/// (an oversized body: 413; an unreadable one) comes back as the envelope with its status kept.
+pub async fn enveloped(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if let Some((field, why)) = crate::web::extract::unreadable_uri(req.uri()) {
+        return envelope_err(PsError::BadRequest(format!("{field}: {why}")));
+    }
+    let resp = next.run(req).await;
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    let status = resp.status();
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "请求体过大".to_owned()
+    } else {
+        let (_, body) = resp.into_parts();
+        let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+        format!("请求无法处理：{}", String::from_utf8_lossy(&text).trim())
+    };
+    (status, Json(json!({"State": 1, "Value": reason}))).into_response()
+}
+
 pub(super) type Params = Query<HashMap<String, String>>;
 
 /// `ticket` or `token`, as the query has it.
@@ -173,10 +201,14 @@ pub(super) async fn data_of(
     let raw: Vec<u8> = if let Some(d) = q.get("data") {
         d.clone().into_bytes()
     } else if form {
-        let fields: HashMap<String, String> = serde_urlencoded_parse(body);
+        let fields = crate::web::extract::form_pairs(body)
+            .map_err(|(f, why)| PsError::BadRequest(format!("{f}: {why}")))?;
+        // The last `data` field, as before.
         fields
-            .get("data")
-            .cloned()
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == "data")
+            .map(|(_, v)| v)
             .ok_or_else(|| PsError::BadRequest("表单中缺少 data 字段".to_owned()))?
             .into_bytes()
     } else {
@@ -185,11 +217,15 @@ pub(super) async fn data_of(
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(PsError::BadRequest("缺少 data（JSON 业务数据）".to_owned()));
     }
-    let v: Value = serde_json::from_slice(&raw)
-        .map_err(|e| PsError::BadRequest(format!("data 不是合法的 JSON：{e}")))?;
+    let v = json_of(&raw)?;
     match (svc::account_key(st, p.user_id).await?, sm4::is_sealed(&v)) {
         (Some(key), true) => {
-            sm4::open(&key, &v).map_err(|(f, m)| PsError::Refused(format!("{f}: {m}")))
+            let opened =
+                sm4::open(&key, &v).map_err(|(f, m)| PsError::Refused(format!("{f}: {m}")))?;
+            match cyltrace_domain::units::unstorable_in(&opened) {
+                Some((path, why)) => Err(PsError::BadRequest(format!("{path}: {why}"))),
+                None => Ok(opened),
+            }
         }
         (Some(_), false) => Err(PsError::Refused(
             "该账号要求 SM4 加密：data 应为 {\"Cipher\",\"Iv\"}".to_owned(),
@@ -201,38 +237,13 @@ pub(super) async fn data_of(
     }
 }
 
-pub(super) fn serde_urlencoded_parse(body: &[u8]) -> HashMap<String, String> {
-    url_decode_pairs(std::str::from_utf8(body).unwrap_or(""))
-}
-
-/// `a=b&c=d` with `+` and `%XX` decoded.
-pub(super) fn url_decode_pairs(s: &str) -> HashMap<String, String> {
-    fn dec(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match (b[i], hex) {
-                (b'+', _) => out.push(b' '),
-                (b'%', Some(v)) => {
-                    out.push(v);
-                    i += 2;
-                }
-                (c, _) => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
+/// The JSON of `raw` (a call's `data`, the login's body), refusing text no field can store (NUL)
+/// naming the property, as the API's JSON body does.
+pub(super) fn json_of(raw: &[u8]) -> PsResult<Value> {
+    let v: Value = serde_json::from_slice(raw)
+        .map_err(|e| PsError::BadRequest(format!("data 不是合法的 JSON：{e}")))?;
+    match cyltrace_domain::units::unstorable_in(&v) {
+        Some((path, why)) => Err(PsError::BadRequest(format!("{path}: {why}"))),
+        None => Ok(v),
     }
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (dec(k), dec(v)),
-            None => (dec(kv), String::new()),
-        })
-        .collect()
 }

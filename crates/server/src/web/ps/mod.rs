@@ -82,14 +82,8 @@ async fn login(
     let raw = q
         .get("data")
         .map_or_else(|| body.to_vec(), |d| d.as_bytes().to_vec());
-    let (result, account) = match serde_json::from_slice::<Value>(&raw) {
-        Err(e) => (
-            Err((
-                PsError::BadRequest(format!("请求体不是合法的 JSON：{e}")),
-                None,
-            )),
-            String::new(),
-        ),
+    let (result, account) = match json_of(&raw) {
+        Err(e) => (Err((e, None)), String::new()),
         Ok(v) => {
             let account = v
                 .get("Account")
