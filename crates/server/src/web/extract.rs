@@ -69,25 +69,13 @@ pub fn unreadable_uri(uri: &axum::http::Uri) -> Option<(String, &'static str)> {
 /// text can be: bytes that are not UTF-8 once decoded (they are not replaced with U+FFFD) and NUL.
 /// The error names the parameter and says why.
 pub fn form_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, (String, &'static str)> {
+    // `+` is a space in a form; `%XX` is a byte (left as it is when not two hex digits).
     fn decode(b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match (b[i], hex) {
-                (b'+', _) => out.push(b' '),
-                (b'%', Some(v)) => {
-                    out.push(v);
-                    i += 2;
-                }
-                (c, _) => out.push(c),
-            }
-            i += 1;
-        }
-        out
+        let spaced: Vec<u8> = b
+            .iter()
+            .map(|&c| if c == b'+' { b' ' } else { c })
+            .collect();
+        percent_encoding::percent_decode(&spaced).collect()
     }
     let mut pairs = Vec::new();
     for kv in raw.split(|&c| c == b'&').filter(|kv| !kv.is_empty()) {
