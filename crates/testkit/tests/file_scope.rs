@@ -80,8 +80,11 @@ async fn a_record_references_only_files_its_writer_may_read() {
     app.post_cylinders(&b.admin, vec![archive("1103009901", b.org)])
         .await
         .expect(201);
-    let cert = json!({"kind": "产品合格证", "file": hash, "number": "HG-1", "codes": ["1103009901"]});
-    let r = app.post(&b.admin, "/api/v1/cylinder-documents", &cert).await;
+    let cert =
+        json!({"kind": "产品合格证", "file": hash, "number": "HG-1", "codes": ["1103009901"]});
+    let r = app
+        .post(&b.admin, "/api/v1/cylinder-documents", &cert)
+        .await;
     problem(r, 422, Some("file"));
     assert_eq!(status(&app, &b.admin, &hash).await, 403);
 

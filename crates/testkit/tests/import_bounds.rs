@@ -83,7 +83,11 @@ async fn an_xlsx_that_inflates_past_its_limits_is_refused_at_once() {
     // Past the limit by a byte: refused before any row is read, naming the part and the limit.
     let b = bomb(&good, PART_LIMIT + 1, None);
     assert!(b.len() < 1024 * 1024, "a small file: {} bytes", b.len());
-    let r = problem(import(&app, &w.admin, "?format=xlsx", b).await, 422, Some("file"));
+    let r = problem(
+        import(&app, &w.admin, "?format=xlsx", b).await,
+        422,
+        Some("file"),
+    );
     assert!(
         r.text.contains("sharedStrings") && r.text.contains("64 MiB 上限"),
         "{}",
@@ -91,7 +95,11 @@ async fn an_xlsx_that_inflates_past_its_limits_is_refused_at_once() {
     );
     // The directory claims small parts: inflating stops past the claim, and the file is refused.
     let b = bomb(&good, PART_LIMIT + 1, Some(2048));
-    let r = problem(import(&app, &w.admin, "?format=xlsx", b).await, 422, Some("file"));
+    let r = problem(
+        import(&app, &w.admin, "?format=xlsx", b).await,
+        422,
+        Some("file"),
+    );
     assert!(r.text.contains("已损坏"), "{}", r.text);
     // The refused files started no job and stored nothing.
     assert_eq!(
@@ -116,7 +124,11 @@ async fn a_csv_line_of_thousands_of_cells_is_refused_at_once() {
     let mut bytes = csv_file(HEADERS, &[row("1500000002", w.org)]);
     bytes.extend_from_slice(&vec![b','; 1_000_000]);
     bytes.extend_from_slice(b"\r\n");
-    let r = problem(import(&app, &w.admin, "?format=csv", bytes).await, 422, Some("file"));
+    let r = problem(
+        import(&app, &w.admin, "?format=csv", bytes).await,
+        422,
+        Some("file"),
+    );
     assert!(
         r.text.contains("第 3 行") && r.text.contains("256 列上限"),
         "{}",

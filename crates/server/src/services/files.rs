@@ -107,12 +107,7 @@ fn hash_of(reference: &str) -> Option<&str> {
 
 /// Makes `org_id` an owner of the file `reference` names (a reference or a bare hash): its
 /// uploader, or the organisation of a record that references it. `by` is the user, when one acted.
-pub async fn own(
-    st: &AppState,
-    org_id: Uuid,
-    by: Option<Uuid>,
-    reference: &str,
-) -> ApiResult<()> {
+pub async fn own(st: &AppState, org_id: Uuid, by: Option<Uuid>, reference: &str) -> ApiResult<()> {
     let Some(hash) = hash_of(reference) else {
         return Ok(());
     };

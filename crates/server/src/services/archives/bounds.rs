@@ -147,7 +147,10 @@ mod tests {
         let b = bomb("xl/sharedStrings.xml", (MAX_XLSX_PART + 1) as usize);
         assert!(b.len() < 1024 * 1024, "a small file: {}", b.len());
         let e = check_xlsx(&b).unwrap_err();
-        assert!(e.contains("64 MiB 上限") && e.contains("sharedStrings"), "{e}");
+        assert!(
+            e.contains("64 MiB 上限") && e.contains("sharedStrings"),
+            "{e}"
+        );
     }
 
     /// Sets every declared uncompressed size (local headers and directory) to `size`.
