@@ -34,8 +34,9 @@ where e.kind = 'deliver' and e.data::jsonb -> 'confirmation' ->> 'file' is not n
 on conflict do nothing;
 
 insert into file_owners (hash, org_id, uploaded_by, uploaded_at)
-select j.value, e.org_id, e.recorded_by, e.created_at
-from events e, jsonb_array_elements_text(e.data::jsonb -> 'photos') j(value)
+select regexp_replace(j.value, '^files/', ''), e.org_id, e.recorded_by, e.created_at
+from events e, jsonb_array_elements_text(
+    case when jsonb_typeof(e.data::jsonb -> 'photos') = 'array' then e.data::jsonb -> 'photos' else '[]'::jsonb end) j(value)
 where e.kind = 'scrap' and jsonb_typeof(e.data::jsonb -> 'photos') = 'array'
 on conflict do nothing;
 
@@ -47,13 +48,15 @@ on conflict do nothing;
 
 insert into file_owners (hash, org_id, uploaded_by, uploaded_at)
 select j.value, b.org_id, null, b.created_at
-from biz_records b, jsonb_array_elements_text(b.body::jsonb -> 'check' -> 'photos') j(value)
+from biz_records b, jsonb_array_elements_text(
+    case when jsonb_typeof(b.body::jsonb -> 'check' -> 'photos') = 'array' then b.body::jsonb -> 'check' -> 'photos' else '[]'::jsonb end) j(value)
 where b.kind = 'household_check' and jsonb_typeof(b.body::jsonb -> 'check' -> 'photos') = 'array'
 on conflict do nothing;
 
 insert into file_owners (hash, org_id, uploaded_by, uploaded_at)
 select j.value, b.org_id, null, b.created_at
-from biz_records b, jsonb_array_elements_text(b.body::jsonb -> 'photos') j(value)
+from biz_records b, jsonb_array_elements_text(
+    case when jsonb_typeof(b.body::jsonb -> 'photos') = 'array' then b.body::jsonb -> 'photos' else '[]'::jsonb end) j(value)
 where b.kind = 'rectification' and jsonb_typeof(b.body::jsonb -> 'photos') = 'array'
 on conflict do nothing;
 

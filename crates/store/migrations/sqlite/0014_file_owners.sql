@@ -11,7 +11,8 @@ create table file_owners (
 create index file_owners_org on file_owners (org_id);
 
 -- Files uploaded before this table existed: their owners are the organisations of the records that
--- reference them. A file no record references stays readable by node admins only.
+-- reference them (a scrap photo may be named `files/<hash>`). A file no record references stays
+-- readable by node admins only.
 insert or ignore into file_owners (hash, org_id, uploaded_by, uploaded_at)
 select json_extract(e.data, '$.report_file'), e.org_id, e.recorded_by, e.created_at
 from events e
@@ -30,7 +31,8 @@ from events e
 where e.kind = 'deliver' and json_extract(e.data, '$.confirmation.file') is not null;
 
 insert or ignore into file_owners (hash, org_id, uploaded_by, uploaded_at)
-select j.value, e.org_id, e.recorded_by, e.created_at
+select case when j.value like 'files/%' then substr(j.value, 7) else j.value end,
+       e.org_id, e.recorded_by, e.created_at
 from events e, json_each(e.data, '$.photos') j
 where e.kind = 'scrap' and json_type(e.data, '$.photos') = 'array';
 
