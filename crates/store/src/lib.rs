@@ -66,6 +66,7 @@ pub trait Store:
     + RecordStore
     + AuditStore
     + AccountStore
+    + FileStore
     + Send
     + Sync
     + 'static
@@ -413,6 +414,22 @@ pub trait PsStore {
     async fn insert_reg_alarm(&self, a: &RegAlarm) -> Result<i64>;
     /// Matching alarms, newest first.
     async fn list_reg_alarms(&self, f: &RegAlarmFilter) -> Result<Vec<RegAlarm>>;
+}
+
+/// Owners of uploaded files (issue 22): a file is readable by whoever's scope holds an owner.
+#[async_trait]
+pub trait FileStore {
+    /// Records that `org_id` owns the file `hash` (kept once per organisation; `by` is the user
+    /// who uploaded or referenced it, when there was one).
+    async fn add_file_owner(
+        &self,
+        hash: &str,
+        org_id: Uuid,
+        by: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Whether an organisation inside `scope` owns the file `hash` (one query).
+    async fn file_owned_within(&self, hash: &str, scope: &Scope) -> Result<bool>;
 }
 
 /// Business records of circulation, vehicle positions, stock, node settings.

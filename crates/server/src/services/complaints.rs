@@ -263,7 +263,7 @@ pub async fn submit_complaint(
     check_photos("photos", photos, &mut errs);
     errs.into_result(())?;
     let bytes: Vec<Vec<u8>> = photos.iter().map(|p| p.bytes.clone()).collect();
-    let refs = files::put_photos(st, &bytes).await?;
+    let refs = files::put_photos(st, org, None, &bytes).await?;
     // A fresh code is all but certainly unused; look anyway rather than fail on the unique key.
     let mut secret = new_code();
     while st

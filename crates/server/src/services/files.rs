@@ -2,12 +2,19 @@
 //! directory under their SM3 hash and referenced as `files/<64 hex digits>`. Photos the public and
 //! enterprises attach to complaints and spot-check answers follow stricter rules (JPEG, PNG or WebP
 //! only, at most three of at most 5 MiB each), judged before any of them is kept.
+//!
+//! Files belong to organisations (issue 22): the same bytes are stored once, and each organisation
+//! that uploaded them, or that a record referencing them belongs to, is an owner (`file_owners`).
+//! A caller reads a file when its data scope holds an owner (a regulator: the enterprises of its
+//! region; a node admin: all), and may reference in a record only a file it may read, so knowing a
+//! hash is never enough.
 
 use std::path::PathBuf;
 
 use cyltrace_domain::ValidationErrors;
 use cyltrace_domain::access::Action;
 use sm3::Digest;
+use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -87,6 +94,50 @@ pub struct Stored {
     pub size: usize,
 }
 
+/// The SM3 hex a reference (`files/<hex>`) or a bare hash names, when it is well-formed.
+fn hash_of(reference: &str) -> Option<&str> {
+    let r = reference.trim();
+    let hex = r.strip_prefix("files/").unwrap_or(r);
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    .then_some(hex)
+}
+
+/// Makes `org_id` an owner of the file `reference` names (a reference or a bare hash): its
+/// uploader, or the organisation of a record that references it. `by` is the user, when one acted.
+pub async fn own(st: &AppState, org_id: Uuid, by: Option<Uuid>, reference: &str) -> ApiResult<()> {
+    let Some(hash) = hash_of(reference) else {
+        return Ok(());
+    };
+    st.store
+        .add_file_owner(hash, org_id, by, st.now())
+        .await
+        .map_err(Into::into)
+}
+
+/// Whether the caller may read the file `reference` names: a node admin any, anyone else one that
+/// an organisation inside their data scope owns (one query).
+pub async fn may_read(st: &AppState, p: &Principal, reference: &str) -> ApiResult<bool> {
+    let Some(hash) = hash_of(reference) else {
+        return Ok(false);
+    };
+    if p.is_node_admin() {
+        return Ok(true);
+    }
+    Ok(st.store.file_owned_within(hash, &p.scope()).await?)
+}
+
+/// Whether `reference` (a reference or a bare hash) names a stored file the caller may read: what a
+/// record may reference. A file the caller may not read is answered like a missing one.
+pub async fn usable(st: &AppState, p: &Principal, reference: &str) -> ApiResult<bool> {
+    let Some(hash) = hash_of(reference) else {
+        return Ok(false);
+    };
+    Ok(exists(st, &self::reference(hash)) && may_read(st, p, hash).await?)
+}
+
 /// `POST /files`: stores a photo, signature, certificate or report (JPEG, PNG, WEBP, GIF or PDF).
 pub async fn upload(st: &AppState, p: &Principal, bytes: &[u8]) -> ApiResult<Stored> {
     p.require(Action::Read)?;
@@ -99,6 +150,7 @@ pub async fn upload(st: &AppState, p: &Principal, bytes: &[u8]) -> ApiResult<Sto
     let reference = put(st, bytes)
         .await
         .map_err(|e| ApiError::Internal(format!("storing a file: {e}")))?;
+    own(st, p.org_id, Some(p.user_id), &reference).await?;
     let hash = reference.trim_start_matches("files/").to_owned();
     Ok(Stored {
         hash,
@@ -118,6 +170,11 @@ pub async fn download(
     let bytes = read(st, &reference(hash))
         .await
         .ok_or_else(|| ApiError::NotFound("文件不存在".to_owned()))?;
+    if !may_read(st, p, hash).await? {
+        return Err(ApiError::Forbidden(
+            "该文件不在您的数据权限范围内".to_owned(),
+        ));
+    }
     let ct = media_type(&bytes);
     Ok((bytes, ct))
 }
@@ -185,15 +242,21 @@ pub fn media_type(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Stores photos that passed [`check_photo`]; answers their references in order.
-pub async fn put_photos(st: &AppState, photos: &[Vec<u8>]) -> ApiResult<Vec<String>> {
+/// Stores photos that passed [`check_photo`] as files of `org_id` (`by` the user, when one acted);
+/// answers their references in order.
+pub async fn put_photos(
+    st: &AppState,
+    org_id: Uuid,
+    by: Option<Uuid>,
+    photos: &[Vec<u8>],
+) -> ApiResult<Vec<String>> {
     let mut refs = Vec::with_capacity(photos.len());
     for p in photos {
-        refs.push(
-            put(st, p)
-                .await
-                .map_err(|e| ApiError::Internal(format!("storing a photo: {e}")))?,
-        );
+        let r = put(st, p)
+            .await
+            .map_err(|e| ApiError::Internal(format!("storing a photo: {e}")))?;
+        own(st, org_id, by, &r).await?;
+        refs.push(r);
     }
     Ok(refs)
 }

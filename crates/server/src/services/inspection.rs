@@ -380,6 +380,13 @@ pub async fn record_result(
     let reference = super::files::put(st, &pdf)
         .await
         .map_err(|e| ApiError::Internal(format!("storing the report: {e}")))?;
+    // The report belongs to the station that issued it and to the cylinder's enterprises.
+    for org in [Some(p.org_id), Some(c.org_id), c.archive.owner_org_id]
+        .into_iter()
+        .flatten()
+    {
+        super::files::own(st, org, Some(p.user_id), &reference).await?;
+    }
     let hash = reference.trim_start_matches("files/").to_owned();
     let event = Event {
         id: r.id,

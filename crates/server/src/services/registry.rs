@@ -53,7 +53,7 @@ pub async fn attach_document(st: &AppState, p: &Principal, body: &Value) -> ApiR
     if !DOC_KINDS.contains(&d.kind.trim()) {
         errs.push("kind", format!("应为：{}", DOC_KINDS.join("、")));
     }
-    if !super::files::exists(st, &super::files::reference(&d.file)) {
+    if !super::files::usable(st, p, &d.file).await? {
         errs.push("file", "文件不存在，请先上传（POST /api/v1/files）");
     }
     if d.codes.is_empty() || d.codes.len() > 10_000 {
@@ -90,7 +90,10 @@ pub async fn attach_document(st: &AppState, p: &Principal, body: &Value) -> ApiR
             updated_at: now,
         };
         match st.store.insert_biz(&r).await {
-            Ok(()) => stored += 1,
+            Ok(()) => {
+                stored += 1;
+                super::files::own(st, *org, Some(p.user_id), &d.file).await?;
+            }
             Err(cyltrace_store::StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }

@@ -10,6 +10,7 @@ mod cylinders;
 pub(crate) mod db;
 mod events;
 mod facts;
+mod files;
 mod filling;
 mod intake;
 mod ledger;

@@ -11,7 +11,9 @@ use cyltrace_store::{NewCylinder, OrgRecord, Scope, Store, StoreError};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Bytes, FileFormat, MAX_IMPORT_ROWS, PROGRESS_EVERY, SHEET, check_file, number_text};
+use super::{
+    Bytes, FileFormat, MAX_COLUMNS, MAX_IMPORT_ROWS, PROGRESS_EVERY, SHEET, check_file, number_text,
+};
 
 /// Where an import stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -272,6 +274,7 @@ pub fn read_file(
 ) -> Result<Vec<(usize, Archive)>, ImportFailure> {
     let file_error = |m: String| ImportFailure::Rejected(vec![RowError::new(0, "", m)]);
     check_file(Some(format), bytes).map_err(file_error)?;
+    super::check_bounds(format, bytes).map_err(file_error)?;
     let mut c = Collector {
         importer: None,
         archives: Vec::new(),
@@ -360,6 +363,13 @@ fn read_xlsx(bytes: &[u8], c: &mut Collector) -> Result<(), String> {
         let col = col as usize;
         if text.is_empty() {
             continue;
+        }
+        if col >= MAX_COLUMNS {
+            return Err(format!(
+                "工作表“{sheet}”第 {} 行第 {} 列有内容，超过 {MAX_COLUMNS} 列上限",
+                r + 1,
+                col + 1
+            ));
         }
         if row.len() <= col {
             row.resize(col + 1, String::new());

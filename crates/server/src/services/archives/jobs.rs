@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     Bytes, FileFormat, IMPORT_JOB, ImportFailure, ImportRequest, JobState, MAX_REPORTED_ERRORS,
-    Progress, ProgressFn, check_file, import_archives,
+    Progress, ProgressFn, check_bounds, check_file, import_archives,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -147,6 +147,13 @@ pub async fn start_import(
         .transpose()
         .map_err(|m| ApiError::invalid("format", m))?;
     let format = check_file(format, &bytes).map_err(|m| ApiError::invalid("file", m))?;
+    // Refused now, with the reason, rather than by the job: a file that would inflate past the
+    // bounds is never read (an xlsx is inflated once, into nothing, off the async threads).
+    let probe = bytes.clone();
+    tokio::task::spawn_blocking(move || check_bounds(format, &probe))
+        .await
+        .map_err(|e| ApiError::Internal(format!("checking an import file: {e}")))?
+        .map_err(|m| ApiError::invalid("file", m))?;
     let owner_id = match org_id.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => {
             Uuid::parse_str(s).map_err(|_| ApiError::invalid("org_id", "应为机构 id（UUID）"))?

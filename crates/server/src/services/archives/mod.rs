@@ -28,12 +28,14 @@ use crate::error::ApiError;
 // The parts below reach these through `super::` (their code moved here unchanged).
 use super::{circulation, filling};
 
+mod bounds;
 mod export;
 mod import;
 mod jobs;
 mod table;
 mod template;
 
+pub use bounds::{MAX_COLUMNS, MAX_XLSX_INFLATED, MAX_XLSX_PART};
 pub use export::{
     ExportFormat, GENERIC_BOTTLE_FIELDS, MAX_LIST_EXPORT, export_archives, export_fills,
     export_for, export_stock,
@@ -147,6 +149,16 @@ pub fn check_file(format: Option<FileFormat>, bytes: &[u8]) -> Result<FileFormat
             }
             Ok(FileFormat::Csv)
         }
+    }
+}
+
+/// Checks what reading the file would cost before any row is read (issue 22): an xlsx's parts
+/// within their inflated limits (counted while inflating), a CSV's lines within [`MAX_COLUMNS`].
+/// Blocking: an xlsx is inflated once into nothing.
+pub fn check_bounds(format: FileFormat, bytes: &[u8]) -> Result<(), String> {
+    match format {
+        FileFormat::Xlsx => bounds::check_xlsx(bytes),
+        FileFormat::Csv => bounds::check_csv(bytes),
     }
 }
 

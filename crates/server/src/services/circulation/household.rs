@@ -91,7 +91,7 @@ pub async fn record_household_check(
             .enumerate()
             .map(|(i, p)| (format!("photos[{i}]"), p)),
     ) {
-        if !super::files::exists(st, &super::files::reference(h)) {
+        if !super::files::usable(st, p, h).await? {
             errs.push(field, "文件不存在，请先上传（POST /api/v1/files）");
         }
     }
@@ -136,6 +136,9 @@ pub async fn record_household_check(
             WriteError::Store(e) => ApiError::from(e),
             WriteError::Refused(r) => ApiError::Internal(format!("household check refused: {r:?}")),
         })?;
+    for h in std::iter::once(&hc.signature).chain(&hc.photos) {
+        super::files::own(st, check.org_id, Some(p.user_id), h).await?;
+    }
     Ok((check, out))
 }
 
@@ -196,7 +199,7 @@ pub async fn close_rectification(
     p.require(Action::HouseholdCheck)?;
     let c: Close = parse(body)?;
     for (i, h) in c.photos.iter().enumerate() {
-        if !dom::is_file_hash(h) || !super::files::exists(st, &super::files::reference(h)) {
+        if !dom::is_file_hash(h) || !super::files::usable(st, p, h).await? {
             return Err(ApiError::invalid(
                 format!("photos[{i}]"),
                 "文件不存在，请先上传",
@@ -212,7 +215,11 @@ pub async fn close_rectification(
     r.body["closed_by"] = json!(p.user_id);
     r.body["remark"] = json!(c.remark);
     r.body["photos"] = json!(c.photos);
-    save(st, r).await
+    let saved = save(st, r).await?;
+    for h in &c.photos {
+        super::files::own(st, saved.org_id, Some(p.user_id), h).await?;
+    }
+    Ok(saved)
 }
 
 /// Open rectification tasks that need a reminder now (due within a day, or overdue), in scope.

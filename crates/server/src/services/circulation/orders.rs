@@ -207,7 +207,7 @@ pub async fn deliver_order(
     let d: DeliverOrder = parse(body)?;
     let mut errs = ValidationErrors::default();
     if let Confirmation::Signature { file } = &d.confirmation
-        && (!dom::is_file_hash(file) || !super::files::exists(st, &super::files::reference(file)))
+        && (!dom::is_file_hash(file) || !super::files::usable(st, p, file).await?)
     {
         errs.push(
             "confirmation.file",
@@ -244,6 +244,10 @@ pub async fn deliver_order(
         device: None,
         position: d.lat.zip(d.lon).map(|(lat, lon)| Position { lat, lon }),
     };
+    let signature = match &d.confirmation {
+        Confirmation::Signature { file } => Some(file.clone()),
+        _ => None,
+    };
     let mut sub = Submission::new(vec![event], Naming::Fields);
     sub.order = Some(OrderDelivery {
         order_id: id,
@@ -252,7 +256,11 @@ pub async fn deliver_order(
     });
     let appended = submit(st, p, sub, audit).await.map_err(api_error)?;
     let idx = appended.first().map_or(-1, |a| a.ledger_index);
-    Ok((visible_record(st, p, ORDER, id, "订单").await?, idx))
+    let order = visible_record(st, p, ORDER, id, "订单").await?;
+    if let Some(file) = signature {
+        super::files::own(st, order.org_id, Some(p.user_id), &file).await?;
+    }
+    Ok((order, idx))
 }
 
 /// Whether the caller is shown an order's handover code: it is told to the customer by the

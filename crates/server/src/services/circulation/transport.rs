@@ -188,7 +188,7 @@ pub async fn create_org_doc(
     p.require(Action::ManageTransport)?;
     let d: Doc = parse(body)?;
     let org_id = owner(st, p, Some(org_id)).await?;
-    if !super::files::exists(st, &super::files::reference(&d.file)) {
+    if !super::files::usable(st, p, &d.file).await? {
         return Err(ApiError::invalid(
             "file",
             "文件不存在，请先上传（POST /api/v1/files）",
@@ -204,6 +204,7 @@ pub async fn create_org_doc(
         st.now(),
     );
     st.store.insert_biz(&r).await?;
+    super::files::own(st, org_id, Some(p.user_id), &d.file).await?;
     Ok(r)
 }
 

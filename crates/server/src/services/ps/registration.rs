@@ -33,7 +33,7 @@ pub async fn apply_registration(
         .iter()
         .zip(&a.images)
     {
-        if !crate::services::files::exists(st, path) {
+        if !crate::services::files::usable(st, p, path).await? {
             return Err(refuse(
                 format!("Overview.{name}"),
                 format!("文件“{path}”不存在，请先调用 /PS/File/Upload 上传"),

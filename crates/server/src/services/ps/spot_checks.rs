@@ -146,7 +146,7 @@ pub async fn answer_spot_check(st: &AppState, p: &Principal, body: &Value) -> Ps
             .and_then(Value::as_str)
             .map(str::trim)
             .ok_or_else(|| refuse(format!("Items[{i}].Image"), "缺少照片路径"))?;
-        if !crate::services::files::exists(st, image) {
+        if !crate::services::files::usable(st, p, image).await? {
             return Err(refuse(
                 format!("Items[{i}].Image"),
                 format!("文件“{image}”不存在，请先上传"),
@@ -346,7 +346,7 @@ pub async fn answer_spot_check_here(
     check_photos("photos", photos, &mut errs);
     errs.into_result(())?;
     let bytes: Vec<Vec<u8>> = photos.iter().map(|u| u.bytes.clone()).collect();
-    let refs = files::put_photos(st, &bytes).await?;
+    let refs = files::put_photos(st, d.org_id, Some(p.user_id), &bytes).await?;
     let mut body = d.body.clone();
     body["Answer"] = json!({"Text": answer, "Photos": refs, "Date": ymdhms(st.now()),
         "By": p.username});

@@ -552,6 +552,7 @@ async fn upload_file(
         let reference = files::put(&st, &bytes)
             .await
             .map_err(|e| PsError::Internal(format!("storing a file: {e}")))?;
+        files::own(&st, p.org_id, Some(p.user_id), &reference).await?;
         Ok((reference, kind, bytes.len()))
     }
     .await;
