@@ -51,8 +51,7 @@ pub fn event_time_refusal(
     let max = max_age?;
     (time < now - max).then(|| {
         format!(
-            "事件时间早于 {} 前，超过补录期限（max_event_age：{}）；请按实际作业时间及时上传，超期记录须由管理员处理",
-            age_zh(max),
+            "事件时间超过补录期限：只接受 {} 以内的事件（max_event_age），请按实际作业时间及时上传",
             age_zh(max)
         )
     })
@@ -82,6 +81,9 @@ pub fn earliest_archive_date() -> NaiveDate {
 pub fn latest_archive_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2100, 12, 31).expect("a valid date")
 }
+
+/// The media of vehicle cylinders (A9), besides those the platform fills (name, then its alias).
+pub const VEHICLE_MEDIA: [&str; 4] = ["压缩天然气", "CNG", "液化天然气", "LNG"];
 
 /// Physical ranges, inclusive: (low, high, unit).
 pub const TARE_KG: (f64, f64) = (1.0, 200.0);
@@ -131,13 +133,16 @@ fn within(errs: &mut ValidationErrors, field: &str, what: &str, d: Option<NaiveD
 pub fn archive_refusals(a: &Archive, errs: &mut ValidationErrors) {
     if let Some(m) = &a.medium
         && canonical_medium(m.as_str()).is_none()
+        && !VEHICLE_MEDIA.contains(&m.as_str().trim())
     {
+        let mut known = crate::filling::known_media();
+        known.extend(VEHICLE_MEDIA.iter().step_by(2));
         errs.push(
             "medium",
             format!(
                 "平台不支持的充装介质“{}”，可选：{}",
                 crate::codes::truncate(m.as_str()),
-                crate::filling::known_media().join("、")
+                known.join("、")
             ),
         );
     }

@@ -183,6 +183,8 @@ fn three_archives(owner: Uuid) -> Vec<Value> {
     b["last_check_date"] = json!("2023-03-20");
     b["next_check_date"] = json!("2027-03-20");
     b["discard_date"] = json!("2038-03-15");
+    // Registered after it was made (issue 22: the archive's registration predated manufacture).
+    b["registration"]["date"] = json!("2023-04-01");
     b["state"] = json!("locked");
     let mut c = archive("1103007833", owner);
     c["region_code"] = json!("530102");

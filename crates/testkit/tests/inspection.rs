@@ -52,8 +52,6 @@ fn result_body(code: &str, conclusion: &str) -> Value {
         "check_date": "2026-11-20", "report_no": format!("JY2026-{code}"), "inspector": "李检验"});
     if conclusion == "pass" {
         b["next_check_date"] = json!("2030-11-20");
-        // Checked recently: a next check 2030-11-20 lies within the check period (issue 22).
-        b["last_check_date"] = json!("2026-06-01");
         b["valve_replaced"] = json!(true);
         b["valve_maker"] = json!("宁波减压阀厂");
     }
