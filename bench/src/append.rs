@@ -122,6 +122,7 @@ async fn append(store: &dyn Store, events: &[Event], actor: &Actor) -> anyhow::R
                 actor: actor.clone(),
                 naming: Naming::Events,
                 order: None,
+                max_age: None,
             },
         }),
         ..Default::default()

@@ -360,6 +360,8 @@ async fn setup(base: &str) -> Setup {
         .map(|c| {
             let mut a = cyltrace_testkit::archive(c, org.parse().expect("uuid"));
             a["next_check_date"] = json!("2030-06-01");
+            // Checked recently: a next check in 2030 lies within the check period (issue 22).
+            a["last_check_date"] = json!("2026-06-01");
             a
         })
         .collect();

@@ -231,17 +231,17 @@ impl Archive {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         if let (Some(last), Some(next)) = (self.last_check_date, self.next_check_date)
-            && next < last
+            && next <= last
         {
             errs.push(
                 "next_check_date",
-                format!("下次检验日期 {next} 早于检验日期 {last}"),
+                format!("下次检验日期 {next} 应晚于检验日期 {last}"),
             );
         }
         if let (Some(made), Some(discard)) = (self.manufacture_date, self.discard_date)
-            && discard.naive() < made.first_day().naive()
+            && discard.naive() <= made.first_day().naive()
         {
-            errs.push("discard_date", "报废日期早于制造日期");
+            errs.push("discard_date", "报废日期应晚于制造日期");
         }
         if let (Some(made), Some(last)) = (self.manufacture_date, self.last_check_date)
             && last.naive() < made.first_day().naive()
@@ -259,12 +259,16 @@ impl Archive {
         if self.check_period_years == Some(0) || self.check_period_years.is_some_and(|y| y > 20) {
             errs.push("check_period_years", "检验周期应在 1 到 20 年之间");
         }
-        if self.fill_limit_kg.is_some_and(|k| k.get() == 0.0) {
-            errs.push("fill_limit_kg", "允许充装量必须大于 0");
-        }
-        if self.tare_kg.is_some_and(|k| k.get() == 0.0) {
-            errs.push("tare_kg", "气瓶质量必须大于 0");
-        }
+        // The plausible-value policy (weights, volumes, pressures, dates, medium).
+        crate::plausible::archive_refusals(self, &mut errs);
+        errs.into_result(())
+    }
+
+    /// [`Archive::validate`], and the policy's rules that need today (China calendar): nothing made,
+    /// checked or registered after `today`. Every way a new archive arrives checks this.
+    pub fn validate_on(&self, today: chrono::NaiveDate) -> Result<(), ValidationErrors> {
+        let mut errs = self.validate().err().unwrap_or_default();
+        crate::plausible::archive_refusals_on(self, today, &mut errs);
         errs.into_result(())
     }
 

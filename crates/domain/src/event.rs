@@ -654,6 +654,9 @@ impl Event {
                 format!("“{}”事件必须给出地点 site_id", kind.label_zh()),
             );
         }
+        if let Some(r) = crate::plausible::absurd_time(raw.time.utc()) {
+            errs.push(p("time"), r);
+        }
         let mut pos_errs = ValidationErrors::default();
         check_position(raw.lat, raw.lon, &mut pos_errs);
         errs.extend_under(prefix, pos_errs);

@@ -112,7 +112,7 @@ pub const COLUMNS: &[Column] = &[
     col("supervision_org", "监督检验单位", false, "江苏特种设备监督检验公司", "监督检验单位名称", Some("Supervise"), K::Text),
     col("check_org", "检验单位", false, "昆明市特种设备检测站", "最近一次定期检验的单位", Some("Check"), K::Text),
     col("last_check_date", "检验日期", false, "2022-09-01", "最近一次检验日期，YYYY-MM-DD", Some("CheckDate"), K::Date),
-    col("next_check_date", "下次检验日期", false, "2026-09-01", "YYYY-MM-DD，不早于检验日期", Some("NextDate"), K::Date),
+    col("next_check_date", "下次检验日期", false, "2026-09-01", "YYYY-MM-DD，晚于检验日期", Some("NextDate"), K::Date),
     col("discard_date", "报废日期", false, "2030-09-01", "YYYY-MM-DD；不填则按制造年月加设计使用年限", Some("DiscardDate"), K::Date),
     col("owner_org_id", "产权单位ID", false, "", "平台中产权单位的机构 ID；不填则为导入时选定的单位", None, K::OrgId),
     col("registration.number", "使用登记证编号", false, "553001000001", "使用登记证编号；登记三项须同时填写或同时留空", Some("RegisterNo"), K::Text),
@@ -253,6 +253,12 @@ pub struct Importer {
     slots: Vec<Option<&'static Column>>,
     /// Each code's rows, in file order.
     codes: HashMap<CylinderCode, Vec<usize>>,
+    /// Today on the China calendar, for the plausible-value rules that need it (nothing made or
+    /// checked in the future); unset: those rules are not applied.
+    today: Option<chrono::NaiveDate>,
+    /// Every row must have a cell for each column of the header (CSV, where a short row is a
+    /// broken row; a spreadsheet leaves trailing empty cells out).
+    complete_rows: bool,
 }
 
 impl Importer {
@@ -311,10 +317,25 @@ impl Importer {
             Ok(Importer {
                 slots,
                 codes: HashMap::new(),
+                today: None,
+                complete_rows: false,
             })
         } else {
             Err(errs)
         }
+    }
+
+    /// Checks rows against the plausible-value rules that need today (China calendar).
+    pub fn on(mut self, today: chrono::NaiveDate) -> Self {
+        self.today = Some(today);
+        self
+    }
+
+    /// Refuses a row with fewer cells than the header has columns (a CSV row cut short), naming
+    /// the first missing column.
+    pub fn complete_rows(mut self) -> Self {
+        self.complete_rows = true;
+        self
     }
 
     /// Parses one data row: `Ok(None)` for a blank row (skipped), the archive, or every bad cell of
@@ -322,6 +343,20 @@ impl Importer {
     pub fn row(&mut self, row: usize, cells: &[String]) -> Result<Option<Archive>, Vec<RowError>> {
         if cells.iter().all(|c| c.trim().is_empty()) {
             return Ok(None);
+        }
+        if self.complete_rows && cells.len() < self.slots.len() {
+            let missing = self.slots[cells.len()..].iter().flatten().next();
+            let column = missing.map_or_else(
+                || format!("第 {} 列", cells.len() + 1),
+                |c| c.header.to_owned(),
+            );
+            let message = format!(
+                "该行只有 {} 列，表头有 {} 列：从“{column}”起的 {} 列缺失（空值也须保留分隔符），整行未导入",
+                cells.len(),
+                self.slots.len(),
+                self.slots.len() - cells.len()
+            );
+            return Err(vec![RowError::new(row, column, message)]);
         }
         let mut errs = Vec::new();
         let mut obj = Map::new();
@@ -379,7 +414,11 @@ impl Importer {
         for _ in 0..=COLUMNS.len() {
             match from_value::<Archive>(&value, "") {
                 Ok(a) => {
-                    if let Err(v) = a.validate() {
+                    let checked = match self.today {
+                        Some(today) => a.validate_on(today),
+                        None => a.validate(),
+                    };
+                    if let Err(v) = checked {
                         for e in v.0 {
                             errs.push(RowError::new(row, header_of(&e.field), e.message));
                         }
@@ -645,6 +684,39 @@ mod tests {
         assert_eq!(a.valve, Some(crate::Valve::AngleLiquid));
         assert_eq!(archive_cells(a), example);
         assert_eq!(COLUMNS.len(), template_headers().len());
+    }
+
+    // A6 (issue 22, defect 6): a CSV row cut short is refused, naming the row and the first missing
+    // column; nonsense values and future dates are refused as the API refuses them.
+    #[test]
+    fn short_rows_and_implausible_values_are_refused() {
+        let headers = s(&template_headers());
+        let mut imp = Importer::new(&headers).unwrap().complete_rows();
+        let example = template_example();
+        let e = imp.row(2, &s(&example[..7])).unwrap_err();
+        assert_eq!((e[0].row, e[0].column.as_str()), (2, "皮重(kg)"), "{e:?}");
+        assert!(e[0].message.contains("只有 7 列"), "{e:?}");
+        assert!(imp.row(3, &s(&example)).unwrap().is_some());
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let mut imp = Importer::new(&headers).unwrap().on(today);
+        for (key, value) in [
+            ("tare_kg", "0"),
+            ("tare_kg", "5e-324"),
+            ("volume_l", "0"),
+            ("wall_thickness_mm", "0"),
+            ("working_pressure_mpa", "0"),
+            ("next_check_date", "9999-12-31"),
+            ("manufacture_date", "2027-01"),
+        ] {
+            let mut cells = s(&example);
+            let i = COLUMNS.iter().position(|c| c.key == key).unwrap();
+            cells[i] = value.to_owned();
+            let e = imp.row(2, &cells).unwrap_err();
+            assert!(
+                e.iter().any(|e| e.column == COLUMNS[i].header),
+                "{key}={value}: {e:?}"
+            );
+        }
     }
 
     #[test]

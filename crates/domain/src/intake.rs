@@ -191,19 +191,26 @@ pub fn is_filling_floor(kind: EventKind) -> bool {
 }
 
 /// Phase one for the `i`-th event of a request recorded by `actor` at `now`: adds a refusal to `out`
-/// for everything it names that is missing, out of scope or unknown.
+/// for everything it names that is missing, out of scope or unknown, and for a time in the future,
+/// before 2000 or older than `max_age` (the node's `max_event_age`; none: no age limit), so that a
+/// backdated event cannot pass the guards of a day long gone.
+#[allow(clippy::too_many_arguments)]
 pub fn check_refs(
     e: &Event,
     i: usize,
     naming: Naming,
     actor: &Actor,
     now: DateTime<Utc>,
+    max_age: Option<Duration>,
     refs: &impl Refs,
     out: &mut Vec<Refusal>,
 ) {
     let at = |f: &str| naming.field(i, f);
     if e.time > now + MAX_FUTURE_SKEW {
         out.push(Refusal::invalid(at("time"), "事件时间晚于服务器当前时间"));
+    }
+    if let Some(r) = crate::plausible::event_time_refusal(e.time, now, max_age) {
+        out.push(Refusal::invalid(at("time"), r));
     }
     if let Some(org_id) = e.data.referenced_org() {
         match refs.org_kind(org_id) {

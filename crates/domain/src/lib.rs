@@ -21,6 +21,7 @@ pub mod inspection;
 pub mod intake;
 pub mod org;
 pub mod parse;
+pub mod plausible;
 pub mod ps;
 pub mod status;
 pub mod supervision;

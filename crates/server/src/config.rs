@@ -80,6 +80,11 @@ pub struct Config {
     /// and a bootstrap admin keep working until their people have enrolled (the start logs a
     /// warning). Accounts holding `platform` are exempt.
     pub require_totp_roles: Option<String>,
+    /// How old (days) an event a person, a device or a lower platform sends may be when it arrives
+    /// (issue 22): older ones are refused on `time`, naming the limit, so that backdating cannot
+    /// pass the circulation guards of a day long gone; an offline handheld has this long to sync.
+    /// 0: no age limit. Demo seeding, benchmark data and upstream decisions are never limited.
+    pub max_event_age_days: u32,
 }
 
 /// A setting that must not reach a log: its `Debug` shows `***`. Read it with `&*secret` (or
@@ -149,12 +154,13 @@ impl Default for Config {
             login_burst: 20,
             trusted_proxies: String::new(),
             require_totp_roles: None,
+            max_event_age_days: 7,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 33] = [
+    const KEYS: [&'static str; 34] = [
         "data_dir",
         "listen",
         "database_url",
@@ -188,6 +194,7 @@ impl Config {
         "login_burst",
         "trusted_proxies",
         "require_totp_roles",
+        "max_event_age_days",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -238,6 +245,12 @@ impl Config {
         self.ledger_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-sm2.pem"))
+    }
+
+    /// The oldest a judged event may be (`max_event_age_days`); none when 0 (no age limit).
+    pub fn max_event_age(&self) -> Option<chrono::Duration> {
+        (self.max_event_age_days > 0)
+            .then(|| chrono::Duration::days(self.max_event_age_days.into()))
     }
 
     /// The roles that must have a TOTP second factor.

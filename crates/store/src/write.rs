@@ -58,6 +58,9 @@ pub enum Judge {
         naming: Naming,
         /// A delivery that completes an order (C3), checked and written with its `deliver` event.
         order: Option<OrderDelivery>,
+        /// The oldest an event may be against `recorded_at` (the node's `max_event_age`); none: no
+        /// age limit. Times before 2000 are refused whatever this says.
+        max_age: Option<chrono::Duration>,
     },
     /// Stored as they come: demo seeding, benchmark data, the archives' register events the upstream
     /// decided. Ids, archives and the log are still checked; a missing archive is an error.

@@ -106,6 +106,7 @@ fn request(ent: &OrgRecord, e: &Event, audit: bool) -> WriteRequest {
                 actor: actor(ent),
                 naming: Naming::Events,
                 order: None,
+                max_age: None,
             },
         }),
         audit: audit.then(|| audit_row(ent)),

@@ -178,6 +178,10 @@ impl TestApp {
             ..Config::default()
         };
         config.bootstrap_admin = Some(format!("{ADMIN}:{ADMIN_PASSWORD}").into());
+        // The suites written before the age limit (issue 22) post events at fixed instants of
+        // November 2026, which grow older every day; they run without the limit. Tests of the limit
+        // set `max_event_age_days` themselves (tests/plausible.rs).
+        config.max_event_age_days = 0;
         tune(&mut config);
         let state = cyltrace_server::state_with_store(config, db.store.clone()).expect("state");
         cyltrace_server::prepare(&state).await.expect("bootstrap");

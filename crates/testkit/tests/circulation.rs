@@ -90,6 +90,8 @@ fn masked_id(s: &str) -> String {
 fn valid_archive(code: &str, owner: Uuid) -> Value {
     let mut a = archive(code, owner);
     a["next_check_date"] = json!("2030-06-01");
+    // Checked recently: a next check 2030-06-01 lies within the check period (issue 22).
+    a["last_check_date"] = json!("2026-06-01");
     a
 }
 

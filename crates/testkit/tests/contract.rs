@@ -183,6 +183,8 @@ fn three_archives(owner: Uuid) -> Vec<Value> {
     b["last_check_date"] = json!("2023-03-20");
     b["next_check_date"] = json!("2027-03-20");
     b["discard_date"] = json!("2038-03-15");
+    // Registered after it was made (issue 22: the archive's registration predated manufacture).
+    b["registration"]["date"] = json!("2023-04-01");
     b["state"] = json!("locked");
     let mut c = archive("1103007833", owner);
     c["region_code"] = json!("530102");
@@ -381,6 +383,8 @@ async fn every_event_kind_is_accepted_and_scrap_voids_the_label() {
     // for `load` / `unload` (C2).
     let mut a = archive(code, w.org);
     a["next_check_date"] = json!("2030-09-01");
+    // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+    a["last_check_date"] = json!("2026-06-01");
     app.post_cylinders(&w.admin, vec![a]).await.expect(201);
     app.transport(&w, "云A12345", "YD0001").await;
     let station = inspection_station(&app, w.prefecture).await;

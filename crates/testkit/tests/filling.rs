@@ -54,6 +54,8 @@ fn day(d: NaiveDate) -> String {
 fn ok_archive(code: &str, owner: Uuid) -> Value {
     let mut a = archive(code, owner);
     a["next_check_date"] = json!("2028-09-01");
+    // Checked recently: a next check 2028-09-01 lies within the check period (issue 22).
+    a["last_check_date"] = json!("2026-06-01");
     a
 }
 

@@ -29,6 +29,8 @@ async fn setup() -> Setup {
         .map(|c| {
             let mut a = archive(c, w.org);
             a["next_check_date"] = json!("2030-09-01");
+            // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+            a["last_check_date"] = json!("2026-06-01");
             a
         })
         .collect();

@@ -15,8 +15,12 @@ async fn world(app: &TestApp) -> World {
     let w = app.enterprise("lb").await;
     let mut a = archive(CODE, w.org);
     a["next_check_date"] = json!("2030-09-01");
+    // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+    a["last_check_date"] = json!("2026-06-01");
     let mut b = archive(CODE2, w.org);
     b["next_check_date"] = json!("2030-09-01");
+    // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+    b["last_check_date"] = json!("2026-06-01");
     app.post_cylinders(&w.admin, vec![a, b]).await.expect(201);
     w
 }

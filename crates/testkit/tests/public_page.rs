@@ -34,10 +34,14 @@ async fn the_label_page_shows_a_clear_verdict() {
     let w = app.enterprise("pq").await;
     let mut ok = archive(OK, w.org);
     ok["next_check_date"] = json!("2030-09-01");
+    // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+    ok["last_check_date"] = json!("2026-06-01");
     ok["style"] = json!("YSP35.5");
     let overdue = archive(OVERDUE, w.org); // next check 2026-09-01: past
     let mut scrapped = archive(SCRAPPED, w.org);
     scrapped["next_check_date"] = json!("2030-09-01");
+    // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+    scrapped["last_check_date"] = json!("2026-06-01");
     app.post_cylinders(&w.admin, vec![ok, overdue, scrapped])
         .await
         .expect(201);
@@ -118,6 +122,8 @@ async fn the_label_page_escapes_names() {
         .await;
     let mut a = archive(OK, w.org);
     a["next_check_date"] = json!("2030-09-01");
+    // Checked recently: a next check 2030-09-01 lies within the check period (issue 22).
+    a["last_check_date"] = json!("2026-06-01");
     app.post_cylinders(&w.admin, vec![a]).await.expect(201);
     let html = page(&app, &format!("/q/{OK}")).await;
     assert!(

@@ -350,9 +350,15 @@ async fn supervision_figures_match_the_events() {
                 json!({"next_check_date": "2027-06-01", "discard_date": "2026-10-01"}),
             ),
             // E: scrapped — not active.
-            a("5100000005", json!({"next_check_date": "2028-06-01"})),
+            a(
+                "5100000005",
+                json!({"next_check_date": "2028-06-01", "last_check_date": "2026-06-01"}),
+            ),
             // F: nothing due.
-            a("5100000006", json!({"next_check_date": "2028-06-01"})),
+            a(
+                "5100000006",
+                json!({"next_check_date": "2028-06-01", "last_check_date": "2026-06-01"}),
+            ),
         ],
     )
     .await

@@ -27,6 +27,8 @@ const RACE_PAIRS: u64 = 100;
 fn valid_archive(code: &str, owner: Uuid) -> Value {
     let mut a = archive(code, owner);
     a["next_check_date"] = json!("2030-06-01");
+    // Checked recently: a next check 2030-06-01 lies within the check period (issue 22).
+    a["last_check_date"] = json!("2026-06-01");
     a
 }
 

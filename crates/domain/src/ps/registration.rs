@@ -33,7 +33,36 @@ pub struct ApplyItem {
     pub inner_no: Option<Text>,
 }
 
+/// An archive field's name in an application's `Overview`.
+fn overview_name(field: &str) -> &'static str {
+    match field {
+        "next_check_date" => "NextDate",
+        "discard_date" => "DiscardDate",
+        "last_check_date" => "CheckDate",
+        "manufacture_date" => "CreateDate",
+        "medium" => "Medium",
+        "style" => "Style",
+        "valve" => "Valve",
+        _ => "IdleWeight",
+    }
+}
+
 impl RegistrationApply {
+    /// The plausible-value rules that need today (China calendar): nothing made or checked after
+    /// `today`, named by the `Overview`'s own names.
+    pub fn check_on(&self, today: chrono::NaiveDate) -> Result<(), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        if let Err(e) = self.overview.validate_on(today) {
+            for f in e.0 {
+                errs.push(
+                    crate::error::join_path("Overview", overview_name(&f.field)),
+                    f.message,
+                );
+            }
+        }
+        errs.into_result(())
+    }
+
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let mut errs = ValidationErrors::default();
         let root = Obj::root(body, &mut errs)?;
@@ -72,15 +101,8 @@ impl RegistrationApply {
                 *slot = o.str(name, &mut errs).unwrap_or_default();
             }
             if let Err(e) = overview.validate() {
-                // Archive field names back to the Overview's.
                 for f in e.0 {
-                    let name = match f.field.as_str() {
-                        "next_check_date" => "NextDate",
-                        "discard_date" => "DiscardDate",
-                        "last_check_date" => "CheckDate",
-                        _ => "IdleWeight",
-                    };
-                    errs.push(o.at(name), f.message);
+                    errs.push(o.at(overview_name(&f.field)), f.message);
                 }
             }
         }

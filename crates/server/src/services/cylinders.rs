@@ -25,11 +25,12 @@ pub async fn create_cylinders(st: &AppState, p: &Principal, body: &Value) -> Api
     let mut errs = ValidationErrors::default();
     let mut archives = Vec::with_capacity(list.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let today = china_date(st.now());
     for (i, v) in list.iter().enumerate() {
         let prefix = format!("cylinders[{i}]");
         match from_value::<Archive>(v, &prefix) {
             Ok(a) => {
-                if let Err(e) = a.validate() {
+                if let Err(e) = a.validate_on(today) {
                     errs.extend_under(&prefix, e);
                 }
                 if let Some(first) = seen.insert(a.code.to_string(), i) {

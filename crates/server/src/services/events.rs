@@ -101,6 +101,7 @@ pub async fn submit(
                 actor: p.actor(),
                 naming: sub.naming,
                 order: sub.order,
+                max_age: st.config.max_event_age(),
             },
         }),
         records: sub.records,

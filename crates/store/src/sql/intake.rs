@@ -58,6 +58,7 @@ pub(super) async fn append(w: &mut Request<'_, '_>, intake: &Intake) -> Outcome<
             actor,
             naming,
             order,
+            max_age,
         } => {
             let order = match order {
                 Some(o) => check_order(w.c, actor, o, &intake.events).await?,
@@ -71,7 +72,16 @@ pub(super) async fn append(w: &mut Request<'_, '_>, intake: &Intake) -> Outcome<
                     cylinders: &cyl,
                     caches: w.caches,
                 };
-                intake::check_refs(e, i, *naming, actor, recorded_at, &refs, &mut refusals);
+                intake::check_refs(
+                    e,
+                    i,
+                    *naming,
+                    actor,
+                    recorded_at,
+                    *max_age,
+                    &refs,
+                    &mut refusals,
+                );
             }
             if !refusals.is_empty() {
                 return Err(WriteError::Refused(refusals));

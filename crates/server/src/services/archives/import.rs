@@ -89,7 +89,8 @@ pub async fn import_archives(
         scope,
     } = req;
     let report = progress.clone();
-    let rows = tokio::task::spawn_blocking(move || read_file(format, &bytes, &*report))
+    let today = cyltrace_domain::time::china_date(now);
+    let rows = tokio::task::spawn_blocking(move || read_file(format, &bytes, today, &*report))
         .await
         .map_err(|e| ImportFailure::Internal(format!("import task: {e}")))??;
     let total = rows.len();
@@ -193,6 +194,9 @@ fn header(key: &str) -> &'static str {
 /// Collects rows into archives, reporting progress.
 struct Collector<'a> {
     importer: Option<Importer>,
+    /// Today (China calendar), for the plausible-value rules; and whether rows must be complete.
+    today: chrono::NaiveDate,
+    complete_rows: bool,
     archives: Vec<(usize, Archive)>,
     errors: Vec<RowError>,
     total: usize,
@@ -207,7 +211,12 @@ impl Collector<'_> {
             // The header row.
             match Importer::new(&cells) {
                 Ok(i) => {
-                    self.importer = Some(i);
+                    let i = i.on(self.today);
+                    self.importer = Some(if self.complete_rows {
+                        i.complete_rows()
+                    } else {
+                        i
+                    });
                     return true;
                 }
                 Err(e) => {
@@ -270,6 +279,7 @@ impl Collector<'_> {
 pub fn read_file(
     format: FileFormat,
     bytes: &[u8],
+    today: chrono::NaiveDate,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<Vec<(usize, Archive)>, ImportFailure> {
     let file_error = |m: String| ImportFailure::Rejected(vec![RowError::new(0, "", m)]);
@@ -277,6 +287,8 @@ pub fn read_file(
     super::check_bounds(format, bytes).map_err(file_error)?;
     let mut c = Collector {
         importer: None,
+        today,
+        complete_rows: format == FileFormat::Csv,
         archives: Vec::new(),
         errors: Vec::new(),
         total: 0,

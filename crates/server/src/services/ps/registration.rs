@@ -29,6 +29,8 @@ pub async fn apply_registration(
         return Err(PsError::Refused("该账号无权申请使用登记".to_owned()));
     }
     let a = RegistrationApply::parse(body).map_err(|e| PsError::Refused(reasons(&e)))?;
+    a.check_on(cyltrace_domain::time::china_date(st.now()))
+        .map_err(|e| PsError::Refused(reasons(&e)))?;
     for (name, path) in ["PayImage", "BatchImage", "DeviceImage"]
         .iter()
         .zip(&a.images)
