@@ -103,7 +103,8 @@ async fn an_inspection_report_is_read_by_the_station_and_the_cylinders_enterpris
     let w = app.enterprise("ia").await;
     let other = app.enterprise_under("ib", w.province, w.prefecture).await;
     let mut a = archive(CODE, w.org);
-    a["next_check_date"] = json!("2030-09-01");
+    a["last_check_date"] = json!("2026-06-01");
+    a["next_check_date"] = json!("2030-06-01");
     app.post_cylinders(&w.admin, vec![a]).await.expect(201);
     let station = inspection_station(&app, w.prefecture).await;
     let inspector = app

@@ -267,6 +267,11 @@ fn due_in(app: &TestApp, code: &str, owner: Uuid, days: i64) -> Value {
     let mut a = archive(code, owner);
     let d = (app.state.now() + Duration::days(days)).date_naive();
     a["next_check_date"] = json!(d.format("%Y-%m-%d").to_string());
+    // Checked one period (four years) before it is due, as a plausible archive is.
+    let last = d
+        .checked_sub_months(chrono::Months::new(48))
+        .expect("a date four years earlier");
+    a["last_check_date"] = json!(last.format("%Y-%m-%d").to_string());
     a
 }
 
