@@ -85,6 +85,11 @@ pub struct Config {
     /// pass the circulation guards of a day long gone; an offline handheld has this long to sync.
     /// 0: no age limit. Demo seeding, benchmark data and upstream decisions are never limited.
     pub max_event_age_days: u32,
+    /// PEM certificate chain and private key to serve HTTPS directly (rustls); both or neither.
+    /// Behind a reverse proxy that terminates TLS leave them unset and give `public_url` as
+    /// `https://…`: either way the node then sends HSTS and `Secure; __Host-` cookies.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A setting that must not reach a log: its `Debug` shows `***`. Read it with `&*secret` (or
@@ -155,12 +160,14 @@ impl Default for Config {
             trusted_proxies: String::new(),
             require_totp_roles: None,
             max_event_age_days: 7,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 34] = [
+    const KEYS: [&'static str; 36] = [
         "data_dir",
         "listen",
         "database_url",
@@ -195,6 +202,8 @@ impl Config {
         "trusted_proxies",
         "require_totp_roles",
         "max_event_age_days",
+        "tls_cert",
+        "tls_key",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -223,7 +232,28 @@ impl Config {
             anyhow::bail!("trusted_proxies: {e}");
         }
         c.totp_roles()?;
+        c.tls_files()?;
         Ok(c)
+    }
+
+    /// The certificate and key files when the node serves HTTPS itself.
+    pub fn tls_files(&self) -> anyhow::Result<Option<(&Path, &Path)>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(c), Some(k)) => Ok(Some((c, k))),
+            (Some(_), None) => {
+                anyhow::bail!("tls_cert is set but tls_key is not: give both or neither")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("tls_key is set but tls_cert is not: give both or neither")
+            }
+        }
+    }
+
+    /// Whether browsers reach the node over HTTPS (served here, or by a proxy in front of it): then
+    /// cookies are `Secure` with the `__Host-` prefix and answers carry HSTS.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some() || self.public_url.starts_with("https://")
     }
 
     /// The ledger settings the store is opened with.

@@ -11,7 +11,7 @@
 //! - `workers/` — the uplink to the upstream node (the checkpoint signer is `services::ledger`);
 //! - `auth.rs` (passwords, tokens, the `Principal`), `error.rs` (the one error type), `state.rs`,
 //!   `config.rs`, `cache.rs`, `throttle.rs` (login throttling by client address), `metrics.rs`,
-//!   `sm4.rs`, `demo.rs` (the demo data set).
+//!   `sm4.rs`, `tls.rs` (HTTPS served directly), `demo.rs` (the demo data set).
 
 pub mod auth;
 pub mod cache;
@@ -23,6 +23,7 @@ pub mod services;
 pub mod sm4;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 pub mod web;
 pub mod workers;
 
@@ -93,19 +94,34 @@ pub async fn prepare(st: &AppState) -> anyhow::Result<()> {
 /// A bound, not yet serving, server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
     state: AppState,
 }
 
 impl Server {
     pub async fn bind(state: AppState) -> anyhow::Result<Server> {
+        // The certificate and key are read before the port is taken: a bad file stops the start.
+        let tls = match state.config.tls_files()? {
+            Some((cert, key)) => Some(tls::server_config(cert, key)?),
+            None => None,
+        };
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("binding {}", state.config.listen))?;
-        Ok(Server { listener, state })
+        Ok(Server {
+            listener,
+            tls,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// `https` when the node serves TLS itself, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -118,9 +134,28 @@ impl Server {
             .map(|up| tokio::spawn(workers::uplink::run(self.state.clone(), up)));
         let st = self.state.clone();
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = match self.tls {
+            None => axum::serve(self.listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(anyhow::Error::from),
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                let stop = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    stop.graceful_shutdown(None);
+                });
+                match axum_server::from_tcp_rustls(self.listener.into_std()?, tls) {
+                    Ok(server) => server
+                        .handle(handle)
+                        .serve(app)
+                        .await
+                        .map_err(anyhow::Error::from),
+                    Err(e) => Err(anyhow::Error::from(e)),
+                }
+            }
+        };
         signer.abort();
         if let Some(u) = uplink {
             u.abort();
@@ -129,7 +164,7 @@ impl Server {
         if let Err(e) = services::ledger::sign_if_due(&st, &mut None).await {
             tracing::error!(error = %e, "signing the final checkpoint");
         }
-        Ok(served?)
+        served
     }
 }
 

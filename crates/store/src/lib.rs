@@ -27,6 +27,7 @@ pub use model::*;
 #[cfg(feature = "failpoints")]
 pub use sql::FailPoint;
 pub use sql::SqlStore;
+pub use sql::backup;
 pub use write::*;
 
 #[derive(Debug, thiserror::Error)]

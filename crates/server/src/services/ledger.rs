@@ -313,6 +313,20 @@ impl std::fmt::Display for Mismatch {
 }
 
 /// A checkpoint as `GET /api/v1/ledger/checkpoint` serves it (saved to a file by a verifier).
+/// A checkpoint as the JSON `GET /api/v1/ledger/checkpoint` answers (and [`checkpoint_from_json`]
+/// reads back); `hash` names the log's hash.
+pub fn checkpoint_to_json(c: &CheckpointRecord, hash: &str) -> serde_json::Value {
+    serde_json::json!({
+        "size": c.size,
+        "root": c.root.to_hex(),
+        "hash": hash,
+        "time": c.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "signature": hex::encode(&c.signature),
+        "public_key": hex::encode(&c.public_key),
+        "text": c.text,
+    })
+}
+
 pub fn checkpoint_from_json(json: &str) -> anyhow::Result<CheckpointRecord> {
     let v: serde_json::Value = serde_json::from_str(json)?;
     let field = |k: &str| {

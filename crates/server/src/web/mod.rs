@@ -13,9 +13,11 @@
 //! - `ops.rs` — health, readiness, metrics, serving the OpenAPI document;
 //! - `middleware.rs` — bearer-token auth, the audit record of every write, request metrics;
 //! - `extract.rs` — the shared extractors (JSON body, query, principal, page viewer);
+//! - `cookies.rs` — the cookies' names and attributes (`__Host-`, `Secure` under HTTPS);
 //! - `error.rs` — errors as `application/problem+json`.
 
 pub mod api;
+pub mod cookies;
 mod error;
 pub mod extract;
 pub mod middleware;
@@ -27,7 +29,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Extension, Request};
+use axum::http::{HeaderValue, header};
 use axum::middleware::from_fn_with_state;
+use tower::util::option_layer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -43,6 +48,13 @@ use crate::state::AppState;
 pub fn router(st: AppState) -> Router {
     let (documented, doc) = documented(&st).split_for_parts();
     let doc = ops::OpenApiDocument(Arc::new(doc));
+    // G5: reached over HTTPS, browsers are told to use nothing else for a year (HSTS).
+    let hsts = st.config.https().then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     Router::new()
         .merge(documented.layer(Extension(doc)))
         .merge(pages::public_label::router())
@@ -54,6 +66,7 @@ pub fn router(st: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             st.config.max_body_bytes,
         ))
+        .layer(option_layer(hsts))
         .layer(from_fn_with_state(st.clone(), record_metrics))
         // One structured log line per request (method, path, status, latency); headers, and so tokens,
         // are not logged.

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+pub mod backup;
 mod cylinders;
 pub(crate) mod db;
 mod events;

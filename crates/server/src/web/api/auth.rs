@@ -19,9 +19,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::services;
 use crate::state::AppState;
 use crate::web::Problem;
+use crate::web::cookies;
 use crate::web::extract::{ClientIp, JsonBody};
 use crate::web::middleware::{LoginAttempt, noted};
-use crate::web::pages::session::{SESSION_COOKIE, cookie_value, csrf_of, home_of};
+use crate::web::pages::session::{csrf_of, home_of};
 
 pub fn public_router() -> ApiRouter {
     OpenApiRouter::new().routes(v1(routes!(token)))
@@ -110,7 +111,7 @@ async fn whoami(
     p: Principal,
 ) -> Result<Response, ApiError> {
     let user = services::auth::session_user(&st, &p).await?;
-    let csrf = cookie_value(&headers, SESSION_COOKIE).map(|t| csrf_of(&t));
+    let csrf = cookies::get(&st.config, &headers, cookies::SESSION).map(|t| csrf_of(&t));
     Ok(axum::Json(json!({
         "user_id": p.user_id, "username": p.username, "name": user.name, "org_id": p.org_id,
         "org_name": user.org_name,

@@ -15,22 +15,19 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use sm3::{Digest, Sm3};
 
 use super::kit::{LoginPage, error_response, render};
 use crate::auth::{Principal, Restriction};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
+use crate::web::cookies;
 use crate::web::extract::ClientIp;
 use crate::web::middleware::{AuditNote, LoginAttempt};
 
-pub const SESSION_COOKIE: &str = "cyltrace_session";
-const LOGIN_COOKIE: &str = "cyltrace_login";
-/// The second step of a login (an account with a second factor): whose password was right.
-const STEP_COOKIE: &str = "cyltrace_login_step";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The session token of a request, when it came with one (set by [`resolve`]).
@@ -46,19 +43,6 @@ pub fn csrf_of(token: &str) -> String {
     h.update(b"cyltrace-csrf\0");
     h.update(token.as_bytes());
     hex::encode(&h.finalize()[..16])
-}
-
-/// A cookie's value from the request headers.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| Cookie::split_parse(v.to_owned()))
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -83,7 +67,7 @@ impl Session {
 /// Resolves the session cookie (if any) into the [`Principal`] and [`Session`] of the request, for
 /// the pages and for the audit layer (which reads the principal from the response).
 pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some(token) = cookie_value(req.headers(), SESSION_COOKIE) else {
+    let Some(token) = cookies::get(&st.config, req.headers(), cookies::SESSION) else {
         return next.run(req).await;
     };
     match services::authenticate(&st, &token).await {
@@ -138,14 +122,7 @@ fn after_login(st: &AppState, user: &cyltrace_store::UserRecord, next: Option<&s
 
 /// `Set-Cookie` for the session (or to clear it when `token` is empty).
 fn session_cookie(st: &AppState, token: &str, max_age_secs: i64) -> HeaderValue {
-    let c = Cookie::build((SESSION_COOKIE, token.to_owned()))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(st.config.public_url.starts_with("https://"))
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
-    HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    cookies::set(&st.config, cookies::SESSION, token, Some(max_age_secs))
 }
 
 pub fn router() -> Router<AppState> {
@@ -189,7 +166,7 @@ pub fn home_of(p: &Principal) -> &'static str {
 }
 
 async fn login_form(
-    State(_st): State<AppState>,
+    State(st): State<AppState>,
     p: Option<axum::Extension<Principal>>,
     Query(q): Query<NextQuery>,
 ) -> Response {
@@ -197,20 +174,22 @@ async fn login_form(
         let to = safe_next(q.next.as_deref()).unwrap_or_else(|| home_of(&p).to_owned());
         return Redirect::to(&to).into_response();
     }
-    login_page(StatusCode::OK, q.next.as_deref(), None, "")
+    login_page(&st.config, StatusCode::OK, q.next.as_deref(), None, "")
 }
 
 fn login_page(
+    config: &Config,
     status: StatusCode,
     next: Option<&str>,
     error: Option<&str>,
     username: &str,
 ) -> Response {
-    login_page_step(status, next, error, username, false)
+    login_page_step(config, status, next, error, username, false)
 }
 
 /// The login form; with `totp_step`, its second step asking for the second-factor code.
 fn login_page_step(
+    config: &Config,
     status: StatusCode,
     next: Option<&str>,
     error: Option<&str>,
@@ -225,27 +204,17 @@ fn login_page_step(
         username: username.to_owned(),
         totp_step,
     };
-    let c = Cookie::build((LOGIN_COOKIE, pre))
-        .path("/login")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .build();
     let mut resp = render(status, &page);
-    if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(config, cookies::LOGIN, &pre, None),
+    );
     resp
 }
 
-/// The cookie that carries a login's second step (path `/login`, five minutes).
-fn step_cookie(value: &str, max_age_secs: i64) -> Option<HeaderValue> {
-    let c = Cookie::build((STEP_COOKIE, value.to_owned()))
-        .path("/login")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
-    HeaderValue::from_str(&c.to_string()).ok()
+/// The cookie that carries a login's second step (five minutes).
+fn step_cookie(config: &Config, value: &str, max_age_secs: i64) -> HeaderValue {
+    cookies::set(config, cookies::LOGIN_STEP, value, Some(max_age_secs))
 }
 
 #[derive(Deserialize)]
@@ -260,6 +229,7 @@ struct LoginForm {
 /// A refused login as the login page says it (429 with `Retry-After` when throttled), with why
 /// for the audit record.
 fn refused_page(
+    config: &Config,
     r: services::auth::LoginRefusal,
     next: Option<&str>,
     username: &str,
@@ -283,7 +253,7 @@ fn refused_page(
             None,
         ),
     };
-    let mut resp = login_page_step(status, next, Some(&msg), username, totp_step);
+    let mut resp = login_page_step(config, status, next, Some(&msg), username, totp_step);
     if let Some(secs) = retry {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -302,9 +272,8 @@ fn signed_in(st: &AppState, issued: services::auth::Issued, next: Option<&str>) 
     let ttl = i64::try_from(st.config.token_ttl_secs).unwrap_or(i64::MAX);
     r.headers_mut()
         .append(header::SET_COOKIE, session_cookie(st, &token, ttl));
-    if let Some(v) = step_cookie("", 0) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
+    r.headers_mut()
+        .append(header::SET_COOKIE, step_cookie(&st.config, "", 0));
     r.extensions_mut().insert(Principal::from(&user));
     r
 }
@@ -316,10 +285,11 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let attempt = LoginAttempt(f.username.chars().take(64).collect());
-    let pre_ok =
-        cookie_value(&headers, LOGIN_COOKIE).is_some_and(|c| constant_time_eq(&c, &f.csrf));
+    let pre_ok = cookies::get(&st.config, &headers, cookies::LOGIN)
+        .is_some_and(|c| constant_time_eq(&c, &f.csrf));
     let mut resp = if !pre_ok {
         login_page(
+            &st.config,
             StatusCode::FORBIDDEN,
             f.next.as_deref(),
             Some("登录页面已过期，请重新输入"),
@@ -330,15 +300,15 @@ async fn login(
             Ok(user) if user.totp_enabled => match services::auth::begin_second_step(&st, &user) {
                 Ok(step) => {
                     let mut r = login_page_step(
+                        &st.config,
                         StatusCode::OK,
                         f.next.as_deref(),
                         None,
                         &user.username,
                         true,
                     );
-                    if let Some(v) = step_cookie(&step, 300) {
-                        r.headers_mut().append(header::SET_COOKIE, v);
-                    }
+                    r.headers_mut()
+                        .append(header::SET_COOKIE, step_cookie(&st.config, &step, 300));
                     r
                 }
                 Err(e) => error_response(e),
@@ -347,7 +317,7 @@ async fn login(
                 Ok(issued) => signed_in(&st, issued, f.next.as_deref()),
                 Err(e) => error_response(e),
             },
-            Err(r) => refused_page(r, f.next.as_deref(), &f.username, false),
+            Err(r) => refused_page(&st.config, r, f.next.as_deref(), &f.username, false),
         }
     };
     resp.extensions_mut().insert(attempt);
@@ -373,17 +343,19 @@ async fn login_totp(
     Form(f): Form<TotpForm>,
 ) -> Response {
     let attempt = LoginAttempt(f.username.chars().take(64).collect());
-    let pre_ok =
-        cookie_value(&headers, LOGIN_COOKIE).is_some_and(|c| constant_time_eq(&c, &f.csrf));
-    let step = cookie_value(&headers, STEP_COOKIE);
+    let pre_ok = cookies::get(&st.config, &headers, cookies::LOGIN)
+        .is_some_and(|c| constant_time_eq(&c, &f.csrf));
+    let step = cookies::get(&st.config, &headers, cookies::LOGIN_STEP);
     let mut resp = match step {
         _ if !pre_ok => login_page(
+            &st.config,
             StatusCode::FORBIDDEN,
             f.next.as_deref(),
             Some("登录页面已过期，请重新输入"),
             &f.username,
         ),
         None => login_page(
+            &st.config,
             StatusCode::UNAUTHORIZED,
             f.next.as_deref(),
             Some("登录已超时，请重新输入用户名和密码"),
@@ -398,7 +370,7 @@ async fn login_totp(
                         r.error,
                         ApiError::SecondFactor(_) | ApiError::TooManyRequests(..)
                     );
-                    refused_page(r, f.next.as_deref(), &f.username, again)
+                    refused_page(&st.config, r, f.next.as_deref(), &f.username, again)
                 }
             }
         }
@@ -439,7 +411,7 @@ pub async fn api_session(
     headers: &HeaderMap,
     method: &Method,
 ) -> Option<Result<Principal, ApiError>> {
-    let token = cookie_value(headers, SESSION_COOKIE)?;
+    let token = cookies::get(&st.config, headers, cookies::SESSION)?;
     let write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if write {
         let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());

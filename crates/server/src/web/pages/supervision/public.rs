@@ -16,11 +16,11 @@ use crate::error::ApiError;
 use crate::services::complaints as svc;
 use crate::services::notices;
 use crate::state::AppState;
+use crate::web::cookies;
 use crate::web::extract::ClientIp;
 use crate::web::middleware::noted;
 use crate::web::pages::kit::{PageError, PageResult, error_page, local, pe, render};
 use crate::web::pages::photos::PhotoForm;
-use crate::web::pages::session::cookie_value;
 
 #[derive(Template)]
 #[template(path = "public.html")]
@@ -139,32 +139,33 @@ pub(super) fn fresh_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-/// `page` answered with `status`, its form's token set as the cookie `cookie` (HttpOnly, strict,
-/// for the `/q/` pages).
-pub(super) fn with_token(status: StatusCode, page: &PublicPage, cookie: &'static str) -> Response {
+/// `page` answered with `status`, its form's token set as the cookie `cookie`.
+pub(super) fn with_token(
+    st: &AppState,
+    status: StatusCode,
+    page: &PublicPage,
+    cookie: &'static str,
+) -> Response {
     let mut resp = render(status, page);
-    if let Some(token) = page.form.as_ref().map(|f| f.csrf.clone())
+    if let Some(token) = page.form.as_ref().map(|f| f.csrf.as_str())
         && !token.is_empty()
     {
-        let c = cookie::Cookie::build((cookie, token))
-            .path("/q/")
-            .http_only(true)
-            .same_site(cookie::SameSite::Strict)
-            .build();
-        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(&st.config, cookie, token, None),
+        );
     }
     resp
 }
 
 /// Whether the form's token matches its cookie (the double submit).
 pub(super) fn token_matches(
+    st: &AppState,
     headers: &axum::http::HeaderMap,
-    cookie: &str,
+    cookie: &'static str,
     sent: Option<&str>,
 ) -> bool {
-    match (cookie_value(headers, cookie), sent) {
+    match (cookies::get(&st.config, headers, cookie), sent) {
         (Some(c), Some(s)) => !c.is_empty() && c == s,
         _ => false,
     }
@@ -215,7 +216,6 @@ pub(super) async fn public_article(State(st): State<AppState>, Path(id): Path<Uu
 // ---------------------------------------------------------------------------------------------
 // The complaint form (F3, E5)
 
-const COMPLAINT_COOKIE: &str = "cyltrace_complaint";
 const COMPLAINT_FIELDS: [&str; 2] = ["content", "phone"];
 
 fn complaint_page(code: &str) -> PublicPage {
@@ -256,6 +256,7 @@ fn complaint_page(code: &str) -> PublicPage {
 
 /// The complaint form again after a refusal: filled in, each reason next to its field.
 fn complaint_refused(
+    st: &AppState,
     code: &str,
     status: StatusCode,
     values: &[(String, String)],
@@ -265,7 +266,7 @@ fn complaint_refused(
     if let Some(f) = page.form.as_mut() {
         f.refused(values, errors);
     }
-    with_token(status, &page, COMPLAINT_COOKIE)
+    with_token(st, status, &page, cookies::COMPLAINT)
 }
 
 pub(super) async fn complaint_form(
@@ -274,9 +275,10 @@ pub(super) async fn complaint_form(
 ) -> PageResult {
     let (c, _) = pe(svc::complaint_target(&st, &code).await)?;
     Ok(with_token(
+        &st,
         StatusCode::OK,
         &complaint_page(c.as_str()),
-        COMPLAINT_COOKIE,
+        cookies::COMPLAINT,
     ))
 }
 
@@ -296,14 +298,16 @@ pub(super) async fn submit_complaint(
     let values = form.values(&COMPLAINT_FIELDS);
     if let Some((status, why)) = &form.broken {
         return Ok(complaint_refused(
+            &st,
             code,
             *status,
             &values,
             &[FieldError::new("photos", why.clone())],
         ));
     }
-    if !token_matches(&headers, COMPLAINT_COOKIE, form.csrf()) {
+    if !token_matches(&st, &headers, cookies::COMPLAINT, form.csrf()) {
         return Ok(complaint_refused(
+            &st,
             code,
             StatusCode::UNPROCESSABLE_ENTITY,
             &values,
@@ -316,6 +320,7 @@ pub(super) async fn submit_complaint(
             Ok(d) => d,
             Err(ApiError::Invalid(v)) => {
                 return Ok(complaint_refused(
+                    &st,
                     code,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     &values,

@@ -16,12 +16,11 @@ use super::public::{
 use crate::error::ApiError;
 use crate::services::public_requests::{self as svc, OrderRequestInput, SLOTS, Target};
 use crate::state::AppState;
+use crate::web::cookies;
 use crate::web::extract::ClientIp;
 use crate::web::middleware::noted;
 use crate::web::pages::kit::{PageResult, error_page, pe, render};
 use crate::web::pages::public_label::tel_uri;
-
-const ORDER_COOKIE: &str = "cyltrace_order";
 
 fn order_page(st: &AppState, t: &Target) -> PublicPage {
     let code = t.cylinder.as_str();
@@ -107,15 +106,16 @@ fn refused(
     if let Some(f) = page.form.as_mut() {
         f.refused(values, errors);
     }
-    with_token(status, &page, ORDER_COOKIE)
+    with_token(st, status, &page, cookies::ORDER)
 }
 
 pub(super) async fn order_form(State(st): State<AppState>, Path(code): Path<String>) -> PageResult {
     let t = pe(svc::target(&st, &code).await)?;
     Ok(with_token(
+        &st,
         StatusCode::OK,
         &order_page(&st, &t),
-        ORDER_COOKIE,
+        cookies::ORDER,
     ))
 }
 
@@ -161,7 +161,7 @@ pub(super) async fn submit_order(
 ) -> PageResult {
     let t = pe(svc::target(&st, &code).await)?;
     throttle(&st, client)?;
-    if !token_matches(&headers, ORDER_COOKIE, Some(f.csrf.as_str())) {
+    if !token_matches(&st, &headers, cookies::ORDER, Some(f.csrf.as_str())) {
         return Ok(refused(
             &st,
             &t,
