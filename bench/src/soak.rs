@@ -184,14 +184,14 @@ async fn main() -> anyhow::Result<()> {
     let mut totals = Window::default();
     while started.elapsed() < Duration::from_secs(args.duration_secs) {
         tick.tick().await;
-        let (load, window, in_flight) = (load.clone(), window.clone(), in_flight.clone());
+        let (op_load, op_window, op_in_flight) = (load.clone(), window.clone(), in_flight.clone());
         in_flight.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let t = Instant::now();
-            let status = load.one(rand_below(100)).await;
+            let status = op_load.one(rand_below(100)).await;
             let us = t.elapsed().as_micros() as u64;
-            in_flight.fetch_sub(1, Ordering::Relaxed);
-            let mut w = window.lock().await;
+            op_in_flight.fetch_sub(1, Ordering::Relaxed);
+            let mut w = op_window.lock().await;
             w.latencies_us.push(us);
             match status {
                 0 => w.transport_errors += 1,

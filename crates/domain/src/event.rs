@@ -538,6 +538,25 @@ impl EventData {
         }
     }
 
+    /// The uploaded files the event names (SM3 hex), each with its field relative to the event:
+    /// a scrapping's photos and an inspection's report. They must be files the recorder may use.
+    pub fn file_references(&self) -> Vec<(String, &str)> {
+        match self {
+            Self::Scrap(s) => s
+                .photos
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (format!("data.photos[{i}]"), h.as_str()))
+                .collect(),
+            Self::InspectionResult(r) => r
+                .report_file
+                .iter()
+                .map(|f| ("data.report_file".to_owned(), f.as_str()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Organisations the event names (inspection stations), which must exist.
     pub fn referenced_org(&self) -> Option<Uuid> {
         match self {

@@ -94,6 +94,49 @@ async fn a_record_references_only_files_its_writer_may_read() {
         .expect(201);
 }
 
+// D4, G1: a scrapping's photos are files its recorder may use: another enterprise's photo or a made-up
+// hash is refused naming the photo, and nothing is stored.
+#[tokio::test]
+async fn a_scrapping_names_only_photos_its_recorder_may_use() {
+    const CODE: &str = "1103009921";
+    let app = TestApp::spawn().await;
+    let a = app.enterprise("sa").await;
+    let b = app.enterprise("sb").await;
+    app.post_cylinders(&b.admin, vec![archive(CODE, b.org)])
+        .await
+        .expect(201);
+    let foreign = upload(&app, &a.admin, "a's destruction photo").await;
+    let own = upload(&app, &b.admin, "b's destruction photo").await;
+    let scrap = |photos: Vec<&str>| {
+        cyltrace_testkit::event(
+            "scrap",
+            &[CODE],
+            &ago(5),
+            None,
+            json!({"reason": "腐蚀严重", "destruction_method": "压扁", "photos": photos}),
+        )
+    };
+    for bad in [foreign.as_str(), &"ab".repeat(32)] {
+        let r = app
+            .post_events(&b.admin, vec![scrap(vec![&own, bad])])
+            .await;
+        problem(r, 422, Some("events[0].data.photos[1]"));
+    }
+    let r = app
+        .get(&b.admin, &format!("/api/v1/cylinders/{CODE}/events"))
+        .await;
+    let scraps = r.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "scrap")
+        .count();
+    assert_eq!(scraps, 0, "{}", r.text);
+    app.post_events(&b.admin, vec![scrap(vec![&own])])
+        .await
+        .expect(201);
+}
+
 // D3, G1: the inspection report a station issues is read by the cylinder's enterprise too (the
 // station is not inside the enterprise's scope), and by no other enterprise.
 #[tokio::test]

@@ -90,6 +90,22 @@ pub async fn submit(
             .into());
         }
     }
+    // Files a record names are the recorder's own (issue 22): not another enterprise's, not made up.
+    // A lower platform's upload names files kept on its own node.
+    if sub.naming != Naming::PsItems {
+        let mut errs = ValidationErrors::default();
+        for (i, e) in sub.events.iter().enumerate() {
+            for (field, reference) in e.data.file_references() {
+                if !super::files::usable(st, p, reference).await? {
+                    errs.push(
+                        sub.naming.field(i, &field),
+                        "文件不存在或无权使用：请先上传（POST /api/v1/files）再引用",
+                    );
+                }
+            }
+        }
+        errs.into_result(()).map_err(ApiError::Invalid)?;
+    }
     let now = st.now();
     let audit = audit.map(|a| a.record(p, events_detail(&sub.events), now));
     let req = WriteRequest {
