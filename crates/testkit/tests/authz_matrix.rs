@@ -39,11 +39,14 @@ use std::sync::Arc;
 use authz_kit::rights::{RIGHTS, Rights, allowed_roles};
 use authz_kit::{Side, fill, fixed, fixtures};
 use cyltrace_domain::Role;
-use cyltrace_server::web::pages::session::{SESSION_COOKIE, csrf_of};
+use cyltrace_server::web::pages::session::csrf_of;
 use cyltrace_testkit::TestApp;
 use cyltrace_testkit::reqwest::{self, Method, StatusCode, redirect};
 use cyltrace_testkit::routes::{Route, routed};
 use serde_json::Value;
+
+/// The session cookie of a page (over plain HTTP, as the test server speaks: no `__Host-` prefix).
+const SESSION_COOKIE: &str = "cyltrace_session";
 
 /// Which kind of route: it decides how a caller is identified and how a refusal looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
