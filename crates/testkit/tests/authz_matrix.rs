@@ -238,6 +238,45 @@ async fn every_route_refuses_whom_it_must_and_leaks_nothing_foreign() {
          {unlisted:#?}\nentries of RIGHTS no route has: {stale:#?}"
     );
 
+    // The documented routes (`/api/v1`, `/PS`, operations: the OpenAPI document is generated
+    // from exactly that router) are all walked, and the document's own word on who may call each
+    // — an operation without a security requirement is public — agrees with the table.
+    let doc = app.get_anon("/api/openapi.json").await.body;
+    let mut doc_public = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            let route = (method.to_uppercase(), path.clone());
+            if !cyltrace_testkit::routes::METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            assert!(
+                routes.contains(&route),
+                "documented but not walked: {route:?}"
+            );
+            let open = match op.get("security").or(doc.get("security")) {
+                None => true,
+                Some(Value::Array(reqs)) => {
+                    reqs.is_empty()
+                        || reqs
+                            .iter()
+                            .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                }
+                Some(_) => false,
+            };
+            let listed = matches!(table.get(&route), Some(Rights::Public));
+            if open != listed && !print {
+                doc_public.push(format!(
+                    "{} {}: the document says {}, RIGHTS says {}",
+                    route.0,
+                    route.1,
+                    if open { "public" } else { "signed in" },
+                    if listed { "Public" } else { "not public" }
+                ));
+            }
+        }
+    }
+    assert!(doc_public.is_empty(), "{doc_public:#?}");
+
     // Every parameter is known.
     let unknown: Vec<String> = routes
         .iter()
