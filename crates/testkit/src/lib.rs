@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 pub use reqwest;
 
+pub mod routes;
+
 pub const ADMIN: &str = "root";
 pub const ADMIN_PASSWORD: &str = "Bootstrap2026";
 pub const PASSWORD: &str = "Passw0rd2026";

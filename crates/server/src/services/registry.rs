@@ -259,6 +259,7 @@ pub async fn car_bottle(st: &AppState, p: &Principal, code: &str) -> ApiResult<V
 
 /// The three labels of a vehicle cylinder (mounted at 120° from each other), as one PDF.
 pub async fn car_bottle_labels(st: &AppState, p: &Principal, code: &str) -> ApiResult<Vec<u8>> {
+    p.require(Action::Read)?;
     visible_car_bottle(st, p, code).await?;
     let codes = vec![code.trim().to_owned(); 3];
     super::labels::sheet(st, p, &codes).await
@@ -271,6 +272,7 @@ pub async fn car_bottles_yunnan(
     p: &Principal,
     since: DateTime<Utc>,
 ) -> ApiResult<Vec<Value>> {
+    p.require(Action::Read)?;
     let list = st
         .store
         .list_biz(&BizFilter {

@@ -2,8 +2,9 @@
 //! ended by sending the cylinders (one `inspection_send` event appended — the event write path, kept
 //! as it is).
 
+use cyltrace_domain::access::Action;
 use cyltrace_domain::intake::Naming;
-use cyltrace_domain::{CylinderCode, Event, EventData, OrgKind, Text};
+use cyltrace_domain::{CylinderCode, Event, EventData, EventKind, OrgKind, Text};
 use cyltrace_store::{PsDoc, PsDocUpdate};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -16,6 +17,9 @@ use crate::state::AppState;
 
 /// §8.1: opens a work order for an inspection station of this node.
 pub async fn begin_check_apply(st: &AppState, p: &Principal, body: &Value) -> PsResult<i64> {
+    // Sending cylinders to inspection is the warehouse's and the enterprise admin's (as
+    // `POST /api/v1/inspection-applications`), whatever door the request comes through.
+    p.require(Action::RecordEvent(EventKind::InspectionSend))?;
     let third = third_id(body)?;
     let station = body
         .get("Station")
@@ -71,6 +75,7 @@ pub async fn change_check_apply(
     op: &str,
     audit: Option<&Audit>,
 ) -> PsResult<()> {
+    p.require(Action::RecordEvent(EventKind::InspectionSend))?;
     let third = third_id(body)?;
     let id = body
         .get("Id")

@@ -3,6 +3,7 @@
 //! photos (`Answer` in the document: `Text`, `Photos`, `Date`, `By`) — and the regulator in scope
 //! reads the answer and sees the photos.
 
+use cyltrace_domain::access::Action;
 use cyltrace_domain::ps::ymdhms;
 use cyltrace_domain::{CylinderCode, Role, Text, ValidationErrors};
 use cyltrace_store::{Page, PsDoc, PsDocFilter};
@@ -94,6 +95,7 @@ fn spot_summary(d: &PsDoc, with_id: bool) -> Value {
 
 /// §7.3.1: the caller's spot checks not yet answered.
 pub async fn unanswered_spot_checks(st: &AppState, p: &Principal) -> PsResult<Value> {
+    p.require(Action::Read)?;
     let docs = st
         .store
         .list_ps_docs(&PsDocFilter {
@@ -111,6 +113,7 @@ pub async fn unanswered_spot_checks(st: &AppState, p: &Principal) -> PsResult<Va
 
 /// §7.3.2.
 pub async fn spot_check_detail(st: &AppState, p: &Principal, id: Option<&str>) -> PsResult<Value> {
+    p.require(Action::Read)?;
     let id = parse_id(id, "id")?;
     let d = own_doc(st, p, id, "spot_check", "抽查").await?;
     let mut v = spot_summary(&d, false);

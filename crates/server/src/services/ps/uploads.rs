@@ -130,6 +130,7 @@ pub async fn business_count(
     p: &Principal,
     data: &Value,
 ) -> PsResult<Option<String>> {
+    p.require(Action::Read)?;
     let c = BusinessCount::parse(data).map_err(|e| PsError::Refused(reasons(&e)))?;
     let (from, to) = c.range();
     let (_, received) = st
