@@ -99,10 +99,57 @@ pub fn documented(st: &AppState) -> OpenApiRouter<AppState> {
     let ps = ps::router()
         .layer(axum::middleware::from_fn(ps::enveloped))
         .layer(from_fn_with_state(st.clone(), audit));
-    OpenApiRouter::with_openapi(api::ApiDoc::openapi())
+    let mut documented = OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .nest(api::V1, with_doc(v1, v1_doc))
         .merge(ps)
-        .merge(ops::router())
+        .merge(ops::router());
+    shared_answers(documented.get_openapi_mut());
+    documented
+}
+
+/// The answers the shared layers give before any handler runs, added to every operation whose own
+/// entry does not list them: an `/api/v1` URI with a query parameter or path segment that no text
+/// can hold (`readable_uri`: 422 problem+json), and a `/PS` one (`ps::enveloped`: 400, the envelope
+/// with `State` 1). Any operation can be sent such a URI, so every one can answer so.
+fn shared_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let ps_malformed: RefOr<utoipa::openapi::Response> = ResponseBuilder::new()
+        .description(
+            "A query parameter that is not UTF-8 or holds NUL (or a body that is not what the call \
+             takes): `State` 1 with the reason",
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("PsEnvelope")))
+                .build(),
+        )
+        .build()
+        .into();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let (status, answer) = if path.starts_with("/api/v1/") {
+            ("422", RefOr::Ref(Ref::from_response_name("Problem")))
+        } else if path.starts_with("/PS/") {
+            ("400", ps_malformed.clone())
+        } else {
+            continue;
+        };
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| answer.clone());
+        }
+    }
 }
 
 /// An axum router and the document of its routes, back together (after axum-only settings such as

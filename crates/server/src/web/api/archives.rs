@@ -230,7 +230,8 @@ struct StockQuery {
     params(StockQuery),
     responses((status = 200, description = "The file, as an attachment", content(
             (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+            (Binary = "text/csv; charset=utf-8"))), (status = 401, response = Problem), (status = 403, response = Problem),
+        (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn export_stock(
     State(st): State<AppState>,
     p: Principal,

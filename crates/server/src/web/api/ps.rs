@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::{ApiRouter, v1};
 use crate::auth::Principal;
@@ -128,16 +127,16 @@ async fn list_business_counts(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "The application")), operation_id = "approve_registration",
     responses((status = 200, body = Object),
-        (status = 400, description = "An id that is not a number (plain text)"),
         (status = 401, response = Problem), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem),
         (status = 422, response = Problem)))]
 async fn approve(
     State(st): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     Extension(meta): Extension<RequestMeta>,
 ) -> ApiResult<Response> {
+    let id = application_id(&id)?;
     let audit =
         audit_to(meta, StatusCode::OK).note(format!("registration application {id} approved"));
     let v = svc::approve_registration(&st, &p, id, Some(&audit)).await?;
@@ -155,9 +154,10 @@ async fn approve(
 async fn reject(
     State(st): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    let id = application_id(&id)?;
     let reason = body
         .get("reason")
         .and_then(Value::as_str)
@@ -167,6 +167,13 @@ async fn reject(
         Json(json!({"id": id, "state": "rejected"})),
         format!("registration application {id} rejected"),
     ))
+}
+
+/// An application's id from the path: one that is not a number names no application (404, like
+/// every id of `/api/v1` that does not parse, rather than the extractor's plain-text 400).
+fn application_id(s: &str) -> ApiResult<i64> {
+    s.parse()
+        .map_err(|_| ApiError::NotFound("申请不存在".to_owned()))
 }
 
 /// Issue a spot check: 201 `{"id"}`.
@@ -192,14 +199,15 @@ async fn create_spot_check(
     security(("bearer" = [])),
     params(("user_id" = Uuid, Path, description = "The `/PS` account")), request_body = Object,
     responses((status = 204, description = "Set or removed"),
-        (status = 400, description = "A malformed id (plain text) or body (problem+json)"),
+        (status = 400, response = Problem),
         (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
 async fn set_sm4_key(
     State(st): State<AppState>,
     p: Principal,
-    Path(user_id): Path<Uuid>,
+    Path(user_id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    let user_id = super::parse_id(&user_id, "账号")?;
     let (user, set) = svc::set_account_key(&st, &p, user_id, &body).await?;
     // The key itself is never written to the audit record.
     Ok(noted(

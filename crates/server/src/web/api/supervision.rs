@@ -2,6 +2,7 @@
 //! `GET /supervision?from&to` and `GET /supervision/statistics?g=month|quarter|year&n=12`.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use cyltrace_domain::supervision::Granularity;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use crate::error::ApiError;
 use crate::services::supervision as svc;
 use crate::state::AppState;
 use crate::web::Problem;
+use crate::web::extract::query;
 
 pub fn router() -> ApiRouter {
     OpenApiRouter::new()
@@ -36,12 +38,13 @@ struct PeriodQuery {
 #[utoipa::path(get, path = "/api/v1/supervision", tag = "supervision", params(PeriodQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Object),
-        (status = 400, description = "A malformed query string (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+        (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn figures(
     State(st): State<AppState>,
     p: Principal,
-    Query(q): Query<PeriodQuery>,
+    q: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Json<svc::Supervision>, ApiError> {
+    let q = query(q)?;
     let (from, to) = svc::period(st.now(), q.from.as_deref(), q.to.as_deref())?;
     Ok(Json(svc::compute(&st, &p, from, to).await?))
 }
@@ -59,12 +62,13 @@ struct StatsQuery {
 #[utoipa::path(get, path = "/api/v1/supervision/statistics", tag = "supervision",
     params(StatsQuery), security(("bearer" = [])),
     responses((status = 200, body = Object),
-        (status = 400, description = "A malformed query string (plain text)"), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+        (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
 async fn statistics(
     State(st): State<AppState>,
     p: Principal,
-    Query(q): Query<StatsQuery>,
+    q: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
     let g = match q.g.as_deref().filter(|s| !s.is_empty()) {
         None => Granularity::Month,
         Some(s) => Granularity::parse(s)

@@ -164,7 +164,7 @@ impl From<&CylinderStatus> for StatusView {
 
 /// The archive as it stands now (registration, check dates and state follow the events), the
 /// node's numeric id, the 16-digit QR id, and the status.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize)]
 pub struct CylinderView {
     #[serde(flatten)]
     pub archive: Archive,
@@ -172,6 +172,68 @@ pub struct CylinderView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qr_id: Option<String>,
     pub status: StatusView,
+}
+
+/// One object: the archive's properties and the view's three. (A derived schema would be
+/// `allOf: [Archive, {…}]`, and Archive — a request body that refuses unknown fields — says
+/// `additionalProperties: false`, which under `allOf` refuses the view's own fields: no answer
+/// could match.)
+impl utoipa::PartialSchema for CylinderView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+        };
+        use utoipa::openapi::{Ref, RefOr};
+        let mut obj = match <Archive as utoipa::PartialSchema>::schema() {
+            RefOr::T(Schema::Object(o)) => o,
+            _ => Object::new(),
+        };
+        obj.additional_properties = None;
+        obj.description = Some(
+            "The archive as it stands now (registration, check dates and state follow the \
+             events), the node's numeric id, the 16-digit QR id, and the status."
+                .to_owned(),
+        );
+        obj.properties.insert(
+            "archive_id".to_owned(),
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .into(),
+        );
+        obj.properties.insert(
+            "qr_id".to_owned(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "The 16-digit QR id (when the archive names its region)",
+                ))
+                .into(),
+        );
+        obj.properties.insert(
+            "status".to_owned(),
+            Ref::from_schema_name("StatusView").into(),
+        );
+        obj.required
+            .extend(["archive_id".to_owned(), "status".to_owned()]);
+        RefOr::T(Schema::Object(obj))
+    }
+}
+
+impl ToSchema for CylinderView {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <Archive as ToSchema>::schemas(schemas);
+        schemas.push((
+            StatusView::name().into(),
+            <StatusView as utoipa::PartialSchema>::schema(),
+        ));
+        <StatusView as ToSchema>::schemas(schemas);
+    }
 }
 
 impl From<CylinderRecord> for CylinderView {

@@ -32,6 +32,34 @@ pub struct PsEnvelope {
     pub value: Option<String>,
 }
 
+/// The 200 of a `/PS` list call: the JSON array it asks for, or — refused (a malformed `lasttime`,
+/// no right to read) — the envelope with `State` 1, as YUNNAN-API.md answers refusals.
+pub struct PsList;
+
+impl utoipa::PartialSchema for PsList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder};
+        OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(ObjectBuilder::new()))
+            .item(utoipa::openapi::Ref::from_schema_name("PsEnvelope"))
+            .into()
+    }
+}
+
+impl ToSchema for PsList {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            PsEnvelope::name().into(),
+            <PsEnvelope as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
 /// What any `/PS` call with data may answer besides its own: malformed, or no valid ticket.
 #[derive(IntoResponses)]
 pub enum PsRefused {

@@ -134,7 +134,7 @@ where
 /// §2: the non-vehicle cylinder archives of the caller's scope changed since `lasttime`.
 #[utoipa::path(get, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = inline(PsList)),
         PsNoTicket))]
 async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
@@ -154,7 +154,7 @@ async fn generic_bottles(State(st): State<AppState>, q: Params) -> Response {
 /// §2 as a POST (some callers send one).
 #[utoipa::path(post, path = "/PS/GenericBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+    responses((status = 200, description = "The archives, a JSON array (GenericBottle fields); a refusal is the envelope with `State` 1", body = inline(PsList)),
         PsNoTicket))]
 async fn generic_bottles_post(st: State<AppState>, q: Params) -> Response {
     generic_bottles(st, q).await
@@ -163,7 +163,7 @@ async fn generic_bottles_post(st: State<AppState>, q: Params) -> Response {
 /// §3: the vehicle cylinder archives of the caller's scope changed since `lasttime`.
 #[utoipa::path(get, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = inline(PsList)),
         PsNoTicket))]
 async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
     let p = match svc::principal(&st, ticket(&q)).await {
@@ -190,7 +190,7 @@ async fn car_bottles(State(st): State<AppState>, q: Params) -> Response {
 /// §3 as a POST (some callers send one).
 #[utoipa::path(post, path = "/PS/CarBottle/List", tag = "PS", security(("ps_ticket" = [])),
     params(PsTicket, PsSince),
-    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = [Object]),
+    responses((status = 200, description = "The archives, a JSON array (CarBottle fields); a refusal is the envelope with `State` 1", body = inline(PsList)),
         PsNoTicket))]
 async fn car_bottles_post(st: State<AppState>, q: Params) -> Response {
     car_bottles(st, q).await
@@ -324,7 +324,7 @@ async fn apply_old(State(st): State<AppState>, q: Params, h: HeaderMap, b: Bytes
 /// §7.3.1: the spot checks not yet answered, a JSON array.
 #[utoipa::path(post, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
     security(("ps_ticket" = [])), params(PsTicket),
-    responses((status = 200, description = "`[{Id, Style, CheckCount, CheckDate, CheckComment, ApplyDate}]`; a refusal is the envelope with `State` 1", body = [Object]),
+    responses((status = 200, description = "`[{Id, Style, CheckCount, CheckDate, CheckComment, ApplyDate}]`; a refusal is the envelope with `State` 1", body = inline(PsList)),
         PsNoTicket))]
 async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
     match svc::principal(&st, ticket(&q)).await {
@@ -342,7 +342,7 @@ async fn spot_list(State(st): State<AppState>, q: Params) -> Response {
 /// §7.3.1 as a GET.
 #[utoipa::path(get, path = "/PS/BottleCheck/UnresponseList", tag = "PS",
     security(("ps_ticket" = [])), params(PsTicket),
-    responses((status = 200, description = "As the POST", body = [Object]),
+    responses((status = 200, description = "As the POST", body = inline(PsList)),
         PsNoTicket))]
 async fn spot_list_get(st: State<AppState>, q: Params) -> Response {
     spot_list(st, q).await

@@ -35,7 +35,8 @@ pub(super) struct StockQuery {
 #[utoipa::path(get, path = "/api/v1/stock", tag = "stock", security(("bearer" = [])),
     params(StockQuery),
     responses((status = 200, body = Object), (status = 401, response = Problem),
-        (status = 403, response = Problem), (status = 422, response = Problem)))]
+        (status = 403, response = Problem), (status = 404, response = Problem),
+        (status = 422, response = Problem)))]
 pub(super) async fn stock(
     State(st): State<AppState>,
     p: Principal,
