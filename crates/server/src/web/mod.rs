@@ -13,11 +13,13 @@
 //! - `ops.rs` — health, readiness, metrics, serving the OpenAPI document;
 //! - `middleware.rs` — bearer-token auth, the audit record of every write, request metrics;
 //! - `extract.rs` — the shared extractors (JSON body, query, principal, page viewer);
+//! - `form.rs` — query strings and form bodies as text pairs (pure; fuzzed);
 //! - `error.rs` — errors as `application/problem+json`.
 
 pub mod api;
 mod error;
 pub mod extract;
+mod form;
 pub mod middleware;
 pub mod ops;
 pub mod pages;
