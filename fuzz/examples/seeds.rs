@@ -1,7 +1,8 @@
 //! Writes the seed corpus, `corpus/<target>/seed-*`, from the repository's test vectors: the
 //! samples of the domain's tests, the YUNNAN-API examples, the import template. Run it (without
 //! the fuzzing flags) after changing a parser's input format: `cargo run --example seeds` in
-//! `fuzz/`. Inputs libFuzzer finds are merged into the same folders by `run.sh --merge`.
+//! `fuzz/` (the SM4 and xlsx seeds come out different each time: random IVs, timestamps; commit only
+//! the seeds you meant to change). Inputs libFuzzer finds are merged by `run.sh --merge`.
 
 use std::path::Path;
 
@@ -100,6 +101,17 @@ fn event_json() {
         "codes": ["1103007831", "1103007831"], "time": "0001-01-01T00:00:00Z", "lat": 91.0, "lon": 0,
         "data": {"vehicle": "云A12345"}}]}),
     );
+    // Found fuzzing (issue 22): a list of codes past the bound was searched for repeats,
+    // quadratically (200,000 codes: minutes); now refused by its length.
+    let codes: Vec<String> = (0..1001)
+        .map(|i| format!("{:010}", 1_103_000_000 + i))
+        .collect();
+    write_json(
+        "event_json",
+        "overlong-codes",
+        &json!({"events": [{"id": nil, "kind": "load", "codes": codes,
+            "time": "2026-11-21T08:00:00+08:00", "site_id": nil, "data": {"vehicle": "云A12345"}}]}),
+    );
 }
 
 fn ps_data() {
@@ -167,6 +179,14 @@ fn ps_data() {
     for (name, v) in seeds {
         write_json("ps_data", name, &v);
     }
+    // Found fuzzing (issue 22): Items past the bound were read one by one, each ThridId compared
+    // with all before it; now refused by their length.
+    let items: Vec<Value> = (0..1001).map(|i| json!({"ThridId": i})).collect();
+    write_json(
+        "ps_data",
+        "overlong-items",
+        &json!({"Items": items, "Man": {"Name": "张三"}}),
+    );
     for (name, s) in [
         ("ymd", "20200420"),
         ("ymdhms", " 20200420195401"),
