@@ -180,8 +180,9 @@ fn ps_data() {
         write_json("ps_data", name, &v);
     }
     // Found fuzzing (issue 22): Items past the bound were read one by one, each ThridId compared
-    // with all before it; now refused by their length.
-    let items: Vec<Value> = (0..1001).map(|i| json!({"ThridId": i})).collect();
+    // with all before it; now refused by their length. Empty items keep the seed under 4 KiB
+    // (libFuzzer's inputs grow to the largest seed, and slow down with it).
+    let items: Vec<Value> = (0..1001).map(|_| json!({})).collect();
     write_json(
         "ps_data",
         "overlong-items",
