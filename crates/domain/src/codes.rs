@@ -148,6 +148,16 @@ impl QrId {
         })
     }
 
+    /// The anti-counterfeit signature of a scanned label URL (its `s` parameter), when it has one
+    /// (A8); checking it takes the node's key, which is the server's.
+    pub fn signature_in(scanned: &str) -> Option<&str> {
+        let query = scanned.split_once('?').map_or(scanned, |(_, q)| q);
+        query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == "s").then_some(v)
+        })
+    }
+
     /// The 16 digits.
     pub fn digits(&self) -> String {
         format!("{}{}", self.region, self.code)
@@ -201,6 +211,16 @@ mod tests {
         assert!(!km.contains(&RegionCode::parse("530200").unwrap()));
         assert!(RegionCode::parse("000000").is_err());
         assert!(RegionCode::parse("99000").is_err());
+    }
+
+    #[test]
+    fn a_label_urls_signature() {
+        // A8: the `s` parameter of a scanned label URL, whatever the order of the parameters.
+        let url = "https://trace.example.cn/Q?id=5301001103007831&s=0123456789ABCDEF";
+        assert_eq!(QrId::signature_in(url), Some("0123456789ABCDEF"));
+        assert_eq!(QrId::signature_in("Q?s=ab&id=5301001103007831"), Some("ab"));
+        assert_eq!(QrId::signature_in("5301001103007831"), None);
+        assert_eq!(QrId::signature_in("Q?id=5301001103007831&ss=1"), None);
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! SM4 (GB/T 32907) in CBC mode with PKCS#7 padding: how `/PS` callers with a key send `data`
 //! (`{"Cipher": base64, "Iv": base64}`, YUNNAN-API.md), and how this node's uplink sends it.
+//!
+//! Pure but for the IV's randomness (no `crate::` paths): `fuzz/` compiles this very file into its
+//! `sm4_envelope` and `label_url` targets.
 
 use base64ct::{Base64, Encoding};
 use cbc::cipher::block_padding::Pkcs7;

@@ -319,6 +319,30 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_past_the_item_bound_is_refused_by_its_length_alone() {
+        // Issue 22 (found fuzzing): a body's worth of items was read item by item (each ThridId
+        // or Barcode compared with all before it: minutes) and answered one error per item.
+        let items: Vec<serde_json::Value> =
+            (0..=MAX_ITEMS).map(|i| json!({"ThridId": i})).collect();
+        let data = json!({"Items": items, "Man": {"Name": "张三"}});
+        for kind in TraceKind::ALL {
+            let e = parse_trace(kind, &data, org(), now(), Some(org())).unwrap_err();
+            let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+            assert!(
+                !fields.iter().any(|f| f.starts_with("Items[")),
+                "{kind:?}: {e}"
+            );
+            assert!(fields.contains(&"Items"), "{kind:?}: {e}");
+        }
+        let items: Vec<serde_json::Value> = (0..=MAX_ITEMS)
+            .map(|i| json!({"Barcode": format!("{:010}", 1_103_000_000 + i)}))
+            .collect();
+        let e = RegistrationApply::parse(&json!({"ThirdId": 1, "Items": items})).unwrap_err();
+        assert!(!e.0.iter().any(|f| f.field.starts_with("Items[")), "{e}");
+        assert!(e.0.iter().any(|f| f.field == "Items"), "{e}");
+    }
+
+    #[test]
     fn business_count_and_months() {
         let c = BusinessCount::parse(&json!({"Year": 2026, "Month": 12, "Count": 3, "Type": 2}))
             .unwrap();

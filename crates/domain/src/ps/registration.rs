@@ -111,6 +111,12 @@ impl RegistrationApply {
         if list.is_empty() && root.has("Items") {
             errs.push("Items", "至少需要一个气瓶");
         }
+        if list.len() > MAX_ITEMS {
+            // Refused by its length before any item is read (issue 22, found fuzzing): each
+            // Barcode is compared with all before it.
+            errs.push("Items", format!("一次最多申请 {MAX_ITEMS} 个气瓶"));
+            return Err(errs);
+        }
         for (i, v) in list.iter().enumerate() {
             let Some(it) = Obj::new(v, format!("Items[{i}]"), &mut errs) else {
                 continue;

@@ -70,6 +70,13 @@ pub fn parse_trace(
         errs.push("Station.Name", "本平台没有该检验机构");
     }
     let items = root.array("Items", &mut errs);
+    if items.len() > MAX_ITEMS {
+        // Refused by its length before any item is read (issue 22, found fuzzing): a body's worth
+        // of items took minutes (each ThridId was compared with all before it) and answered one
+        // error per item.
+        errs.push("Items", format!("一次最多上传 {MAX_ITEMS} 条"));
+        return Err(errs);
+    }
     let mut out = Vec::new();
     let mut seen: Vec<(String, usize)> = Vec::new();
     for (i, v) in items.iter().enumerate() {
@@ -247,9 +254,6 @@ pub fn parse_trace(
     }
     if items.is_empty() && root.has("Items") {
         errs.push("Items", "至少需要一条记录");
-    }
-    if items.len() > MAX_ITEMS {
-        errs.push("Items", format!("一次最多上传 {MAX_ITEMS} 条"));
     }
     errs.into_result(out)
 }

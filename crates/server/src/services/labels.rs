@@ -71,7 +71,9 @@ pub fn check(st: &AppState, scanned: &str, sig: Option<&str>) -> LabelCheck {
             };
         }
     };
-    let given = sig.map(str::to_owned).or_else(|| query_param(scanned, "s"));
+    let given = sig
+        .map(str::to_owned)
+        .or_else(|| QrId::signature_in(scanned).map(str::to_owned));
     let reason = match given.as_deref().map(str::trim) {
         None | Some("") => Some("标签缺少防伪签名，非本平台签发的标签".to_owned()),
         Some(s) if !s.eq_ignore_ascii_case(&signature(st, &qr)) => {
@@ -85,14 +87,6 @@ pub fn check(st: &AppState, scanned: &str, sig: Option<&str>) -> LabelCheck {
         genuine: reason.is_none(),
         reason,
     }
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?').map_or(url, |(_, q)| q);
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == name).then(|| v.to_owned())
-    })
 }
 
 /// The QR id of a cylinder: the archive's region, else its owner's.

@@ -19,6 +19,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+pub use super::form::form_pairs;
+
 /// A JSON body parsed into a `Value`: malformed JSON is 400, an oversized body 413, and the typed
 /// parsing (422 with field paths) happens in the services.
 pub struct JsonBody(pub Value);
@@ -63,38 +65,6 @@ pub fn unreadable_uri(uri: &axum::http::Uri) -> Option<(String, &'static str)> {
         .windows(3)
         .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
     nul.then(|| ("path".to_owned(), "不能包含 NUL 字符（U+0000）"))
-}
-
-/// The pairs of a query string or form body (`a=b&c=d`, `+` and `%XX` decoded), refusing what no
-/// text can be: bytes that are not UTF-8 once decoded (they are not replaced with U+FFFD) and NUL.
-/// The error names the parameter and says why.
-pub fn form_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, (String, &'static str)> {
-    // `+` is a space in a form; `%XX` is a byte (left as it is when not two hex digits).
-    fn decode(b: &[u8]) -> Vec<u8> {
-        let spaced: Vec<u8> = b
-            .iter()
-            .map(|&c| if c == b'+' { b' ' } else { c })
-            .collect();
-        percent_encoding::percent_decode(&spaced).collect()
-    }
-    let mut pairs = Vec::new();
-    for kv in raw.split(|&c| c == b'&').filter(|kv| !kv.is_empty()) {
-        let (k, v) = match kv.iter().position(|&c| c == b'=') {
-            Some(at) => (&kv[..at], &kv[at + 1..]),
-            None => (kv, &b""[..]),
-        };
-        let (k, v) = (decode(k), decode(v));
-        let name = String::from_utf8_lossy(&k).replace('\0', "\u{FFFD}");
-        let text = |b: Vec<u8>| match String::from_utf8(b) {
-            Err(_) => Err((name.clone(), "不是合法的 UTF-8 文本")),
-            Ok(s) => match cyltrace_domain::units::unstorable(&s) {
-                Some(why) => Err((name.clone(), why)),
-                None => Ok(s),
-            },
-        };
-        pairs.push((text(k)?, text(v)?));
-    }
-    Ok(pairs)
 }
 
 /// A query string parsed into `T`, or 422 naming the query.

@@ -14,12 +14,14 @@
 //! - `middleware.rs` — bearer-token auth, the audit record of every write, request metrics;
 //! - `extract.rs` — the shared extractors (JSON body, query, principal, page viewer);
 //! - `cookies.rs` — the cookies' names and attributes (`__Host-`, `Secure` under HTTPS);
+//! - `form.rs` — query strings and form bodies as text pairs (pure; fuzzed);
 //! - `error.rs` — errors as `application/problem+json`.
 
 pub mod api;
 pub mod cookies;
 mod error;
 pub mod extract;
+mod form;
 pub mod middleware;
 pub mod ops;
 pub mod pages;

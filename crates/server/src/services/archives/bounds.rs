@@ -1,6 +1,8 @@
 //! Bounds on what an import file may make the node read (issue 22): an `.xlsx` is a zip whose parts
 //! can inflate a thousandfold, and a CSV line can hold millions of empty cells. Each bound is
 //! checked before the rows are read, and the reason names the limit in Chinese.
+//!
+//! Pure (no IO, no `crate::` paths): `fuzz/` compiles this very file into its import targets.
 
 use std::io::Read;
 

@@ -12,7 +12,8 @@
 //! form (JSON or `.xlsx`), fill records and stock, as CSV (UTF-8 with BOM, formulas neutralised) or
 //! `.xlsx`.
 //!
-//! One module per part: `import` (reading and validating a file, inserting it whole), `jobs` (the
+//! One module per part: `read` (the rows of a CSV or xlsx as text, pure: `fuzz/` compiles it, with
+//! `bounds`), `import` (validating the rows of a file, inserting it whole), `jobs` (the
 //! API's background import jobs and their typed record), `table` (the CSV / xlsx writer and
 //! downloads), `template` (the import template), `export` (archives, fill records, stock).
 
@@ -32,6 +33,7 @@ mod bounds;
 mod export;
 mod import;
 mod jobs;
+mod read;
 mod table;
 mod template;
 
@@ -46,6 +48,8 @@ pub use import::{
 pub use jobs::{
     ImportJob, JobDoc, JobRowError, fail_interrupted_imports, get_import, recent_jobs, start_import,
 };
+pub use read::SHEET;
+use read::number_text;
 pub use table::{Cell, Download, TableWriter, content_type, csv_safe};
 pub use template::{template, template_download};
 
@@ -59,8 +63,6 @@ pub const MAX_IMPORT_ROWS: usize = 200_000;
 pub const PROGRESS_EVERY: usize = 5_000;
 /// The most row errors a job keeps (`error_count` tells how many there were).
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
-/// The sheet an `.xlsx` template and export hold the archives in.
-pub const SHEET: &str = "气瓶档案";
 /// Archives read per store page when exporting.
 const EXPORT_PAGE: i64 = 2_000;
 
@@ -177,15 +179,6 @@ fn describe(bytes: &[u8]) -> String {
 
 fn internal(e: String) -> ApiError {
     ApiError::Internal(e)
-}
-
-/// A number as the template writes it: whole numbers without `.0`.
-fn number_text(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        f.to_string()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
