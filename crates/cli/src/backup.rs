@@ -115,10 +115,13 @@ pub async fn backup(config: &Config, to: &Path) -> anyhow::Result<Written> {
             entries.push(add_file(&mut zip, &name, f.path(), stored)?);
         }
     }
+    // When the backup was made is the machine's time, not a node's (settable) clock.
+    #[allow(clippy::disallowed_methods)]
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let manifest = json!({
         "format": FORMAT,
         "cyltrace": env!("CARGO_PKG_VERSION"),
-        "created": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "created": created,
         "database": if config.database_url.is_some() { "postgresql" } else { "sqlite" },
         "checkpoint": checkpoint.as_ref().map(|(c, hash)| ledger::checkpoint_to_json(c, hash)),
         "entries": entries.iter().map(|e| json!({"name": e.name, "size": e.size, "sm3": e.sm3})).collect::<Vec<_>>(),

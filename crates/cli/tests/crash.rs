@@ -16,9 +16,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use node::{Api, Node, check_event, login, setup};
+use node::{Api, Node, check_event, setup};
 
 const LPG: &str = "液化石油气";
 const TRIALS: usize = 20;
