@@ -12,6 +12,7 @@ pub mod access;
 pub mod archive;
 pub mod car_bottle;
 pub mod circulation;
+pub mod devices;
 pub mod codes;
 pub mod error;
 pub mod event;

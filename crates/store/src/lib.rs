@@ -13,6 +13,7 @@
 //! before answering anyone. A refused request is rolled back alone; an id seen before is not stored
 //! again.
 
+mod devices;
 pub mod leaf;
 mod model;
 mod sql;
@@ -23,6 +24,7 @@ use chrono::{DateTime, Utc};
 use cyltrace_domain::{Archive, CylinderCode, CylinderStatus, NewSite};
 use uuid::Uuid;
 
+pub use devices::*;
 pub use model::*;
 #[cfg(feature = "failpoints")]
 pub use sql::FailPoint;
@@ -68,6 +70,7 @@ pub trait Store:
     + AuditStore
     + AccountStore
     + FileStore
+    + DeviceStore
     + Send
     + Sync
     + 'static

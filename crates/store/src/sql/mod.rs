@@ -9,6 +9,7 @@ mod audit;
 pub mod backup;
 mod cylinders;
 pub(crate) mod db;
+mod devices;
 mod events;
 mod facts;
 mod files;
