@@ -13,6 +13,7 @@ pub mod archive;
 pub mod car_bottle;
 pub mod circulation;
 pub mod codes;
+pub mod devices;
 pub mod error;
 pub mod event;
 pub mod filling;

@@ -1,0 +1,2 @@
+pub mod notify;
+pub mod rules;
