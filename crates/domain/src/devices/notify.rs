@@ -981,6 +981,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        // H3: whatever a device or rule is called, a JSON SMS body stays valid JSON and carries
+        // the names unchanged.
+        #[test]
+        fn json_sms_body_is_always_valid(device in ".*", rule in ".*") {
+            let tpl = r#"{"d": "{{device}}", "t": "{{text}}"}"#;
+            let mut v = vars(&device);
+            v.rule_name = &rule;
+            let body = render_sms(tpl, &v, true);
+            let parsed: Value = serde_json::from_str(&body).expect("valid JSON");
+            proptest::prop_assert_eq!(parsed["d"].as_str(), Some(device.as_str()));
+            let text = alarm_text_zh(&v);
+            proptest::prop_assert_eq!(parsed["t"].as_str(), Some(text.as_str()));
+        }
+    }
+
     #[test]
     fn backoff_and_give_up() {
         let secs: Vec<u64> = (1..=7).map(|a| backoff(a).as_secs()).collect();
