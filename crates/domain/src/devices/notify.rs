@@ -997,6 +997,39 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        // H3: the channel parser never panics nor refuses without a reason.
+        #[test]
+        fn channel_parser_never_panics(
+            kind in proptest::prop_oneof![
+                proptest::strategy::Just("webhook"),
+                proptest::strategy::Just("email"),
+                proptest::strategy::Just("sms"),
+            ],
+            key in proptest::prop_oneof![
+                proptest::strategy::Just("url"), proptest::strategy::Just("secret"),
+                proptest::strategy::Just("smtp_host"), proptest::strategy::Just("smtp_port"),
+                proptest::strategy::Just("smtp_tls"), proptest::strategy::Just("to"),
+                proptest::strategy::Just("body_template"), proptest::strategy::Just("phones"),
+                proptest::strategy::Just("max_per_hour"), proptest::strategy::Just("name"),
+            ],
+            value in crate::devices::rules::tests::arb_json(),
+        ) {
+            let mut v = match kind {
+                "webhook" => json!({"kind": "webhook", "name": "w", "url": "https://h.example/x"}),
+                "email" => json!({"kind": "email", "name": "e", "smtp_host": "smtp.example.com",
+                    "from": "a@example.com", "to": ["b@example.com"]}),
+                _ => json!({"kind": "sms", "name": "s", "url": "https://gw.example/",
+                    "body_template": "{\"c\": \"{{text}}\"}", "phones": ["13800138000"]}),
+            };
+            v[key] = value;
+            match parse_channel(&v) {
+                Ok(c) => proptest::prop_assert_eq!(parse_channel(&c.to_json()), Ok(c)),
+                Err(e) => proptest::prop_assert!(!e.is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn backoff_and_give_up() {
         let secs: Vec<u64> = (1..=7).map(|a| backoff(a).as_secs()).collect();

@@ -829,7 +829,7 @@ pub fn parse_state_filter(s: &str) -> Result<StateFilter, ValidationErrors> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -1258,6 +1258,71 @@ mod tests {
                 s = n;
             }
             prop_assert!(raises <= 1);
+        }
+    }
+
+    /// Any JSON value, a few levels deep.
+    pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::String),
+            Just(json!(Uuid::nil().to_string())),
+            Just(json!("leak")),
+            Just(json!(">")),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("property".to_owned()),
+                        Just("op".to_owned()),
+                        Just("value".to_owned()),
+                        Just("event".to_owned()),
+                        Just("offline".to_owned()),
+                        "[a-z]{1,6}"
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        // H3: changing one field of a good rule to anything either still parses or is refused
+        // naming that field (and only it); the parser never panics nor refuses without a reason.
+        #[test]
+        fn one_bad_field_is_named(
+            key in prop_oneof![
+                Just("name"), Just("device_type"), Just("group"), Just("device_id"),
+                Just("condition"), Just("for_secs"), Just("severity"), Just("notify"),
+                Just("other"),
+            ],
+            value in arb_json(),
+        ) {
+            let mut v = threshold(60).to_json();
+            v[key] = value;
+            match parse_rule(&v) {
+                Ok(r) => prop_assert_eq!(parse_rule(&r.to_json()), Ok(r)),
+                Err(e) => {
+                    prop_assert!(!e.is_empty());
+                    for f in &e.0 {
+                        prop_assert!(f.field.starts_with(key), "{} for {}", f.field, key);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn never_panics(v in arb_json()) {
+            if let Err(e) = parse_rule(&v) {
+                prop_assert!(!e.is_empty());
+            }
         }
     }
 
