@@ -14,7 +14,6 @@ pub mod car_bottle;
 pub mod circulation;
 pub mod devices;
 pub mod codes;
-pub mod devices;
 pub mod error;
 pub mod event;
 pub mod filling;
