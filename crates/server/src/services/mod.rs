@@ -40,6 +40,7 @@ pub mod calendar;
 pub mod circulation;
 pub mod complaints;
 pub mod cylinders;
+pub mod devices;
 pub mod events;
 pub mod files;
 pub mod filling;

@@ -1,0 +1,1 @@
+//! Alarm rules, alarms and notification channels (DEVICES.md "Alarm rules and notification").
