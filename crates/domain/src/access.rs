@@ -45,6 +45,8 @@ pub enum Action {
     GrantFillingPermission,
     /// Confirm (or cancel) a recycling order at the station: the empty cylinders were received (C4).
     ConfirmRecycling,
+    /// Register devices and device types, issue their secrets, call their services (issue 18).
+    ManageDevices,
 }
 
 /// Whether a principal holding `roles` may perform `action` (within its data scope).
@@ -73,7 +75,7 @@ fn role_allows(role: Role, action: Action) -> bool {
             Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders,
         ) => true,
         (R::EnterpriseAdmin, Action::RecordEvent(_)) => true,
-        (R::EnterpriseAdmin, Action::ManageBatches) => true,
+        (R::EnterpriseAdmin, Action::ManageBatches | Action::ManageDevices) => true,
         (R::Filler, Action::FillControl | Action::ManageBatches) => true,
         (
             R::Filler,

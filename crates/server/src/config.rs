@@ -90,6 +90,31 @@ pub struct Config {
     /// `https://…`: either way the node then sends HSTS and `Secure; __Host-` cookies.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The embedded MQTT broker's address (DEVICES.md); empty: no embedded broker. Ignored when
+    /// `mqtt_url` names an external broker.
+    pub mqtt_listen: String,
+    /// An external MQTT broker (`mqtt://host:port`, Mosquitto or EMQX) the node connects to as a
+    /// client instead of embedding one; the broker authenticates devices.
+    pub mqtt_url: Option<String>,
+    pub mqtt_username: Option<String>,
+    pub mqtt_password: Option<Secret>,
+    /// How often silent devices are looked for (seconds).
+    pub device_sweep_secs: u64,
+    /// How long property readings are kept; 0 keeps them for ever.
+    pub telemetry_retention_days: u32,
+    /// Messages a second one device may send, and how many it may save up; 0 turns the limit off.
+    pub device_rate_per_second: u32,
+    pub device_burst: u32,
+    /// How long a service call waits for the device's reply by default.
+    pub device_service_timeout_secs: u64,
+}
+
+/// The node's MQTT: none, an embedded broker on an address, or an external broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MqttMode {
+    Off,
+    Embedded(SocketAddr),
+    External { host: String, port: u16 },
 }
 
 /// A setting that must not reach a log: its `Debug` shows `***`. Read it with `&*secret` (or
@@ -162,12 +187,21 @@ impl Default for Config {
             max_event_age_days: 7,
             tls_cert: None,
             tls_key: None,
+            mqtt_listen: "127.0.0.1:1883".to_owned(),
+            mqtt_url: None,
+            mqtt_username: None,
+            mqtt_password: None,
+            device_sweep_secs: 5,
+            telemetry_retention_days: 90,
+            device_rate_per_second: 20,
+            device_burst: 100,
+            device_service_timeout_secs: 10,
         }
     }
 }
 
 impl Config {
-    const KEYS: [&'static str; 36] = [
+    const KEYS: [&'static str; 45] = [
         "data_dir",
         "listen",
         "database_url",
@@ -204,6 +238,15 @@ impl Config {
         "max_event_age_days",
         "tls_cert",
         "tls_key",
+        "mqtt_listen",
+        "mqtt_url",
+        "mqtt_username",
+        "mqtt_password",
+        "device_sweep_secs",
+        "telemetry_retention_days",
+        "device_rate_per_second",
+        "device_burst",
+        "device_service_timeout_secs",
     ];
 
     /// Defaults ← `file` (when given) ← `CYLTRACE_*` environment variables.
@@ -233,7 +276,31 @@ impl Config {
         }
         c.totp_roles()?;
         c.tls_files()?;
+        c.mqtt_mode()?;
         Ok(c)
+    }
+
+    /// How the node reaches its devices over MQTT.
+    pub fn mqtt_mode(&self) -> anyhow::Result<MqttMode> {
+        if let Some(url) = &self.mqtt_url {
+            let u = url::Url::parse(url).map_err(|e| anyhow::anyhow!("mqtt_url: {e}"))?;
+            if !matches!(u.scheme(), "mqtt" | "tcp") || u.host_str().is_none() {
+                anyhow::bail!("mqtt_url must be mqtt://host:port");
+            }
+            let host = u.host_str().unwrap_or_default().to_owned();
+            return Ok(MqttMode::External {
+                host,
+                port: u.port().unwrap_or(1883),
+            });
+        }
+        if self.mqtt_listen.trim().is_empty() {
+            return Ok(MqttMode::Off);
+        }
+        let addr: SocketAddr = self
+            .mqtt_listen
+            .parse()
+            .map_err(|e| anyhow::anyhow!("mqtt_listen {}: {e}", self.mqtt_listen))?;
+        Ok(MqttMode::Embedded(addr))
     }
 
     /// The certificate and key files when the node serves HTTPS itself.

@@ -19,6 +19,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod mqtt;
 pub mod services;
 pub mod sm4;
 pub mod state;
@@ -62,6 +63,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
     let key = services::ledger::load_key(&config.ledger_key_path(), true)?;
     let pii_key = services::circulation::load_pii_key(&config.data_dir.join("pii-sm4.key"))?;
     let guards = state::Guards::from_config(&config)?;
+    let devices = services::devices::Hub::new(config.device_rate_per_second, config.device_burst);
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -71,6 +73,7 @@ pub fn state_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result
         ledger_key: Arc::new(key),
         pii_key: Arc::new(pii_key),
         guards: Arc::new(guards),
+        devices: Arc::new(devices),
     })
 }
 
@@ -95,6 +98,8 @@ pub async fn prepare(st: &AppState) -> anyhow::Result<()> {
 pub struct Server {
     listener: TcpListener,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    /// The embedded MQTT broker, when the node runs one.
+    broker: Option<mqtt::Broker>,
     state: AppState,
 }
 
@@ -105,14 +110,24 @@ impl Server {
             Some((cert, key)) => Some(tls::server_config(cert, key)?),
             None => None,
         };
+        let broker = match state.config.mqtt_mode()? {
+            config::MqttMode::Embedded(addr) => Some(mqtt::Broker::bind(addr)?),
+            _ => None,
+        };
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("binding {}", state.config.listen))?;
         Ok(Server {
             listener,
             tls,
+            broker,
             state,
         })
+    }
+
+    /// The embedded MQTT broker's address, when there is one.
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.broker.as_ref().map(mqtt::Broker::local_addr)
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -132,6 +147,22 @@ impl Server {
         let signer = tokio::spawn(services::ledger::run_signer(self.state.clone()));
         let uplink = workers::uplink::Uplink::from_config(&self.state.config)?
             .map(|up| tokio::spawn(workers::uplink::run(self.state.clone(), up)));
+        let mut background = vec![tokio::spawn(workers::devices::run(self.state.clone()))];
+        let connection = match &self.broker {
+            Some(b) => Some(mqtt::Connection::embedded(b)),
+            None => mqtt::Connection::external(&self.state)?,
+        };
+        if let Some(b) = self.broker {
+            let st = self.state.clone();
+            background.push(tokio::spawn(async move {
+                if let Err(e) = b.serve(st).await {
+                    tracing::error!(error = %e, "embedded MQTT broker stopped");
+                }
+            }));
+        }
+        if let Some(c) = connection {
+            background.push(tokio::spawn(mqtt::run_client(self.state.clone(), c)));
+        }
         let st = self.state.clone();
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
@@ -157,6 +188,9 @@ impl Server {
             }
         };
         signer.abort();
+        for t in background {
+            t.abort();
+        }
         if let Some(u) = uplink {
             u.abort();
         }

@@ -38,6 +38,9 @@ pub struct Metrics {
     /// Outbox rows delivered upstream, and delivery attempts that failed.
     pub uplink_sent: Counter,
     pub uplink_failures: Counter,
+    /// Device up messages accepted and refused (issue 18).
+    pub device_messages: Counter,
+    pub device_messages_bad: Counter,
 }
 
 impl Metrics {
@@ -56,6 +59,18 @@ impl Metrics {
         let tamper_alarms = Counter::default();
         let uplink_sent = Counter::default();
         let uplink_failures = Counter::default();
+        let device_messages = Counter::default();
+        let device_messages_bad = Counter::default();
+        registry.register(
+            "device_messages",
+            "Device up messages accepted (MQTT and HTTP)",
+            device_messages.clone(),
+        );
+        registry.register(
+            "device_messages_bad",
+            "Device up messages refused (counted as bad on the device)",
+            device_messages_bad.clone(),
+        );
         registry.register(
             "ledger_tamper_alarms",
             "Lower nodes' ledger checkpoints that did not verify",
@@ -114,6 +129,8 @@ impl Metrics {
             tamper_alarms,
             uplink_sent,
             uplink_failures,
+            device_messages,
+            device_messages_bad,
         }
     }
 

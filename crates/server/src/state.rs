@@ -25,6 +25,8 @@ pub struct AppState {
     pub pii_key: Arc<crate::sm4::Sm4Key>,
     /// Login throttling, trusted proxies, second-factor settings and pending page logins (G5).
     pub guards: Arc<Guards>,
+    /// Devices: cached registry rows, rate limits, service calls waiting, the way down (issue 18).
+    pub devices: Arc<crate::services::devices::Hub>,
 }
 
 /// What keeps accounts safe at run time (G5): the throttles by client address, the proxies whose

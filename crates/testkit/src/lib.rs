@@ -121,6 +121,8 @@ pub struct TestApp {
     pub admin: String,
     /// The database under the server (tamper tests reach it directly).
     pub db: TestDb,
+    /// The embedded MQTT broker's address, when the test turned it on (`mqtt_listen`).
+    pub mqtt: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -184,11 +186,14 @@ impl TestApp {
         // November 2026, which grow older every day; they run without the limit. Tests of the limit
         // set `max_event_age_days` themselves (tests/plausible.rs).
         config.max_event_age_days = 0;
+        // No MQTT unless a test asks for it (`mqtt_listen = "127.0.0.1:0"`, or `mqtt_url`).
+        config.mqtt_listen = String::new();
         tune(&mut config);
         let state = cyltrace_server::state_with_store(config, db.store.clone()).expect("state");
         cyltrace_server::prepare(&state).await.expect("bootstrap");
         let server = Server::bind(state.clone()).await.expect("bind");
         let addr = server.local_addr().expect("addr");
+        let mqtt = server.mqtt_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let stop = async {
@@ -207,6 +212,7 @@ impl TestApp {
             state,
             admin: String::new(),
             db,
+            mqtt,
             shutdown: Some(tx),
         };
         app.admin = app.login(ADMIN, ADMIN_PASSWORD).await;

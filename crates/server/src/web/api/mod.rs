@@ -34,6 +34,7 @@ pub mod audit;
 pub mod auth;
 pub mod circulation;
 pub mod cylinders;
+pub mod devices;
 pub mod events;
 pub mod files;
 pub mod filling;
@@ -81,6 +82,7 @@ pub fn public() -> ApiRouter {
         .merge(auth::public_router())
         .merge(ledger::public_router())
         .merge(labels::public_router())
+        .merge(devices::device_router())
 }
 
 /// Behind `require_auth` (a bearer token, or a page's session cookie with its CSRF header).
@@ -104,6 +106,7 @@ pub fn protected() -> ApiRouter {
         .merge(registry::router())
         .merge(ledger::router())
         .merge(ps::router())
+        .merge(devices::router())
 }
 
 /// An id in a path: one that does not parse names nothing that exists.
@@ -180,6 +183,7 @@ pub(super) fn list<R, V: From<R>>(items: Vec<R>, page: cyltrace_store::Page) -> 
         (name = "regulator", description = "The regulator's side of /PS: applications, spot checks, counts, alarms, the uplink"),
         (name = "supervision", description = "The regulator's figures"),
         (name = "PS", description = "The regulator interface of YUNNAN-API.md: capitalised JSON, `ticket` or `token`, the `{\"State\",\"Value\"}` envelope"),
+        (name = "devices", description = "Devices: types (thing models), the registry, service calls, readings, the up kinds over HTTP"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -204,6 +208,13 @@ impl utoipa::Modify for SecuritySchemes {
             SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
                 "ticket",
                 "The ticket of POST /PS/Auth/Login; `token` is accepted as the same parameter",
+            ))),
+        );
+        components.add_security_scheme(
+            "device",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Device <id>:<secret>`: a device's id and the secret issued when it was registered",
             ))),
         );
     }
