@@ -1,6 +1,7 @@
 //! The `cyltrace` binary: parses the command line, loads configuration and starts the server.
 
 mod backup;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,22 @@ enum Command {
     /// (SQLite; PostgreSQL through pg_dump), the uploaded files, the ledger and ID-number keys, and
     /// a manifest of sizes, SM3 hashes and the latest signed checkpoint. The file holds the keys:
     /// keep it like them (it is written readable by its owner only).
+    /// Simulate devices against a node over MQTT (demos, load): the scales of `serve --demo` ask to
+    /// fill and report fills, leak alarms send readings and sometimes alarm, readers heartbeat.
+    Simulate {
+        /// The device list (ids and secrets) `serve --demo` wrote.
+        #[arg(long, default_value = "data/demo-devices.json")]
+        devices: PathBuf,
+        /// The node's MQTT broker, e.g. mqtt://127.0.0.1:1883 (printed by `serve`).
+        #[arg(long)]
+        mqtt: String,
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Milliseconds between one device's messages (with jitter).
+        #[arg(long, default_value_t = 2000)]
+        every_ms: u64,
+    },
     Backup {
         /// Data directory of the node (SQLite database, files, keys).
         #[arg(long)]
@@ -118,6 +135,9 @@ async fn main() -> anyhow::Result<()> {
                 config.listen = l;
             }
             cyltrace_server::init_logging(&config.log, &config.log_format);
+            if demo {
+                demo_mqtt_port(&mut config);
+            }
             serve(config, demo).await
         }
         Command::Verify {
@@ -130,6 +150,24 @@ async fn main() -> anyhow::Result<()> {
             cyltrace_server::init_logging("warn", &config.log_format);
             let ok = verify(config, checkpoint).await?;
             std::process::exit(if ok { 0 } else { 1 });
+        }
+        Command::Simulate {
+            devices,
+            mqtt,
+            seconds,
+            every_ms,
+        } => {
+            cyltrace_server::init_logging("warn", &config.log_format);
+            let u = url::Url::parse(&mqtt).context("--mqtt 应为 mqtt://host:port")?;
+            let host = u.host_str().context("--mqtt 缺少主机")?.to_owned();
+            simulate::run(
+                &devices,
+                &host,
+                u.port().unwrap_or(1883),
+                seconds,
+                std::time::Duration::from_millis(every_ms.max(10)),
+            )
+            .await
         }
         Command::Backup { data_dir, to } => {
             if let Some(d) = data_dir {
@@ -409,6 +447,20 @@ async fn verify_with(
     }
 }
 
+/// `--demo` on a machine whose MQTT port is taken (a Mosquitto of its own, often) takes a free
+/// port instead, printed at start; without `--demo` a taken port stops the start naming
+/// `mqtt_listen`.
+fn demo_mqtt_port(config: &mut Config) {
+    if config.mqtt_url.is_some() || config.mqtt_listen.trim().is_empty() {
+        return;
+    }
+    if let Ok(addr) = config.mqtt_listen.parse::<std::net::SocketAddr>()
+        && std::net::TcpListener::bind(addr).is_err()
+    {
+        config.mqtt_listen = std::net::SocketAddr::new(addr.ip(), 0).to_string();
+    }
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let st = cyltrace_server::build_state(config).await?;
     if st.guards.totp_roles.is_empty() {
@@ -433,6 +485,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         "cyltrace 已启动: {scheme}://{addr}  (数据库: {})",
         st.store.backend()
     );
+    if let Some(m) = server.mqtt_addr() {
+        tracing::info!(%m, "embedded MQTT broker listening");
+        println!("设备接入 (MQTT): mqtt://{m}  (用户名 = 设备 ID, 密码 = 设备密钥)");
+    }
     if demo {
         match logins {
             Some(logins) => {

@@ -138,7 +138,11 @@ impl Guard {
 
     /// A device publishing elsewhere than its own up topics: refused, and counted as bad on it.
     async fn refuse_publish(&self, user: &str, topic: &str) {
-        tracing::warn!(device = user, topic, "MQTT publish on another device's topic refused");
+        tracing::warn!(
+            device = user,
+            topic,
+            "MQTT publish on another device's topic refused"
+        );
         self.st.metrics.device_messages_bad.inc();
         if let Ok(id) = Uuid::parse_str(user) {
             let a = cyltrace_store::Activity {
@@ -268,15 +272,13 @@ pub async fn run_client(st: AppState, c: Connection) {
         opts.set_credentials(u, p);
     }
     let (client, mut events) = AsyncClient::new(opts, 10_000);
-    st.devices.set_downlink(Box::new(ClientDownlink(client.clone())));
+    st.devices
+        .set_downlink(Box::new(ClientDownlink(client.clone())));
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 tracing::info!("MQTT connected; subscribing to device topics");
-                if let Err(e) = client
-                    .subscribe(up::up_filter(), QoS::AtLeastOnce)
-                    .await
-                {
+                if let Err(e) = client.subscribe(up::up_filter(), QoS::AtLeastOnce).await {
                     tracing::error!(error = %e, "MQTT subscribe");
                 }
             }

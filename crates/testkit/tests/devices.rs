@@ -22,62 +22,131 @@ async fn the_registry_issues_secrets_once_and_checks_bindings() {
     let app = TestApp::spawn().await;
     let w = app.enterprise("reg").await;
     let types = app.get(&w.admin, "/api/v1/device-types").await.expect(200);
-    let ids: Vec<&str> = types.body.as_array().unwrap().iter().filter_map(|t| t["type"].as_str()).collect();
-    assert_eq!(ids[..5], ["filling_scale", "label_reader", "leak_alarm", "vehicle_terminal", "camera"]);
+    let ids: Vec<&str> = types
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["type"].as_str())
+        .collect();
+    assert_eq!(
+        ids[..5],
+        [
+            "filling_scale",
+            "label_reader",
+            "leak_alarm",
+            "vehicle_terminal",
+            "camera"
+        ]
+    );
 
     let s = scale(&app, &w).await;
-    let got = app.get(&w.admin, &format!("/api/v1/devices/{}", s.id)).await.expect(200);
+    let got = app
+        .get(&w.admin, &format!("/api/v1/devices/{}", s.id))
+        .await
+        .expect(200);
     assert_eq!(got.body["status"], "never");
     assert!(got.body.get("secret").is_none() && !got.text.contains(&s.secret));
 
     // Bad bindings are named.
     let bad = app
-        .post(&w.admin, "/api/v1/devices", &json!({"type": "filling_scale", "org_id": w.org,
-            "name": "", "site_id": w.warehouse, "channel_id": "123", "position": 0}))
+        .post(
+            &w.admin,
+            "/api/v1/devices",
+            &json!({"type": "filling_scale", "org_id": w.org,
+            "name": "", "site_id": w.warehouse, "channel_id": "123", "position": 0}),
+        )
         .await
         .expect(422);
     for f in ["name", "site_id", "channel_id", "position"] {
-        assert!(bad.fields().contains(&f.to_owned()), "{f}: {:?}", bad.fields());
+        assert!(
+            bad.fields().contains(&f.to_owned()),
+            "{f}: {:?}",
+            bad.fields()
+        );
     }
-    app.post(&w.admin, "/api/v1/devices", &json!({"type": "teleporter", "org_id": w.org, "name": "x"}))
-        .await
-        .expect(422);
+    app.post(
+        &w.admin,
+        "/api/v1/devices",
+        &json!({"type": "teleporter", "org_id": w.org, "name": "x"}),
+    )
+    .await
+    .expect(422);
     // A filler may not register devices; another enterprise's admin does not see this one.
-    app.post(&w.filler, "/api/v1/devices", &json!({"type": "leak_alarm", "org_id": w.org, "name": "x"}))
+    app.post(
+        &w.filler,
+        "/api/v1/devices",
+        &json!({"type": "leak_alarm", "org_id": w.org, "name": "x"}),
+    )
+    .await
+    .expect(403);
+    let other = app.enterprise("reg2").await;
+    app.get(&other.admin, &format!("/api/v1/devices/{}", s.id))
         .await
         .expect(403);
-    let other = app.enterprise("reg2").await;
-    app.get(&other.admin, &format!("/api/v1/devices/{}", s.id)).await.expect(403);
     let list = app.get(&other.admin, "/api/v1/devices").await.expect(200);
     assert_eq!(list.body["total"], 0);
 
     // A new secret replaces the old one at once.
-    let r = app.post(&w.admin, &format!("/api/v1/devices/{}/secret", s.id), &json!({})).await.expect(200);
-    let fresh = Registered { id: s.id, secret: id_of(&r.body, "secret") };
+    let r = app
+        .post(
+            &w.admin,
+            &format!("/api/v1/devices/{}/secret", s.id),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    let fresh = Registered {
+        id: s.id,
+        secret: id_of(&r.body, "secret"),
+    };
     http_up(&app, &s, "heartbeat", &json!({})).await.expect(401);
-    http_up(&app, &fresh, "heartbeat", &json!({})).await.expect(200);
+    http_up(&app, &fresh, "heartbeat", &json!({}))
+        .await
+        .expect(200);
 
     // PATCH: group and tags; a disabled device is refused.
     let p = app
-        .patch(&w.admin, &format!("/api/v1/devices/{}", s.id), &json!({"group": "A区", "tags": ["一号线"]}))
+        .patch(
+            &w.admin,
+            &format!("/api/v1/devices/{}", s.id),
+            &json!({"group": "A区", "tags": ["一号线"]}),
+        )
         .await
         .expect(200);
     assert_eq!(p.body["group"], "A区");
-    let by_group = app.get(&w.admin, "/api/v1/devices?group=A%E5%8C%BA").await.expect(200);
-    assert_eq!(by_group.body["total"], 1);
-    app.patch(&w.admin, &format!("/api/v1/devices/{}", s.id), &json!({"disabled": true}))
+    let by_group = app
+        .get(&w.admin, "/api/v1/devices?group=A%E5%8C%BA")
         .await
         .expect(200);
-    http_up(&app, &fresh, "heartbeat", &json!({})).await.expect(403);
+    assert_eq!(by_group.body["total"], 1);
+    app.patch(
+        &w.admin,
+        &format!("/api/v1/devices/{}", s.id),
+        &json!({"disabled": true}),
+    )
+    .await
+    .expect(200);
+    http_up(&app, &fresh, "heartbeat", &json!({}))
+        .await
+        .expect(403);
 
     // A user-defined type.
     let t = json!({"type": "flow_meter", "name": "流量计",
         "properties": [{"id": "flow", "name": "流量", "data_type": "float", "min": 0, "max": 10}]});
-    app.post(&w.admin, "/api/v1/device-types", &t).await.expect(201);
-    app.post(&w.admin, "/api/v1/device-types", &t).await.expect(409);
+    app.post(&w.admin, "/api/v1/device-types", &t)
+        .await
+        .expect(201);
+    app.post(&w.admin, "/api/v1/device-types", &t)
+        .await
+        .expect(409);
     let m = register(&app, &w, "flow_meter", "流量计1", json!({})).await;
-    http_up(&app, &m, "property", &json!({"values": {"flow": 3.5}})).await.expect(200);
-    http_up(&app, &m, "property", &json!({"values": {"flow": 30}})).await.expect(422);
+    http_up(&app, &m, "property", &json!({"values": {"flow": 3.5}}))
+        .await
+        .expect(200);
+    http_up(&app, &m, "property", &json!({"values": {"flow": 30}}))
+        .await
+        .expect(422);
 }
 
 #[tokio::test]
@@ -91,25 +160,58 @@ async fn the_up_kinds_over_http() {
 
     // Credentials: another device's, a wrong secret, none.
     let other = scale(&app, &w).await;
-    http_up_as(&app, s.id, &format!("Device {}:{}", other.id, other.secret), "heartbeat", "{}".into())
-        .await
-        .expect(403);
-    http_up_as(&app, s.id, &format!("Device {}:wrong", s.id), "heartbeat", "{}".into())
+    http_up_as(
+        &app,
+        s.id,
+        &format!("Device {}:{}", other.id, other.secret),
+        "heartbeat",
+        "{}".into(),
+    )
+    .await
+    .expect(403);
+    http_up_as(
+        &app,
+        s.id,
+        &format!("Device {}:wrong", s.id),
+        "heartbeat",
+        "{}".into(),
+    )
+    .await
+    .expect(401);
+    http_up_as(&app, s.id, "", "heartbeat", "{}".into())
         .await
         .expect(401);
-    http_up_as(&app, s.id, "", "heartbeat", "{}".into()).await.expect(401);
 
     // Bad input: not JSON, an unknown kind, a property outside the model; each counted as bad.
-    let r = http_up_as(&app, s.id, &format!("Device {}:{}", s.id, s.secret), "property", "nonsense".into())
-        .await
-        .expect(422);
+    let r = http_up_as(
+        &app,
+        s.id,
+        &format!("Device {}:{}", s.id, s.secret),
+        "property",
+        "nonsense".into(),
+    )
+    .await
+    .expect(422);
     assert_eq!(r.fields(), ["payload"]);
     http_up(&app, &s, "teleport", &json!({})).await.expect(422);
-    let r = http_up(&app, &s, "property", &json!({"values": {"weight_kg": 900, "colour": 1}})).await.expect(422);
+    let r = http_up(
+        &app,
+        &s,
+        "property",
+        &json!({"values": {"weight_kg": 900, "colour": 1}}),
+    )
+    .await
+    .expect(422);
     assert_eq!(r.fields(), ["values.colour", "values.weight_kg"]);
-    let dev = app.get(&w.admin, &format!("/api/v1/devices/{}", s.id)).await.expect(200);
+    let dev = app
+        .get(&w.admin, &format!("/api/v1/devices/{}", s.id))
+        .await
+        .expect(200);
     assert_eq!(dev.body["bad_count"], 3);
-    assert_eq!(dev.body["status"], "never", "refused messages do not bring a device online");
+    assert_eq!(
+        dev.body["status"], "never",
+        "refused messages do not bring a device online"
+    );
 
     // A report before any decision is refused and stores nothing.
     let early = fill_report(&app, code, 16.5, 30.0, None);
@@ -124,7 +226,10 @@ async fn the_up_kinds_over_http() {
     assert_eq!(a.body["request_id"], req["request_id"]);
     let decision = id_of(&a.body, "decision_id");
     let decisions = app
-        .get(&w.admin, &format!("/api/v1/fill-control/decisions?code={code}"))
+        .get(
+            &w.admin,
+            &format!("/api/v1/fill-control/decisions?code={code}"),
+        )
         .await
         .expect(200);
     assert_eq!(decisions.body["items"][0]["decision_id"], decision.as_str());
@@ -141,27 +246,46 @@ async fn the_up_kinds_over_http() {
 
     // An event of the model is stored once; one outside it is refused.
     let e = json!({"id": Uuid::new_v4(), "event": "estop", "time": rfc3339(app.state.now())});
-    assert_eq!(http_up(&app, &s, "event", &e).await.expect(200).body["new"], true);
-    assert_eq!(http_up(&app, &s, "event", &e).await.expect(200).body["new"], false);
+    assert_eq!(
+        http_up(&app, &s, "event", &e).await.expect(200).body["new"],
+        true
+    );
+    assert_eq!(
+        http_up(&app, &s, "event", &e).await.expect(200).body["new"],
+        false
+    );
     let bad = json!({"id": Uuid::new_v4(), "event": "explode", "time": rfc3339(app.state.now())});
     http_up(&app, &s, "event", &bad).await.expect(422);
 
     // Readings become the latest values and telemetry.
-    http_up(&app, &s, "property", &json!({"values": {"weight_kg": 30.4, "valve_open": false}}))
+    http_up(
+        &app,
+        &s,
+        "property",
+        &json!({"values": {"weight_kg": 30.4, "valve_open": false}}),
+    )
+    .await
+    .expect(200);
+    let dev = app
+        .get(&w.admin, &format!("/api/v1/devices/{}", s.id))
         .await
         .expect(200);
-    let dev = app.get(&w.admin, &format!("/api/v1/devices/{}", s.id)).await.expect(200);
     assert_eq!(dev.body["properties"]["weight_kg"]["value"], 30.4);
     assert_eq!(dev.body["status"], "online");
     let t = app
-        .get(&w.admin, &format!("/api/v1/devices/{}/telemetry?property=weight_kg", s.id))
+        .get(
+            &w.admin,
+            &format!("/api/v1/devices/{}/telemetry?property=weight_kg", s.id),
+        )
         .await
         .expect(200);
     assert_eq!(t.body.as_array().unwrap().len(), 1);
 
     // Only a scale asks to fill.
     let alarm = register(&app, &w, "leak_alarm", "厨房报警器", json!({})).await;
-    http_up(&app, &alarm, "fill_request", &fill_request(code)).await.expect(403);
+    http_up(&app, &alarm, "fill_request", &fill_request(code))
+        .await
+        .expect(403);
 }
 
 #[tokio::test]
@@ -170,10 +294,18 @@ async fn a_refused_cylinder_is_answered_with_reasons_and_cannot_be_reported() {
     let app = TestApp::spawn().await;
     let w = app.enterprise("refuse").await;
     let s = scale(&app, &w).await;
-    let a = http_up(&app, &s, "fill_request", &fill_request("5301000199")).await.expect(200);
+    let a = http_up(&app, &s, "fill_request", &fill_request("5301000199"))
+        .await
+        .expect(200);
     assert_eq!(a.body["allow"], false);
     assert!(!a.body["refusals"].as_array().unwrap().is_empty());
-    let report = fill_report(&app, "5301000199", 16.5, 30.0, a.body["decision_id"].as_str());
+    let report = fill_report(
+        &app,
+        "5301000199",
+        16.5,
+        30.0,
+        a.body["decision_id"].as_str(),
+    );
     http_up(&app, &s, "fill_report", &report).await.expect(422);
 }
 
@@ -181,20 +313,30 @@ async fn a_refused_cylinder_is_answered_with_reasons_and_cannot_be_reported() {
 async fn filling_loop(app: &TestApp, host: &str, port: u16, embedded: bool) {
     let w = app.enterprise(&format!("mq{port}")).await;
     let suffix = &Uuid::new_v4().simple().to_string()[..4];
-    let digits: String = suffix.chars().map(|c| char::from(b'0' + (c as u8) % 10)).collect();
+    let digits: String = suffix
+        .chars()
+        .map(|c| char::from(b'0' + (c as u8) % 10))
+        .collect();
     let (ok, over) = (format!("530100{digits}"), format!("530200{digits}"));
     fillable(app, &w, &ok).await;
     fillable(app, &w, &over).await;
     let s = scale(app, &w).await;
     let login = embedded.then(|| (s.id.to_string(), s.secret.clone()));
-    let mut dev = MqttDevice::connect(host, port, s.id, login.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))
-        .await
-        .expect("the scale connects");
+    let mut dev = MqttDevice::connect(
+        host,
+        port,
+        s.id,
+        login.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+    )
+    .await
+    .expect("the scale connects");
 
     // Ask and act on the answer.
     let req = fill_request(&ok);
     let rid = id_of(&req, "request_id");
-    let answer = dev.ask("fill_request", &req, "fill_answer", "request_id", &rid).await;
+    let answer = dev
+        .ask("fill_request", &req, "fill_answer", "request_id", &rid)
+        .await;
     assert_eq!(answer["allow"], true, "{answer}");
     assert!(answer["target_gross_kg"].as_f64().is_some());
     let decision = id_of(&answer, "decision_id");
@@ -206,7 +348,10 @@ async fn filling_loop(app: &TestApp, host: &str, port: u16, embedded: bool) {
     let mut acks = Vec::new();
     for _ in 0..3 {
         dev.publish("fill_report", &report).await;
-        let ack = dev.next("ack", "id", &rid, Duration::from_secs(10)).await.expect("ack");
+        let ack = dev
+            .next("ack", "id", &rid, Duration::from_secs(10))
+            .await
+            .expect("ack");
         assert_eq!(fills_of(app, &w, &ok).await, 1, "committed before the ack");
         acks.push(ack["ledger_index"].as_i64().expect("ledger_index"));
     }
@@ -215,36 +360,68 @@ async fn filling_loop(app: &TestApp, host: &str, port: u16, embedded: bool) {
     // Overfill (B4): a report above the allowed fill raises the alarm.
     let req = fill_request(&over);
     let rid = id_of(&req, "request_id");
-    let answer = dev.ask("fill_request", &req, "fill_answer", "request_id", &rid).await;
+    let answer = dev
+        .ask("fill_request", &req, "fill_answer", "request_id", &rid)
+        .await;
     let report = fill_report(app, &over, 16.5, 33.0, answer["decision_id"].as_str());
     let rid = id_of(&report, "id");
     dev.publish("fill_report", &report).await;
-    let ack = dev.next("ack", "id", &rid, Duration::from_secs(10)).await.expect("ack");
+    let ack = dev
+        .next("ack", "id", &rid, Duration::from_secs(10))
+        .await
+        .expect("ack");
     assert!(ack.get("error").is_none(), "{ack}");
     let alarms = app
-        .get(&w.admin, &format!("/api/v1/alarms?kind=overfill&code={over}"))
+        .get(
+            &w.admin,
+            &format!("/api/v1/alarms?kind=overfill&code={over}"),
+        )
         .await
         .expect(200);
-    assert_eq!(alarms.body["items"].as_array().unwrap().len(), 1, "{}", alarms.body);
+    assert_eq!(
+        alarms.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        alarms.body
+    );
 
     // A report without a prior allow is refused on down/ack, naming the field; nothing stored.
     let stray = fill_report(app, "5301009999", 16.5, 30.0, None);
     let rid = id_of(&stray, "id");
     dev.publish("fill_report", &stray).await;
-    let ack = dev.next("ack", "id", &rid, Duration::from_secs(10)).await.expect("refusal");
+    let ack = dev
+        .next("ack", "id", &rid, Duration::from_secs(10))
+        .await
+        .expect("refusal");
     assert_eq!(ack["error"]["errors"][0]["field"], "decision_id", "{ack}");
 
     // Not JSON: refused on down/ack, counted as bad.
-    let before = app.get(&w.admin, &format!("/api/v1/devices/{}", s.id)).await.expect(200).body["bad_count"]
+    let before = app
+        .get(&w.admin, &format!("/api/v1/devices/{}", s.id))
+        .await
+        .expect(200)
+        .body["bad_count"]
         .as_i64()
         .unwrap();
     dev.client
-        .publish(format!("cyltrace/{}/up/event", s.id), rumqttc::QoS::AtLeastOnce, false, "{not json")
+        .publish(
+            format!("cyltrace/{}/up/event", s.id),
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            "{not json",
+        )
         .await
         .unwrap();
-    let ack = dev.next_any("ack", Duration::from_secs(10)).await.expect("refusal");
+    let ack = dev
+        .next_any("ack", Duration::from_secs(10))
+        .await
+        .expect("refusal");
     assert_eq!(ack["error"]["errors"][0]["field"], "payload", "{ack}");
-    let after = app.get(&w.admin, &format!("/api/v1/devices/{}", s.id)).await.expect(200).body["bad_count"]
+    let after = app
+        .get(&w.admin, &format!("/api/v1/devices/{}", s.id))
+        .await
+        .expect(200)
+        .body["bad_count"]
         .as_i64()
         .unwrap();
     assert_eq!(after, before + 1);
@@ -253,16 +430,28 @@ async fn filling_loop(app: &TestApp, host: &str, port: u16, embedded: bool) {
     let replier = dev.client.clone();
     let mut dev2 = dev;
     let answered = tokio::spawn(async move {
-        let call = dev2.next_any("service", Duration::from_secs(10)).await.expect("service call");
+        let call = dev2
+            .next_any("service", Duration::from_secs(10))
+            .await
+            .expect("service call");
         let reply = json!({"request_id": call["request_id"], "code": 0, "message": "已停止"});
         replier
-            .publish(format!("cyltrace/{}/up/service_reply", dev2.id), rumqttc::QoS::AtLeastOnce, false, reply.to_string())
+            .publish(
+                format!("cyltrace/{}/up/service_reply", dev2.id),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                reply.to_string(),
+            )
             .await
             .unwrap();
         (call, dev2)
     });
     let r = app
-        .post(&w.admin, &format!("/api/v1/devices/{}/services/stop", s.id), &json!({"timeout_secs": 10}))
+        .post(
+            &w.admin,
+            &format!("/api/v1/devices/{}/services/stop", s.id),
+            &json!({"timeout_secs": 10}),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["status"], "replied", "{}", r.body);
@@ -270,13 +459,21 @@ async fn filling_loop(app: &TestApp, host: &str, port: u16, embedded: bool) {
     let (call, _dev) = answered.await.unwrap();
     assert_eq!(call["service"], "stop");
     let r = app
-        .post(&w.admin, &format!("/api/v1/devices/{}/services/stop", s.id), &json!({"timeout_secs": 1}))
+        .post(
+            &w.admin,
+            &format!("/api/v1/devices/{}/services/stop", s.id),
+            &json!({"timeout_secs": 1}),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["status"], "timeout");
-    app.post(&w.admin, &format!("/api/v1/devices/{}/services/explode", s.id), &json!({}))
-        .await
-        .expect(404);
+    app.post(
+        &w.admin,
+        &format!("/api/v1/devices/{}/services/explode", s.id),
+        &json!({}),
+    )
+    .await
+    .expect(404);
     app.post(
         &w.admin,
         &format!("/api/v1/devices/{}/services/set_tolerance", s.id),
@@ -311,17 +508,27 @@ async fn the_embedded_broker_keeps_devices_to_their_own_topics() {
     let a = register(&app, &w, "leak_alarm", "报警器A", json!({})).await;
     let b = register(&app, &w, "leak_alarm", "报警器B", json!({})).await;
 
-    assert!(MqttDevice::connect(&host, port, a.id, Some((&a.id.to_string(), "wrong"))).await.is_err());
+    assert!(
+        MqttDevice::connect(&host, port, a.id, Some((&a.id.to_string(), "wrong")))
+            .await
+            .is_err()
+    );
     assert!(MqttDevice::connect(&host, port, a.id, None).await.is_err());
     let mut dev_b = MqttDevice::connect(&host, port, b.id, Some((&b.id.to_string(), &b.secret)))
         .await
         .expect("b connects");
     // b publishes on a's topic: refused by the broker, counted as bad on b, nothing reaches a.
     let e = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now())});
-    dev_b.publish_on(&format!("cyltrace/{}/up/event", a.id), &e).await;
+    dev_b
+        .publish_on(&format!("cyltrace/{}/up/event", a.id), &e)
+        .await;
     let mut bad = 0;
     for _ in 0..50 {
-        bad = app.get(&w.admin, &format!("/api/v1/devices/{}", b.id)).await.expect(200).body["bad_count"]
+        bad = app
+            .get(&w.admin, &format!("/api/v1/devices/{}", b.id))
+            .await
+            .expect(200)
+            .body["bad_count"]
             .as_i64()
             .unwrap();
         if bad > 0 {
@@ -330,25 +537,44 @@ async fn the_embedded_broker_keeps_devices_to_their_own_topics() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(bad, 1);
-    let got_a = app.get(&w.admin, &format!("/api/v1/devices/{}", a.id)).await.expect(200);
+    let got_a = app
+        .get(&w.admin, &format!("/api/v1/devices/{}", a.id))
+        .await
+        .expect(200);
     assert_eq!(got_a.body["up_count"], 0);
-    let events = app.get(&w.admin, &format!("/api/v1/devices/{}/events", a.id)).await.expect(200);
+    let events = app
+        .get(&w.admin, &format!("/api/v1/devices/{}/events", a.id))
+        .await
+        .expect(200);
     assert!(events.body.as_array().unwrap().is_empty());
 
     // Its own topic works; a property outside the model is refused on down/ack.
     let own = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now()),
                      "output": {"concentration": 35.0}});
-    let ack = dev_b.ask("event", &own, "ack", "id", &id_of(&own, "id")).await;
+    let ack = dev_b
+        .ask("event", &own, "ack", "id", &id_of(&own, "id"))
+        .await;
     assert_eq!(ack["new"], true);
-    dev_b.publish("property", &json!({"values": {"concentration": 180}})).await;
-    let ack = dev_b.next_any("ack", Duration::from_secs(10)).await.expect("refusal");
+    dev_b
+        .publish("property", &json!({"values": {"concentration": 180}}))
+        .await;
+    let ack = dev_b
+        .next_any("ack", Duration::from_secs(10))
+        .await
+        .expect("refusal");
     assert_eq!(ack["error"]["errors"][0]["field"], "values.concentration");
     // A subscription to another device's down topics is refused.
     let sub = dev_b
         .client
-        .subscribe(format!("cyltrace/{}/down/#", a.id), rumqttc::QoS::AtLeastOnce)
+        .subscribe(
+            format!("cyltrace/{}/down/#", a.id),
+            rumqttc::QoS::AtLeastOnce,
+        )
         .await;
-    assert!(sub.is_ok(), "the request is sent; the broker answers it with a failure");
+    assert!(
+        sub.is_ok(),
+        "the request is sent; the broker answers it with a failure"
+    );
 }
 
 #[tokio::test]
@@ -359,23 +585,50 @@ async fn a_silent_device_goes_offline_and_comes_back() {
     let d = register(&app, &w, "leak_alarm", "报警器", json!({})).await;
     http_up(&app, &d, "heartbeat", &json!({})).await.expect(200);
     let path = format!("/api/v1/devices/{}", d.id);
-    assert_eq!(app.get(&w.admin, &path).await.expect(200).body["status"], "online");
+    assert_eq!(
+        app.get(&w.admin, &path).await.expect(200).body["status"],
+        "online"
+    );
     app.set_now(app.state.now() + chrono::Duration::seconds(601));
     let mut status = Value::Null;
     for _ in 0..50 {
-        let events = app.get(&w.admin, &format!("{path}/events")).await.expect(200);
-        if events.body.as_array().unwrap().iter().any(|e| e["event"] == "offline") {
+        let events = app
+            .get(&w.admin, &format!("{path}/events"))
+            .await
+            .expect(200);
+        if events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "offline")
+        {
             status = app.get(&w.admin, &path).await.expect(200).body["status"].clone();
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(status, "offline");
-    let offline = app.get(&w.admin, "/api/v1/devices?status=offline").await.expect(200);
+    let offline = app
+        .get(&w.admin, "/api/v1/devices?status=offline")
+        .await
+        .expect(200);
     assert_eq!(offline.body["items"].as_array().unwrap().len(), 1);
     http_up(&app, &d, "heartbeat", &json!({})).await.expect(200);
-    assert_eq!(app.get(&w.admin, &path).await.expect(200).body["status"], "online");
-    let events = app.get(&w.admin, &format!("{path}/events")).await.expect(200);
-    let kinds: Vec<&str> = events.body.as_array().unwrap().iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        app.get(&w.admin, &path).await.expect(200).body["status"],
+        "online"
+    );
+    let events = app
+        .get(&w.admin, &format!("{path}/events"))
+        .await
+        .expect(200);
+    let kinds: Vec<&str> = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
     assert_eq!(kinds, ["online", "offline", "online"]);
 }

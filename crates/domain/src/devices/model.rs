@@ -137,7 +137,13 @@ pub const LEAK_ALARM: &str = "leak_alarm";
 pub const VEHICLE_TERMINAL: &str = "vehicle_terminal";
 pub const CAMERA: &str = "camera";
 
-fn param(id: &str, name: &str, t: DataType, unit: Option<&str>, range: Option<(f64, f64)>) -> Param {
+fn param(
+    id: &str,
+    name: &str,
+    t: DataType,
+    unit: Option<&str>,
+    range: Option<(f64, f64)>,
+) -> Param {
     Param {
         id: id.to_owned(),
         name: Some(name.to_owned()),
@@ -186,14 +192,25 @@ pub fn builtins() -> Vec<DeviceType> {
             ],
             vec![
                 event("estop", "紧急停止", "alert", vec![]),
-                event("fault", "设备故障", "warning", vec![param("code", "故障码", Int, None, None)]),
+                event(
+                    "fault",
+                    "设备故障",
+                    "warning",
+                    vec![param("code", "故障码", Int, None, None)],
+                ),
             ],
             vec![
                 service("stop", "停止充装", vec![]),
                 service(
                     "set_tolerance",
                     "设置超装容差",
-                    vec![param("tolerance_kg", "容差", Float, Some("kg"), Some((0.0, 2.0)))],
+                    vec![param(
+                        "tolerance_kg",
+                        "容差",
+                        Float,
+                        Some("kg"),
+                        Some((0.0, 2.0)),
+                    )],
                 ),
             ],
             300,
@@ -210,7 +227,13 @@ pub fn builtins() -> Vec<DeviceType> {
             LEAK_ALARM,
             "家用燃气泄漏报警器",
             vec![
-                param("concentration", "浓度", Float, Some("%LEL"), Some((0.0, 100.0))),
+                param(
+                    "concentration",
+                    "浓度",
+                    Float,
+                    Some("%LEL"),
+                    Some((0.0, 100.0)),
+                ),
                 param("battery", "电量", Int, Some("%"), Some((0.0, 100.0))),
             ],
             vec![
@@ -218,12 +241,21 @@ pub fn builtins() -> Vec<DeviceType> {
                     "leak",
                     "泄漏报警",
                     "alert",
-                    vec![param("concentration", "浓度", Float, Some("%LEL"), Some((0.0, 100.0)))],
+                    vec![param(
+                        "concentration",
+                        "浓度",
+                        Float,
+                        Some("%LEL"),
+                        Some((0.0, 100.0)),
+                    )],
                 ),
                 event("fault", "传感器故障", "warning", vec![]),
                 event("valve_closed", "切断阀已关闭", "info", vec![]),
             ],
-            vec![service("mute", "消音", vec![]), service("close_valve", "关闭切断阀", vec![])],
+            vec![
+                service("mute", "消音", vec![]),
+                service("close_valve", "关闭切断阀", vec![]),
+            ],
             600,
         ),
         ty(
@@ -231,7 +263,13 @@ pub fn builtins() -> Vec<DeviceType> {
             "车载终端（JT/T 808）",
             vec![
                 param("speed_kmh", "速度", Float, Some("km/h"), Some((0.0, 300.0))),
-                param("mileage_km", "里程", Float, Some("km"), Some((0.0, 10_000_000.0))),
+                param(
+                    "mileage_km",
+                    "里程",
+                    Float,
+                    Some("km"),
+                    Some((0.0, 10_000_000.0)),
+                ),
             ],
             vec![event("sos", "紧急报警", "alert", vec![])],
             vec![],
@@ -311,11 +349,17 @@ pub fn parse_device_type(v: &Value) -> Result<DeviceType, ValidationErrors> {
     check_params(&t.properties, "properties", &mut errs);
     for (list, field) in [
         (
-            t.events.iter().map(|e| (&e.id, &e.name, &e.output)).collect::<Vec<_>>(),
+            t.events
+                .iter()
+                .map(|e| (&e.id, &e.name, &e.output))
+                .collect::<Vec<_>>(),
             "events",
         ),
         (
-            t.services.iter().map(|s| (&s.id, &s.name, &s.input)).collect(),
+            t.services
+                .iter()
+                .map(|s| (&s.id, &s.name, &s.input))
+                .collect(),
             "services",
         ),
     ] {
@@ -336,7 +380,10 @@ pub fn parse_device_type(v: &Value) -> Result<DeviceType, ValidationErrors> {
     }
     for (i, e) in t.events.iter().enumerate() {
         if !matches!(e.level.as_str(), "info" | "warning" | "alert") {
-            errs.push(format!("events[{i}].level"), "级别应为 info、warning 或 alert");
+            errs.push(
+                format!("events[{i}].level"),
+                "级别应为 info、warning 或 alert",
+            );
         }
     }
     if !(10..=7 * 86_400).contains(&t.offline_after_secs) {
@@ -401,21 +448,39 @@ mod tests {
     #[test]
     fn builtins_are_the_five_of_the_contract() {
         let ids: Vec<_> = builtins().into_iter().map(|t| t.id).collect();
-        assert_eq!(ids, [FILLING_SCALE, LABEL_READER, LEAK_ALARM, VEHICLE_TERMINAL, CAMERA]);
+        assert_eq!(
+            ids,
+            [
+                FILLING_SCALE,
+                LABEL_READER,
+                LEAK_ALARM,
+                VEHICLE_TERMINAL,
+                CAMERA
+            ]
+        );
     }
 
     #[test]
     fn values_outside_the_model_are_refused_naming_the_property() {
         // H1: type, range and unknown properties.
         let t = builtin(LEAK_ALARM).unwrap();
-        assert!(t.check_properties(&obj(json!({"concentration": 12.5, "battery": 80}))).is_ok());
+        assert!(
+            t.check_properties(&obj(json!({"concentration": 12.5, "battery": 80})))
+                .is_ok()
+        );
         let e = t
             .check_properties(&obj(json!({"concentration": 120, "battery": 1.5, "x": 1})))
             .unwrap_err();
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["values.battery", "values.concentration", "values.x"]);
+        assert_eq!(
+            fields,
+            ["values.battery", "values.concentration", "values.x"]
+        );
         assert!(t.check_properties(&Map::new()).is_err());
-        assert!(t.check_properties(&obj(json!({"concentration": "high"}))).is_err());
+        assert!(
+            t.check_properties(&obj(json!({"concentration": "high"})))
+                .is_err()
+        );
     }
 
     #[test]

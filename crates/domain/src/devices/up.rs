@@ -305,17 +305,31 @@ mod tests {
         let d = Uuid::new_v4();
         let (dev, kind) = parse_up_topic(&format!("cyltrace/{d}/up/fill_request")).unwrap();
         assert_eq!((dev, kind), (d, Ok(UpKind::FillRequest)));
-        assert!(parse_up_topic(&format!("cyltrace/{d}/up/teleport")).unwrap().1.is_err());
+        assert!(
+            parse_up_topic(&format!("cyltrace/{d}/up/teleport"))
+                .unwrap()
+                .1
+                .is_err()
+        );
         assert!(parse_up_topic(&format!("cyltrace/{d}/down/ack")).is_err());
         assert!(parse_up_topic("cyltrace/not-a-uuid/up/event").is_err());
         assert!(parse_up_topic(&format!("cyltrace/{d}/up/event/extra")).is_err());
-        assert_eq!(down_topic(d, DownKind::Ack), format!("cyltrace/{d}/down/ack"));
+        assert_eq!(
+            down_topic(d, DownKind::Ack),
+            format!("cyltrace/{d}/down/ack")
+        );
     }
 
     #[test]
     fn payloads_are_parsed_with_the_field_named() {
-        assert!(matches!(parse_up(UpKind::Heartbeat, b"{}"), Ok(Up::Heartbeat)));
-        assert!(matches!(parse_up(UpKind::Heartbeat, b""), Ok(Up::Heartbeat)));
+        assert!(matches!(
+            parse_up(UpKind::Heartbeat, b"{}"),
+            Ok(Up::Heartbeat)
+        ));
+        assert!(matches!(
+            parse_up(UpKind::Heartbeat, b""),
+            Ok(Up::Heartbeat)
+        ));
         let e = parse_up(UpKind::Property, b"not json").unwrap_err();
         assert_eq!(e.0[0].field, "payload");
         let e = parse_up(UpKind::FillRequest, br#"{"request_id":"r1","code":"1"}"#).unwrap_err();
@@ -335,7 +349,13 @@ mod tests {
     #[test]
     fn scan_event_ids_are_stable() {
         let s = Uuid::new_v4();
-        assert_eq!(scan_event_id(s, "5300000001"), scan_event_id(s, "5300000001"));
-        assert_ne!(scan_event_id(s, "5300000001"), scan_event_id(s, "5300000002"));
+        assert_eq!(
+            scan_event_id(s, "5300000001"),
+            scan_event_id(s, "5300000001")
+        );
+        assert_ne!(
+            scan_event_id(s, "5300000001"),
+            scan_event_id(s, "5300000002")
+        );
     }
 }

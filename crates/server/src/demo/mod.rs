@@ -17,6 +17,7 @@ use crate::services;
 use crate::state::AppState;
 
 mod circulation;
+pub mod devices;
 mod records;
 
 use circulation::{Refs, circulation};
@@ -284,6 +285,7 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 .await?;
         }
     }
+    let mut device_codes = Vec::new();
     for (n, ent) in enterprises.iter().enumerate() {
         let archives: Vec<NewCylinder> = (0..CYLINDERS_PER_ENTERPRISE)
             .map(|i| {
@@ -322,6 +324,34 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             }
         }
         records::station_records(st, ent, &refs, &archives, now).await?;
+        // The demo scales' cylinders (`cyltrace simulate`): never filled yet, in date, checked
+        // before filling ten minutes ago, so that the simulated scales are allowed to fill them.
+        let ready: Vec<&Archive> = archives[WITH_HISTORY..]
+            .iter()
+            .map(|c| &c.archive)
+            .filter(|a| {
+                a.next_check_date
+                    .is_some_and(|d| d.naive() > today + Duration::days(30))
+            })
+            .take(40)
+            .collect();
+        let checks = ready
+            .iter()
+            .map(|a| {
+                event(
+                    "pre_fill_check",
+                    a,
+                    now - Duration::minutes(10),
+                    Some(ent.filling_station),
+                    ok_pre_fill_check(),
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        st.store.append_events(&checks, &ctx).await?;
+        device_codes.push((
+            ent,
+            ready.iter().map(|a| a.code.to_string()).collect::<Vec<_>>(),
+        ));
         let mut batch = Vec::new();
         // One cylinder found unfit at inspection and scrapped: its label is void.
         let scrapped = &archives[7].archive;
@@ -353,7 +383,23 @@ pub async fn seed(st: &AppState) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             )
             .await?;
     }
+    let demo_devices = devices::seed(st, &device_codes, now).await?;
+    write_private(
+        &st.config.data_dir.join(devices::DEMO_DEVICES_FILE),
+        &serde_json::to_vec_pretty(&demo_devices)?,
+    )?;
     Ok(Some(logins))
+}
+
+/// Writes `bytes` to `path` readable by its owner only (device secrets).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(bytes)?;
+    Ok(())
 }
 
 async fn org(
@@ -496,6 +542,12 @@ fn archive(n: usize, i: usize, today: NaiveDate, ent: &Enterprise) -> anyhow::Re
     Ok(a)
 }
 
+/// A pre-fill check with every item passed.
+fn ok_pre_fill_check() -> Value {
+    json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true, "no_deformation": true,
+        "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true})
+}
+
 fn event(
     kind: &str,
     a: &Archive,
@@ -522,8 +574,7 @@ fn history(
 ) -> anyhow::Result<()> {
     let tare = a.tare_kg.map_or(15.0, |k| k.get());
     let fill = a.fill_limit_kg.map_or(14.5, |k| k.get());
-    let ok_pre = json!({"own_property": true, "medium_matches": true, "no_cracks": true, "no_corrosion": true, "no_deformation": true,
-        "no_damage": true, "inspection_valid": true, "valve_valid": true, "residual_pressure_ok": true});
+    let ok_pre = ok_pre_fill_check();
     let ok_post = json!({"fill_within_limit": true, "no_valve_neck_leak": true, "no_valve_outlet_leak": true, "no_bulge_or_defect": true,
         "no_temperature_rise": true});
     let (plate, waybill) = &refs.transport[i % refs.transport.len()];

@@ -103,8 +103,10 @@ impl DeviceStore for SqlStore {
     }
 
     async fn list_device_types(&self, scope: &Scope) -> Result<Vec<DeviceTypeRecord>> {
-        sql("select t.* from device_types t left join orgs o on o.org_id = t.org_id
-             where t.org_id is null or o.path like $1 order by t.type_id")
+        sql(
+            "select t.* from device_types t left join orgs o on o.org_id = t.org_id
+             where t.org_id is null or o.path like $1 order by t.type_id",
+        )
         .bind(scope.like())
         .fetch_all(&mut self.conn().await?.conn())
         .await?
@@ -225,10 +227,12 @@ impl DeviceStore for SqlStore {
     }
 
     async fn update_device(&self, d: &DeviceRecord) -> Result<()> {
-        sql("update devices set name = $1, site_id = $2, grp = $3, tags = $4, disabled = $5,
+        sql(
+            "update devices set name = $1, site_id = $2, grp = $3, tags = $4, disabled = $5,
                 secret_hash = $6, customer_id = $7, vehicle = $8, channel_id = $9, position = $10,
                 stream_url = $11, serial = $12
-             where device_id = $13")
+             where device_id = $13",
+        )
         .bind(&d.name)
         .bind(d.site_id)
         .bind(d.group.as_deref())

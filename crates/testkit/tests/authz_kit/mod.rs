@@ -329,6 +329,8 @@ pub fn fill(side: &Side, _ghost: &Side, before: &str, name: &str) -> Option<Stri
         ("waybills", "id") => &side.waybill,
         ("orders", "id") => &side.order,
         ("batches", "id") => &side.batch,
+        ("services", "service") => return Some("stop".to_owned()),
+        ("up", "kind") => return Some("heartbeat".to_owned()),
         // Kinds the matrix has no fixture of yet: a well-formed id nobody has, the same for both
         // sides (so every caller gets the answer for a missing object).
         (kind, "id") if GHOSTED.contains(&kind) => return Some(ghost_uuid(kind)),
@@ -342,6 +344,7 @@ pub fn fill(side: &Side, _ghost: &Side, before: &str, name: &str) -> Option<Stri
 const GHOSTED: &[&str] = &[
     "articles",
     "complaints",
+    "devices",
     "filling-permissions",
     "imports",
     "label-blocks",

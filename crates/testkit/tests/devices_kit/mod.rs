@@ -43,26 +43,57 @@ pub async fn fillable(app: &TestApp, w: &World, code: &str) {
 }
 
 /// Registers a device of `kind` for `w`'s enterprise with `extra` fields.
-pub async fn register(app: &TestApp, w: &World, kind: &str, name: &str, extra: Value) -> Registered {
+pub async fn register(
+    app: &TestApp,
+    w: &World,
+    kind: &str,
+    name: &str,
+    extra: Value,
+) -> Registered {
     let mut body = json!({"type": kind, "org_id": w.org, "name": name});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
-    let r = app.post(&w.admin, "/api/v1/devices", &body).await.expect(201);
+    let r = app
+        .post(&w.admin, "/api/v1/devices", &body)
+        .await
+        .expect(201);
     Registered {
-        id: r.body["id"].as_str().and_then(|s| s.parse().ok()).expect("id"),
+        id: r.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("id"),
         secret: r.body["secret"].as_str().expect("secret").to_owned(),
     }
 }
 
 /// A scale at `w`'s filling station.
 pub async fn scale(app: &TestApp, w: &World) -> Registered {
-    register(app, w, "filling_scale", "1号充装秤", json!({"site_id": w.station, "serial": "CZ-01", "position": 1})).await
+    register(
+        app,
+        w,
+        "filling_scale",
+        "1号充装秤",
+        json!({"site_id": w.station, "serial": "CZ-01", "position": 1}),
+    )
+    .await
 }
 
 /// `POST /devices/{id}/up/{kind}` with the device's credentials.
-pub async fn http_up(app: &TestApp, d: &Registered, kind: &str, body: &Value) -> cyltrace_testkit::Resp {
-    http_up_as(app, d.id, &format!("Device {}:{}", d.id, d.secret), kind, body.to_string()).await
+pub async fn http_up(
+    app: &TestApp,
+    d: &Registered,
+    kind: &str,
+    body: &Value,
+) -> cyltrace_testkit::Resp {
+    http_up_as(
+        app,
+        d.id,
+        &format!("Device {}:{}", d.id, d.secret),
+        kind,
+        body.to_string(),
+    )
+    .await
 }
 
 pub async fn http_up_as(
@@ -102,7 +133,13 @@ pub fn fill_request(code: &str) -> Value {
 }
 
 /// A report of a fill that began a minute ago and ended now.
-pub fn fill_report(app: &TestApp, code: &str, tare: f64, gross: f64, decision: Option<&str>) -> Value {
+pub fn fill_report(
+    app: &TestApp,
+    code: &str,
+    tare: f64,
+    gross: f64,
+    decision: Option<&str>,
+) -> Value {
     let now = app.state.now();
     let mut r = json!({"id": Uuid::new_v4(), "code": code,
         "begin": rfc3339(now - chrono::Duration::minutes(1)), "end": rfc3339(now),
@@ -159,10 +196,15 @@ impl MqttDevice {
                             .await;
                     }
                     Ok(Event::Incoming(Packet::SubAck(a))) => {
-                        let ok = a.return_codes.iter().all(|c| {
-                            !matches!(c, rumqttc::SubscribeReasonCode::Failure)
+                        let ok = a
+                            .return_codes
+                            .iter()
+                            .all(|c| !matches!(c, rumqttc::SubscribeReasonCode::Failure));
+                        let _ = ready_tx.send(if ok {
+                            Ok(())
+                        } else {
+                            Err("suback failure".into())
                         });
-                        let _ = ready_tx.send(if ok { Ok(()) } else { Err("suback failure".into()) });
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         let kind = p.topic.rsplit('/').next().unwrap_or_default().to_owned();
@@ -205,7 +247,13 @@ impl MqttDevice {
     }
 
     /// The next message of `kind` whose `key` is `value` (others are dropped), within `wait`.
-    pub async fn next(&mut self, kind: &str, key: &str, value: &str, wait: Duration) -> Option<Value> {
+    pub async fn next(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &str,
+        wait: Duration,
+    ) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -219,7 +267,14 @@ impl MqttDevice {
 
     /// Publishes until the answer comes (a device resends until answered): the node's own client
     /// may not have subscribed yet when the test begins.
-    pub async fn ask(&mut self, kind: &str, payload: &Value, answer: &str, key: &str, value: &str) -> Value {
+    pub async fn ask(
+        &mut self,
+        kind: &str,
+        payload: &Value,
+        answer: &str,
+        key: &str,
+        value: &str,
+    ) -> Value {
         for _ in 0..20 {
             self.publish(kind, payload).await;
             if let Some(v) = self.next(answer, key, value, Duration::from_secs(1)).await {

@@ -55,7 +55,10 @@ pub async fn call(
         _ => return Err(ApiError::invalid("", "请求体应为 JSON 对象")),
     };
     let mut errs = cyltrace_domain::ValidationErrors::default();
-    for k in o.keys().filter(|k| !["input", "timeout_secs"].contains(&k.as_str())) {
+    for k in o
+        .keys()
+        .filter(|k| !["input", "timeout_secs"].contains(&k.as_str()))
+    {
         errs.push(k.as_str(), "不允许的字段（未知字段）");
     }
     let input = match o.get("input") {

@@ -90,7 +90,12 @@ pub fn principal(d: &DeviceRecord) -> Principal {
 }
 
 /// Applies one up message of `device` (already authenticated: its login or its topic).
-pub async fn handle(st: &AppState, d: &DeviceRecord, kind: &str, payload: &[u8]) -> Result<Answer, Refused> {
+pub async fn handle(
+    st: &AppState,
+    d: &DeviceRecord,
+    kind: &str,
+    payload: &[u8],
+) -> Result<Answer, Refused> {
     let now = st.now();
     let result = apply(st, d, kind, payload, now).await;
     let activity = Activity {
@@ -135,7 +140,12 @@ async fn record(st: &AppState, d: &DeviceRecord, a: &Activity) -> ApiResult<()> 
 }
 
 /// Records a device's going offline or coming back as a device event (8.1.1).
-pub async fn status_event(st: &AppState, d: &DeviceRecord, what: &str, at: DateTime<Utc>) -> ApiResult<()> {
+pub async fn status_event(
+    st: &AppState,
+    d: &DeviceRecord,
+    what: &str,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
     st.store
         .insert_device_event(&DeviceEventRecord {
             id: Uuid::new_v4(),
@@ -188,7 +198,15 @@ async fn apply(
                     value: v.clone(),
                 })
                 .collect();
-            super::on_input(st, d, Input::Property { values: &p.values, at }).await?;
+            super::on_input(
+                st,
+                d,
+                Input::Property {
+                    values: &p.values,
+                    at,
+                },
+            )
+            .await?;
             Ok((
                 Answer {
                     body: json!({"stored": readings.len()}),
@@ -241,7 +259,15 @@ async fn event(
         })
         .await?;
     if new {
-        super::on_input(st, d, Input::Event { event: &e.event, at: e.time }).await?;
+        super::on_input(
+            st,
+            d,
+            Input::Event {
+                event: &e.event,
+                at: e.time,
+            },
+        )
+        .await?;
     }
     let ack = json!({"id": e.id, "new": new});
     Ok(Answer {
@@ -254,7 +280,9 @@ fn require_type(d: &DeviceRecord, t: &str, what: &str) -> ApiResult<()> {
     if d.type_id == t {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!("只有{what}可以上报该类型的消息")))
+        Err(ApiError::Forbidden(format!(
+            "只有{what}可以上报该类型的消息"
+        )))
     }
 }
 
@@ -300,9 +328,18 @@ async fn fill_report(st: &AppState, d: &DeviceRecord, r: up::FillReportUp) -> Ap
         None => decisions.first(),
     };
     let decision = match allowing {
-        Some(x) if x.allow && x.at <= r.begin + Duration::minutes(5) && r.begin - x.at <= DECISION_VALID => x,
+        Some(x)
+            if x.allow
+                && x.at <= r.begin + Duration::minutes(5)
+                && r.begin - x.at <= DECISION_VALID =>
+        {
+            x
+        }
         Some(x) if !x.allow => {
-            return Err(ApiError::invalid("decision_id", "该气瓶的充装请求被拒绝，不得充装"));
+            return Err(ApiError::invalid(
+                "decision_id",
+                "该气瓶的充装请求被拒绝，不得充装",
+            ));
         }
         _ => {
             return Err(ApiError::invalid(
@@ -312,10 +349,13 @@ async fn fill_report(st: &AppState, d: &DeviceRecord, r: up::FillReportUp) -> Ap
         }
     };
     let mut errs = ValidationErrors::default();
-    let kg = |v: f64, f: &str, errs: &mut ValidationErrors| Kg::new(v).map_err(|m| errs.push(f, m)).ok();
+    let kg =
+        |v: f64, f: &str, errs: &mut ValidationErrors| Kg::new(v).map_err(|m| errs.push(f, m)).ok();
     let tare = kg(r.tare_kg, "tare_kg", &mut errs);
     let gross = kg(r.gross_kg, "gross_kg", &mut errs);
-    let text = |s: &str, f: &str, errs: &mut ValidationErrors| Text::parse(s).map_err(|m| errs.push(f, m)).ok();
+    let text = |s: &str, f: &str, errs: &mut ValidationErrors| {
+        Text::parse(s).map_err(|m| errs.push(f, m)).ok()
+    };
     let scale_no = text(d.serial.as_deref().unwrap_or(&d.name), "serial", &mut errs);
     let operator = text(&d.name, "name", &mut errs);
     let device = text(&d.id.to_string(), "id", &mut errs);
@@ -348,9 +388,14 @@ async fn fill_report(st: &AppState, d: &DeviceRecord, r: up::FillReportUp) -> Ap
         device,
         position: None,
     };
-    let appended = submit(st, &principal(d), Submission::new(vec![event], Naming::Single), None)
-        .await
-        .map_err(api_error)?;
+    let appended = submit(
+        st,
+        &principal(d),
+        Submission::new(vec![event], Naming::Single),
+        None,
+    )
+    .await
+    .map_err(api_error)?;
     let a = appended
         .first()
         .ok_or_else(|| ApiError::Internal("no answer for the fill".to_owned()))?;

@@ -175,12 +175,13 @@ pub async fn create_type(st: &AppState, p: &Principal, body: &Value) -> ApiResul
         org_id: (!p.is_node_admin()).then_some(p.org_id),
         created_at: st.now(),
     };
-    st.store.insert_device_type(&rec).await.map_err(|e| match e {
-        cyltrace_store::StoreError::Conflict(_) => {
-            conflict("type", "该设备类型标识已存在")
-        }
-        e => e.into(),
-    })?;
+    st.store
+        .insert_device_type(&rec)
+        .await
+        .map_err(|e| match e {
+            cyltrace_store::StoreError::Conflict(_) => conflict("type", "该设备类型标识已存在"),
+            e => e.into(),
+        })?;
     Ok(t)
 }
 
@@ -267,7 +268,10 @@ async fn check_binding(
             }
             Some(_) => {}
         }
-    } else if matches!(t, model::FILLING_SCALE | model::LABEL_READER | model::CAMERA) {
+    } else if matches!(
+        t,
+        model::FILLING_SCALE | model::LABEL_READER | model::CAMERA
+    ) {
         errs.push("site_id", "该类设备须绑定站点");
     }
     if let Some(c) = &d.customer_id {
@@ -294,7 +298,10 @@ async fn check_binding(
             .iter()
             .any(|s| u.starts_with(s))
     {
-        errs.push("stream_url", "视频流地址应以 rtsp://、rtmp://、http:// 或 https:// 开头");
+        errs.push(
+            "stream_url",
+            "视频流地址应以 rtsp://、rtmp://、http:// 或 https:// 开头",
+        );
     }
     if let Some(ph) = &d.phone
         && !((1..=20).contains(&ph.len()) && ph.bytes().all(|b| b.is_ascii_digit()))
@@ -366,9 +373,7 @@ pub async fn create(st: &AppState, p: &Principal, body: &Value) -> ApiResult<Reg
     check_binding(st, p, &d, &mut errs).await?;
     errs.into_result(())?;
     st.store.insert_device(&d).await.map_err(|e| match e {
-        cyltrace_store::StoreError::Conflict(_) => {
-            conflict("phone", "该终端手机号已登记")
-        }
+        cyltrace_store::StoreError::Conflict(_) => conflict("phone", "该终端手机号已登记"),
         e => e.into(),
     })?;
     let t = t.expect("checked");
@@ -463,7 +468,11 @@ fn conflict(field: &str, m: &str) -> ApiError {
 }
 
 /// A string member of a PATCH body: absent → `None`; `null` → `Some(None)` (cleared).
-fn patch_str(o: &Map<String, Value>, k: &str, errs: &mut ValidationErrors) -> Option<Option<String>> {
+fn patch_str(
+    o: &Map<String, Value>,
+    k: &str,
+    errs: &mut ValidationErrors,
+) -> Option<Option<String>> {
     match o.get(k)? {
         Value::Null => Some(None),
         Value::String(s) => Some(Some(s.trim().to_owned())),
@@ -484,7 +493,14 @@ pub async fn update(st: &AppState, p: &Principal, id: Uuid, body: &Value) -> Api
         .ok_or_else(|| ApiError::invalid("", "请求体应为 JSON 对象"))?;
     let mut errs = ValidationErrors::default();
     const KNOWN: [&str; 8] = [
-        "name", "site_id", "group", "tags", "disabled", "customer_id", "stream_url", "position",
+        "name",
+        "site_id",
+        "group",
+        "tags",
+        "disabled",
+        "customer_id",
+        "stream_url",
+        "position",
     ];
     for k in o.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
         errs.push(k.as_str(), "不允许的字段（未知字段）");

@@ -48,7 +48,10 @@ pub fn device_router() -> ApiRouter {
 #[utoipa::path(get, path = "/api/v1/device-types", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = Vec<Object>), (status = 401, response = Problem),
         (status = 403, response = Problem)))]
-async fn device_types(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Vec<DeviceType>>> {
+async fn device_types(
+    State(st): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<Vec<DeviceType>>> {
     Ok(Json(registry::list_types(&st, &p).await?))
 }
 
@@ -265,13 +268,24 @@ async fn telemetry(
 }
 
 /// `Authorization: Device <id>:<secret>` for device `id`.
-async fn device_auth(st: &AppState, headers: &HeaderMap, id: Uuid) -> ApiResult<cyltrace_store::DeviceRecord> {
-    let refused = || ApiError::Unauthorized("需要设备凭据：Authorization: Device <id>:<secret>".to_owned());
-    let h = headers
+async fn device_auth(
+    st: &AppState,
+    headers: &HeaderMap,
+    id: Uuid,
+) -> ApiResult<cyltrace_store::DeviceRecord> {
+    let refused =
+        || ApiError::Unauthorized("需要设备凭据：Authorization: Device <id>:<secret>".to_owned());
+    let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Device "))
-        .ok_or_else(refused)?;
+        .unwrap_or_default();
+    if given.starts_with("Bearer ") {
+        // An account is signed in, but only a device speaks for a device.
+        return Err(ApiError::Forbidden(
+            "账号不能以设备身份上报；设备须使用 Authorization: Device <id>:<secret>".to_owned(),
+        ));
+    }
+    let h = given.strip_prefix("Device ").ok_or_else(refused)?;
     let (who, secret) = h.split_once(':').ok_or_else(refused)?;
     let who = Uuid::parse_str(who.trim()).map_err(|_| refused())?;
     if who != id {
