@@ -253,31 +253,32 @@ impl DeviceStore for SqlStore {
 
     async fn record_activity(&self, device: Uuid, a: &Activity) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let mut c = tx.conn();
-        let mut props: Option<Map<String, Value>> = None;
-        if !a.readings.is_empty() {
-            let row = sql("select properties from devices where device_id = $1")
-                .bind(device)
-                .fetch_optional(&mut c)
-                .await?;
-            let mut p: Map<String, Value> = match row {
-                Some(r) => r.json("properties")?,
-                None => return Err(StoreError::NotFound(format!("device {device}"))),
-            };
-            for r in &a.readings {
-                let newer = p
-                    .get(&r.property)
-                    .and_then(|v| v.get("time"))
-                    .and_then(Value::as_str)
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .is_none_or(|t| t <= r.time);
-                if newer {
-                    p.insert(
-                        r.property.clone(),
-                        serde_json::json!({"value": r.value, "time": r.time.to_rfc3339()}),
-                    );
-                }
-                sql("insert into telemetry (device_id, property, time, value) values ($1, $2, $3, $4)
+        {
+            let mut c = tx.conn();
+            let mut props: Option<Map<String, Value>> = None;
+            if !a.readings.is_empty() {
+                let row = sql("select properties from devices where device_id = $1")
+                    .bind(device)
+                    .fetch_optional(&mut c)
+                    .await?;
+                let mut p: Map<String, Value> = match row {
+                    Some(r) => r.json("properties")?,
+                    None => return Err(StoreError::NotFound(format!("device {device}"))),
+                };
+                for r in &a.readings {
+                    let newer = p
+                        .get(&r.property)
+                        .and_then(|v| v.get("time"))
+                        .and_then(Value::as_str)
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .is_none_or(|t| t <= r.time);
+                    if newer {
+                        p.insert(
+                            r.property.clone(),
+                            serde_json::json!({"value": r.value, "time": r.time.to_rfc3339()}),
+                        );
+                    }
+                    sql("insert into telemetry (device_id, property, time, value) values ($1, $2, $3, $4)
                      on conflict (device_id, property, time) do nothing")
                 .bind(device)
                 .bind(&r.property)
@@ -285,11 +286,11 @@ impl DeviceStore for SqlStore {
                 .bind(json(&r.value))
                 .execute(&mut c)
                 .await?;
+                }
+                props = Some(p);
             }
-            props = Some(p);
-        }
-        let seen = a.seen.then_some(a.at);
-        sql("update devices set up_count = up_count + $1, down_count = down_count + $2,
+            let seen = a.seen.then_some(a.at);
+            sql("update devices set up_count = up_count + $1, down_count = down_count + $2,
                 bad_count = bad_count + $3,
                 last_seen = case when $4 is null then last_seen
                                  when last_seen is null or last_seen < $5 then $6 else last_seen end,
@@ -305,7 +306,7 @@ impl DeviceStore for SqlStore {
         .bind(device)
         .execute(&mut c)
         .await?;
-        drop(c);
+        }
         tx.commit().await
     }
 
