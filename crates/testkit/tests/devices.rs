@@ -632,3 +632,140 @@ async fn a_silent_device_goes_offline_and_comes_back() {
         .collect();
     assert_eq!(kinds, ["online", "offline", "online"]);
 }
+
+/// A Mosquitto of the test's own, configured as the README says (password file, ACL patterns), on
+/// a free port; stopped when dropped.
+struct OwnMosquitto {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OwnMosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mosquitto_with(port: u16, logins: &[(String, String)]) -> OwnMosquitto {
+    let dir = tempfile::tempdir().expect("dir");
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "").unwrap();
+    for (u, p) in logins {
+        let ok = std::process::Command::new("mosquitto_passwd")
+            .args(["-b", passwd.to_str().unwrap(), u, p])
+            .status()
+            .expect("mosquitto_passwd (Debian package mosquitto)");
+        assert!(ok.success());
+    }
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user cyltrace-node\ntopic readwrite cyltrace/#\n\npattern write cyltrace/%u/up/#\npattern read cyltrace/%u/down/#\n",
+    )
+    .unwrap();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n",
+            passwd.display(),
+            acl.display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("mosquitto")
+        .args(["-c", conf.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("mosquitto (Debian package mosquitto)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    OwnMosquitto {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn mosquitto_configured_as_documented_keeps_devices_to_their_own_topics() {
+    // H4 with an external broker: the README's password file and ACL patterns.
+    // The node is pointed at a port where the broker starts once the devices exist (the node's
+    // client keeps reconnecting until then).
+    let port = free_port();
+    let node_password = "node-secret-for-the-test";
+    let app = TestApp::spawn_with(|c| {
+        c.mqtt_url = Some(format!("mqtt://127.0.0.1:{port}"));
+        c.mqtt_username = Some("cyltrace-node".into());
+        c.mqtt_password = Some(node_password.to_owned().into());
+    })
+    .await;
+    let w = app.enterprise("ext").await;
+    let a = register(&app, &w, "leak_alarm", "报警器A", json!({})).await;
+    let b = register(&app, &w, "leak_alarm", "报警器B", json!({})).await;
+    let _broker = mosquitto_with(
+        port,
+        &[
+            ("cyltrace-node".into(), node_password.into()),
+            (a.id.to_string(), a.secret.clone()),
+            (b.id.to_string(), b.secret.clone()),
+        ],
+    );
+    assert!(
+        MqttDevice::connect("127.0.0.1", port, a.id, Some((&a.id.to_string(), "wrong")))
+            .await
+            .is_err()
+    );
+    let mut dev_b = MqttDevice::connect(
+        "127.0.0.1",
+        port,
+        b.id,
+        Some((&b.id.to_string(), &b.secret)),
+    )
+    .await
+    .expect("b connects");
+    // On its own topic: answered (which also shows the node's client is subscribed by now).
+    let own = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now())});
+    let ack = dev_b
+        .ask("event", &own, "ack", "id", &id_of(&own, "id"))
+        .await;
+    assert_eq!(ack["new"], true);
+    // On a's topic: Mosquitto drops it (MQTT 3.1.1 has no refusal of a publish), then one more of
+    // its own, answered after the foreign one would have been.
+    let e = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now())});
+    dev_b
+        .publish_on(&format!("cyltrace/{}/up/event", a.id), &e)
+        .await;
+    let own = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now())});
+    dev_b
+        .ask("event", &own, "ack", "id", &id_of(&own, "id"))
+        .await;
+    // Messages reach the node in order, but are applied concurrently: give the foreign one time.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let events = app
+            .get(&w.admin, &format!("/api/v1/devices/{}/events", a.id))
+            .await
+            .expect(200);
+        assert!(
+            events.body.as_array().unwrap().is_empty(),
+            "{}",
+            events.body
+        );
+    }
+}
