@@ -180,7 +180,7 @@ impl AlarmStore for SqlStore {
              where o.path like $1 and r.enabled in ($2, $3) order by r.created_at desc, r.rule_id")
         .bind(like)
         .bind(true)
-        .bind(!enabled_only)
+        .bind(enabled_only)
         .fetch_all(&mut self.conn().await?.conn())
         .await?
         .iter()
