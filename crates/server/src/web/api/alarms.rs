@@ -32,8 +32,9 @@ pub fn router() -> ApiRouter {
         .routes(v1(routes!(clear_device_alarm)))
 }
 
-/// Create an alarm rule (H3, H5): `{"name","device_type"?,"group"?,"device_id"?,"condition",
-/// "for_secs"?,"severity","notify"?}`; 201 with the rule.
+/// Create an alarm rule (H3, H5); 201 with the rule.
+///
+/// `{"name","device_type"?,"group"?,"device_id"?,"condition","for_secs"?,"severity","notify"?}`.
 #[utoipa::path(post, path = "/api/v1/alarm-rules", tag = "devices", security(("bearer" = [])),
     request_body = Object,
     responses((status = 201, body = Object), (status = 400, response = Problem),
@@ -93,8 +94,9 @@ async fn delete_rule(
     Ok(noted(StatusCode::NO_CONTENT, format!("alarm rule {id} deleted")))
 }
 
-/// Create a notification channel: `{"kind": "webhook"|"email"|"sms","name", …}`; 201 with the
-/// channel, its secrets left out.
+/// Create a notification channel; 201 with the channel, its secrets left out.
+///
+/// `{"kind": "webhook"|"email"|"sms","name", …}`.
 #[utoipa::path(post, path = "/api/v1/notify-channels", tag = "devices",
     security(("bearer" = [])), request_body = Object,
     responses((status = 201, body = Object), (status = 400, response = Problem),
@@ -191,8 +193,9 @@ async fn ack_device_alarm(
     Ok(noted(Json(svc::alarm_json(&a)), format!("alarm {} acked", a.id)))
 }
 
-/// Clear an active alarm by hand (an event alarm, which never clears by itself). 200 with the
-/// alarm; 409 when it is already cleared.
+/// Clear an active alarm by hand; 200 with the alarm, 409 when it is already cleared.
+///
+/// For event alarms, which never clear by themselves.
 #[utoipa::path(post, path = "/api/v1/device-alarms/{id}/clear", tag = "devices",
     params(("id" = Uuid, Path, description = "The alarm")), security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, response = Problem),
