@@ -301,6 +301,7 @@ impl DeviceStore for SqlStore {
         .bind(device)
         .execute(&mut c)
         .await?;
+        #[allow(clippy::drop_non_drop)]
         drop(c);
         tx.commit().await
     }
