@@ -170,8 +170,11 @@ pub trait AlarmStore {
     /// In one transaction: opens `new` unless an alarm of the same rule (or built-in kind) and
     /// device is open, which is then reported again (count + 1, updated, active again). When it
     /// was opened or reactivated, queues a `raised` delivery per channel of `notify`.
-    async fn raise_device_alarm(&self, new: &DeviceAlarm, notify: &[Uuid])
-    -> Result<(DeviceAlarm, Raised)>;
+    async fn raise_device_alarm(
+        &self,
+        new: &DeviceAlarm,
+        notify: &[Uuid],
+    ) -> Result<(DeviceAlarm, Raised)>;
     /// In one transaction: the open, active alarm `id` becomes cleared at `at` and a `cleared`
     /// delivery per channel is queued. None when it was not active.
     async fn clear_device_alarm(
@@ -207,6 +210,5 @@ pub trait AlarmStore {
     /// The deliveries of one alarm, oldest first.
     async fn alarm_deliveries(&self, alarm: Uuid) -> Result<Vec<DeliveryRecord>>;
     /// When a channel's deliveries were sent at or after `since` (the hourly cap).
-    async fn sent_since(&self, channel: Uuid, since: DateTime<Utc>)
-    -> Result<Vec<DateTime<Utc>>>;
+    async fn sent_since(&self, channel: Uuid, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>>;
 }

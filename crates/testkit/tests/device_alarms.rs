@@ -69,9 +69,16 @@ fn reading(v: f64) -> Map<String, Value> {
 
 async fn property(app: &TestApp, d: &DeviceRecord, v: f64, at: DateTime<Utc>) {
     let values = reading(v);
-    alarms::evaluate(&app.state, d, Input::Property { values: &values, at })
-        .await
-        .expect("evaluate");
+    alarms::evaluate(
+        &app.state,
+        d,
+        Input::Property {
+            values: &values,
+            at,
+        },
+    )
+    .await
+    .expect("evaluate");
 }
 
 async fn leak(app: &TestApp, d: &DeviceRecord) {
@@ -254,11 +261,20 @@ async fn threshold_with_duration_raises_updates_and_clears() {
     assert_eq!(list.len(), 1);
     let a = &list[0];
     assert_eq!(
-        (a["state"].as_str(), a["severity"].as_str(), a["kind"].as_str()),
+        (
+            a["state"].as_str(),
+            a["severity"].as_str(),
+            a["kind"].as_str()
+        ),
         (Some("active_unack"), Some("major"), Some("rule"))
     );
     assert_eq!(a["rule_id"], rule["id"]);
-    assert!(a["detail"].as_str().unwrap().contains("concentration = 25 > 20"));
+    assert!(
+        a["detail"]
+            .as_str()
+            .unwrap()
+            .contains("concentration = 25 > 20")
+    );
 
     // Repeats update the open alarm; a device of another type is not watched.
     property(&app, &d, 30.0, secs(t0, 370)).await;
@@ -284,14 +300,21 @@ async fn threshold_with_duration_raises_updates_and_clears() {
     // Acknowledged, then cleared: closed; the next raise opens a second alarm.
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let acked = app
-        .post(&w.admin, &format!("/api/v1/device-alarms/{id}/ack"), &json!({}))
+        .post(
+            &w.admin,
+            &format!("/api/v1/device-alarms/{id}/ack"),
+            &json!({}),
+        )
         .await
         .expect(200)
         .body;
     assert_eq!(acked["state"], "active_ack");
     assert!(acked["acked_by"].is_string());
     property(&app, &d, 5.0, secs(t0, 460)).await;
-    assert_eq!(alarm_list(&app, &w.admin, "?state=cleared_ack").await.len(), 1);
+    assert_eq!(
+        alarm_list(&app, &w.admin, "?state=cleared_ack").await.len(),
+        1
+    );
     assert!(alarm_list(&app, &w.admin, "?state=open").await.is_empty());
     property(&app, &d, 25.0, secs(t0, 470)).await;
     property(&app, &d, 25.0, secs(t0, 531)).await;
@@ -333,8 +356,12 @@ async fn rules_and_channels_are_checked_and_scoped() {
         .expect(422);
     assert_eq!(r.fields(), ["name", "condition.offline", "severity"]);
     // A channel of another enterprise cannot be named.
-    let foreign = channel(&app, &x, json!({"kind": "webhook", "name": "x", "url": "http://127.0.0.1:9/"}))
-        .await;
+    let foreign = channel(
+        &app,
+        &x,
+        json!({"kind": "webhook", "name": "x", "url": "http://127.0.0.1:9/"}),
+    )
+    .await;
     let r = app
         .post(
             &w.admin,
@@ -362,12 +389,19 @@ async fn rules_and_channels_are_checked_and_scoped() {
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert!(!list.text.contains("0123456789abcdef"));
     // A filler may not manage rules.
-    app.post(&w.filler, "/api/v1/alarm-rules", &json!({"name": "n",
-        "condition": {"offline": true}, "severity": "info"}))
-        .await
-        .expect(403);
+    app.post(
+        &w.filler,
+        "/api/v1/alarm-rules",
+        &json!({"name": "n",
+        "condition": {"offline": true}, "severity": "info"}),
+    )
+    .await
+    .expect(403);
     let bad = app
-        .get(&w.admin, "/api/v1/device-alarms?state=closed&severity=fatal")
+        .get(
+            &w.admin,
+            "/api/v1/device-alarms?state=closed&severity=fatal",
+        )
         .await
         .expect(422);
     assert_eq!(bad.fields(), ["state", "severity"]);
@@ -405,22 +439,34 @@ async fn leak_event_raises_a_critical_alarm_for_customer_and_dealer() {
     app.get(&x.admin, &format!("/api/v1/device-alarms/{id}"))
         .await
         .expect(403);
-    app.post(&w.filler, &format!("/api/v1/device-alarms/{id}/ack"), &json!({}))
-        .await
-        .expect(403);
+    app.post(
+        &w.filler,
+        &format!("/api/v1/device-alarms/{id}/ack"),
+        &json!({}),
+    )
+    .await
+    .expect(403);
     let acked = app
         .post(&reg, &format!("/api/v1/device-alarms/{id}/ack"), &json!({}))
         .await
         .expect(200);
     assert_eq!(acked.body["state"], "active_ack");
     let cleared = app
-        .post(&w.admin, &format!("/api/v1/device-alarms/{id}/clear"), &json!({}))
+        .post(
+            &w.admin,
+            &format!("/api/v1/device-alarms/{id}/clear"),
+            &json!({}),
+        )
         .await
         .expect(200);
     assert_eq!(cleared.body["state"], "cleared_ack");
-    app.post(&w.admin, &format!("/api/v1/device-alarms/{id}/clear"), &json!({}))
-        .await
-        .expect(409);
+    app.post(
+        &w.admin,
+        &format!("/api/v1/device-alarms/{id}/clear"),
+        &json!({}),
+    )
+    .await
+    .expect(409);
     // Closed: the next leak opens a new alarm.
     leak(&app, &d).await;
     assert_eq!(alarm_list(&app, &w.admin, "").await.len(), 2);
@@ -455,16 +501,29 @@ async fn event_rule_is_cleared_by_a_person() {
     let list = alarm_list(&app, &w.admin, "").await;
     assert_eq!((list.len(), list[0]["count"].as_i64()), (1, Some(2)));
     let id = list[0]["id"].as_str().unwrap();
-    app.post(&w.admin, &format!("/api/v1/device-alarms/{id}/clear"), &json!({}))
-        .await
-        .expect(200);
-    app.post(&w.admin, &format!("/api/v1/device-alarms/{id}/ack"), &json!({}))
-        .await
-        .expect(200);
+    app.post(
+        &w.admin,
+        &format!("/api/v1/device-alarms/{id}/clear"),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &w.admin,
+        &format!("/api/v1/device-alarms/{id}/ack"),
+        &json!({}),
+    )
+    .await
+    .expect(200);
     alarms::evaluate(&app.state, &d, Input::Event { event: "tilt", at })
         .await
         .unwrap();
-    assert_eq!(alarm_list(&app, &w.admin, "?state=active_unack").await.len(), 1);
+    assert_eq!(
+        alarm_list(&app, &w.admin, "?state=active_unack")
+            .await
+            .len(),
+        1
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,12 +540,20 @@ async fn webhook_email_and_sms_are_delivered() {
     let (sms_url, sms) = receiver(0).await;
     let (smtp_port, mails) = smtp_sink().await;
     let secret = "s3cret-s3cret-s3cret";
-    let wh = channel(&app, &w, json!({"kind": "webhook", "name": "值班系统", "url": hook_url,
-        "secret": secret}))
+    let wh = channel(
+        &app,
+        &w,
+        json!({"kind": "webhook", "name": "值班系统", "url": hook_url,
+        "secret": secret}),
+    )
     .await;
-    let em = channel(&app, &w, json!({"kind": "email", "name": "邮件", "smtp_host": "127.0.0.1",
+    let em = channel(
+        &app,
+        &w,
+        json!({"kind": "email", "name": "邮件", "smtp_host": "127.0.0.1",
         "smtp_port": smtp_port, "smtp_tls": "none", "from": "alarm@example.com",
-        "to": ["ops@example.com", "boss@example.com"]}))
+        "to": ["ops@example.com", "boss@example.com"]}),
+    )
     .await;
     let sm = channel(&app, &w, json!({"kind": "sms", "name": "短信", "url": sms_url,
         "body_template": "{\"mobile\": \"{{phone}}\", \"content\": \"{{text}}\", \"dev\": \"{{device}}\"}",
@@ -511,7 +578,10 @@ async fn webhook_email_and_sms_are_delivered() {
     let a = alarm(&app, &w.admin, &list[0]["id"]).await;
     let ds = a["deliveries"].as_array().unwrap();
     assert_eq!(ds.len(), 3, "{a}");
-    assert!(ds.iter().all(|d| d["state"] == "sent" && d["attempt"] == 1), "{a}");
+    assert!(
+        ds.iter().all(|d| d["state"] == "sent" && d["attempt"] == 1),
+        "{a}"
+    );
 
     // The webhook: the alarm JSON, signed over the raw body.
     let got = hook.bodies();
@@ -525,7 +595,12 @@ async fn webhook_email_and_sms_are_delivered() {
     assert_eq!(v["phase"], "raised");
     assert_eq!(v["alarm"]["id"], list[0]["id"]);
     assert_eq!(v["alarm"]["severity"], "critical");
-    assert!(v["text"].as_str().unwrap().starts_with("【严重告警】浓度过高"));
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("【严重告警】浓度过高")
+    );
 
     // The email: both recipients, from the channel's sender.
     let m = mails.lock().unwrap().clone();
@@ -561,8 +636,12 @@ async fn reminders_until_acknowledged_and_the_hourly_cap() {
     let app = TestApp::spawn().await;
     let w = app.enterprise("rep").await;
     let (url, hook) = receiver(0).await;
-    channel(&app, &w, json!({"kind": "webhook", "name": "w", "url": url,
-        "repeat_every_secs": 60, "max_per_hour": 3}))
+    channel(
+        &app,
+        &w,
+        json!({"kind": "webhook", "name": "w", "url": url,
+        "repeat_every_secs": 60, "max_per_hour": 3}),
+    )
     .await;
     let d = device(&app, w.org, "leak_alarm", Some("C-9")).await;
     let t0 = app.state.now();
@@ -615,8 +694,12 @@ async fn failing_webhook_is_retried_with_backoff() {
     let app = TestApp::spawn().await;
     let w = app.enterprise("rty").await;
     let (url, hook) = receiver(2).await;
-    channel(&app, &w, json!({"kind": "webhook", "name": "w", "url": format!("{url}?token=hush")}))
-        .await;
+    channel(
+        &app,
+        &w,
+        json!({"kind": "webhook", "name": "w", "url": format!("{url}?token=hush")}),
+    )
+    .await;
     let d = device(&app, w.org, "leak_alarm", None).await;
     let t0 = app.state.now();
     leak(&app, &d).await;

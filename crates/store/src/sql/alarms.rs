@@ -80,7 +80,8 @@ fn delivery(r: &Row) -> Result<DeliveryRecord> {
     })
 }
 
-const CHANNELS: &str = "select c.*, o.path from notify_channels c join orgs o on o.org_id = c.org_id";
+const CHANNELS: &str =
+    "select c.*, o.path from notify_channels c join orgs o on o.org_id = c.org_id";
 const ALARMS: &str = "select a.*, o.path from device_alarms a join orgs o on o.org_id = a.org_id";
 
 async fn get_device_alarm(c: &mut Conn<'_>, id: Uuid) -> Result<Option<DeviceAlarm>> {
@@ -117,9 +118,11 @@ async fn open(
 
 async fn insert_deliveries(c: &mut Conn<'_>, ds: &[DeliveryRecord]) -> Result<()> {
     for d in ds {
-        sql("insert into notify_deliveries (delivery_id, alarm_id, channel_id, phase, attempt,
+        sql(
+            "insert into notify_deliveries (delivery_id, alarm_id, channel_id, phase, attempt,
                 state, next_at, sent_at, error, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
         .bind(d.id)
         .bind(d.alarm_id)
         .bind(d.channel_id)
@@ -146,8 +149,10 @@ fn queue(alarm: Uuid, notify: &[Uuid], phase: &str, at: DateTime<Utc>) -> Vec<De
 #[async_trait]
 impl AlarmStore for SqlStore {
     async fn insert_alarm_rule(&self, r: &AlarmRuleRecord) -> Result<()> {
-        sql("insert into alarm_rules (rule_id, org_id, scope_path, body, enabled, created_at)
-             values ($1, $2, $3, $4, $5, $6)")
+        sql(
+            "insert into alarm_rules (rule_id, org_id, scope_path, body, enabled, created_at)
+             values ($1, $2, $3, $4, $5, $6)",
+        )
         .bind(r.id)
         .bind(r.org_id)
         .bind(&r.scope_path)
@@ -176,8 +181,10 @@ impl AlarmStore for SqlStore {
     ) -> Result<Vec<AlarmRuleRecord>> {
         let like = scope.map_or_else(|| Scope::all().like(), Scope::like);
         // Disabled (deleted) rules are listed too unless `enabled_only`.
-        sql("select r.* from alarm_rules r join orgs o on o.org_id = r.org_id
-             where o.path like $1 and r.enabled in ($2, $3) order by r.created_at desc, r.rule_id")
+        sql(
+            "select r.* from alarm_rules r join orgs o on o.org_id = r.org_id
+             where o.path like $1 and r.enabled in ($2, $3) order by r.created_at desc, r.rule_id",
+        )
         .bind(like)
         .bind(true)
         .bind(enabled_only)
@@ -208,9 +215,11 @@ impl AlarmStore for SqlStore {
     }
 
     async fn put_rule_state(&self, rule: Uuid, device: Uuid, s: &RuleState) -> Result<()> {
-        sql("insert into rule_states (rule_id, device_id, state, pending) values ($1, $2, $3, $4)
+        sql(
+            "insert into rule_states (rule_id, device_id, state, pending) values ($1, $2, $3, $4)
              on conflict (rule_id, device_id)
-             do update set state = excluded.state, pending = excluded.pending")
+             do update set state = excluded.state, pending = excluded.pending",
+        )
         .bind(rule)
         .bind(device)
         .bind(to_json(s))
@@ -231,8 +240,10 @@ impl AlarmStore for SqlStore {
     }
 
     async fn insert_channel(&self, c: &ChannelRecord) -> Result<()> {
-        sql("insert into notify_channels (channel_id, org_id, kind, name, config, deleted,
-                created_at) values ($1, $2, $3, $4, $5, $6, $7)")
+        sql(
+            "insert into notify_channels (channel_id, org_id, kind, name, config, deleted,
+                created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
         .bind(c.id)
         .bind(c.org_id)
         .bind(c.channel.kind())
@@ -293,15 +304,18 @@ impl AlarmStore for SqlStore {
     ) -> Result<(DeviceAlarm, Raised)> {
         let mut tx = self.pool.begin().await?;
         let at = new.updated_at;
-        let (id, raised) = match open(&mut tx.conn(), new.rule_id, &new.kind, new.device_id).await? {
+        let (id, raised) = match open(&mut tx.conn(), new.rule_id, &new.kind, new.device_id).await?
+        {
             Some(old) => {
                 let raised = if old.active {
                     Raised::Repeated
                 } else {
                     Raised::Reactivated
                 };
-                sql("update device_alarms set count = count + 1, updated_at = $1, active = $2,
-                        cleared_at = null, detail = $3 where alarm_id = $4")
+                sql(
+                    "update device_alarms set count = count + 1, updated_at = $1, active = $2,
+                        cleared_at = null, detail = $3 where alarm_id = $4",
+                )
                 .bind(at)
                 .bind(true)
                 .bind(if old.active { &old.detail } else { &new.detail })
@@ -311,9 +325,11 @@ impl AlarmStore for SqlStore {
                 (old.id, raised)
             }
             None => {
-                sql("insert into device_alarms (alarm_id, rule_id, kind, device_id, org_id,
+                sql(
+                    "insert into device_alarms (alarm_id, rule_id, kind, device_id, org_id,
                         customer_id, severity, active, acked, raised_at, updated_at, count, detail)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
                 .bind(new.id)
                 .bind(new.rule_id)
                 .bind(&new.kind)
@@ -349,8 +365,10 @@ impl AlarmStore for SqlStore {
         notify: &[Uuid],
     ) -> Result<Option<DeviceAlarm>> {
         let mut tx = self.pool.begin().await?;
-        let n = sql("update device_alarms set active = $1, cleared_at = $2, updated_at = $2
-                     where alarm_id = $3 and active = $4")
+        let n = sql(
+            "update device_alarms set active = $1, cleared_at = $2, updated_at = $2
+                     where alarm_id = $3 and active = $4",
+        )
         .bind(false)
         .bind(at)
         .bind(id)
@@ -382,8 +400,10 @@ impl AlarmStore for SqlStore {
         at: DateTime<Utc>,
     ) -> Result<Option<DeviceAlarm>> {
         let mut c = self.conn().await?;
-        let n = sql("update device_alarms set acked = $1, acked_by = $2, acked_at = $3
-                     where alarm_id = $4 and acked = $5")
+        let n = sql(
+            "update device_alarms set acked = $1, acked_by = $2, acked_at = $3
+                     where alarm_id = $4 and acked = $5",
+        )
         .bind(true)
         .bind(by)
         .bind(at)
@@ -475,8 +495,10 @@ impl AlarmStore for SqlStore {
     }
 
     async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<DeliveryRecord>> {
-        sql("select * from notify_deliveries where state = $1 and next_at <= $2
-             order by next_at, created_at, delivery_id limit $3")
+        sql(
+            "select * from notify_deliveries where state = $1 and next_at <= $2
+             order by next_at, created_at, delivery_id limit $3",
+        )
         .bind(DELIVERY_PENDING)
         .bind(now)
         .bind(limit)
@@ -488,8 +510,10 @@ impl AlarmStore for SqlStore {
     }
 
     async fn update_delivery(&self, d: &DeliveryRecord) -> Result<()> {
-        sql("update notify_deliveries set attempt = $1, state = $2, next_at = $3, sent_at = $4,
-                error = $5 where delivery_id = $6")
+        sql(
+            "update notify_deliveries set attempt = $1, state = $2, next_at = $3, sent_at = $4,
+                error = $5 where delivery_id = $6",
+        )
         .bind(d.attempt)
         .bind(&d.state)
         .bind(d.next_at)
@@ -512,11 +536,7 @@ impl AlarmStore for SqlStore {
         .collect()
     }
 
-    async fn sent_since(
-        &self,
-        channel: Uuid,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>> {
+    async fn sent_since(&self, channel: Uuid, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         sql("select sent_at from notify_deliveries where channel_id = $1 and sent_at >= $2")
             .bind(channel)
             .bind(since)

@@ -15,6 +15,7 @@
 //!   alarms (`repeat_every_secs`) and the sending of due deliveries with retries and the hourly cap.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -29,9 +30,9 @@ use cyltrace_domain::devices::rules::{
     state_str,
 };
 use cyltrace_store::{
-    DeviceAlarmFilter, DeviceAlarm, AlarmRuleRecord, ChannelRecord, DELIVERY_CAPPED, DELIVERY_FAILED,
-    DELIVERY_PENDING, DELIVERY_SENT, DeliveryRecord, DeviceRecord, KIND_LEAK, KIND_RULE,
-    PHASE_CLEARED, PHASE_REPEATED, Page, Raised, Store,
+    AlarmRuleRecord, ChannelRecord, DELIVERY_CAPPED, DELIVERY_FAILED, DELIVERY_PENDING,
+    DELIVERY_SENT, DeliveryRecord, DeviceAlarm, DeviceAlarmFilter, DeviceRecord, KIND_LEAK,
+    KIND_RULE, PHASE_CLEARED, PHASE_REPEATED, Page, Raised, Store,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -202,7 +203,11 @@ pub async fn delete_rule(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<()
 // ---------------------------------------------------------------------------------------------
 // Channels
 
-pub async fn create_channel(st: &AppState, p: &Principal, body: &Value) -> ApiResult<ChannelRecord> {
+pub async fn create_channel(
+    st: &AppState,
+    p: &Principal,
+    body: &Value,
+) -> ApiResult<ChannelRecord> {
     p.require(Action::ManageDevices)?;
     let channel = parse_channel(body)?;
     let org = st
@@ -429,15 +434,38 @@ async fn apply(
     match t {
         None => {}
         Some(Transition::Raise { at, detail_zh }) => {
-            raise(st, Some(r.id), device, r.rule.severity, at, detail_zh, &r.rule.notify).await?;
+            raise(
+                st,
+                Some(r.id),
+                device,
+                r.rule.severity,
+                at,
+                detail_zh,
+                &r.rule.notify,
+            )
+            .await?;
         }
         Some(Transition::Update { at }) => {
-            raise(st, Some(r.id), device, r.rule.severity, at, String::new(), &r.rule.notify)
-                .await?;
+            raise(
+                st,
+                Some(r.id),
+                device,
+                r.rule.severity,
+                at,
+                String::new(),
+                &r.rule.notify,
+            )
+            .await?;
         }
         Some(Transition::Clear { .. }) => {
-            if let Some(a) = st.store.open_device_alarm(Some(r.id), KIND_RULE, device.id).await? {
-                st.store.clear_device_alarm(a.id, st.now(), &r.rule.notify).await?;
+            if let Some(a) = st
+                .store
+                .open_device_alarm(Some(r.id), KIND_RULE, device.id)
+                .await?
+            {
+                st.store
+                    .clear_device_alarm(a.id, st.now(), &r.rule.notify)
+                    .await?;
             }
         }
     }
@@ -525,8 +553,8 @@ async fn reminders(st: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
         let deliveries = st.store.alarm_deliveries(a.id).await?;
         let mut queued = Vec::new();
         for ch in channels_of(st, &a).await? {
-            if !channels.contains_key(&ch) {
-                channels.insert(ch, st.store.get_channel(ch).await?);
+            if let Entry::Vacant(e) = channels.entry(ch) {
+                e.insert(st.store.get_channel(ch).await?);
             }
             let Some(Some(c)) = channels.get(&ch) else {
                 continue;
@@ -562,19 +590,14 @@ async fn deliver(st: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
             st.store.update_delivery(&d).await?;
             continue;
         };
-        if !caps.contains_key(&ch.id) {
+        if let Entry::Vacant(e) = caps.entry(ch.id) {
             let sent = st
                 .store
                 .sent_since(ch.id, now - TimeDelta::hours(1))
                 .await?;
-            caps.insert(
-                ch.id,
-                HourlyCap::with_history(ch.channel.max_per_hour, sent),
-            );
+            e.insert(HourlyCap::with_history(ch.channel.max_per_hour, sent));
         }
-        let admitted = caps
-            .get_mut(&ch.id)
-            .is_some_and(|cap| cap.admit(now));
+        let admitted = caps.get_mut(&ch.id).is_some_and(|cap| cap.admit(now));
         if !admitted {
             d.state = DELIVERY_CAPPED.to_owned();
             d.error = Some(format!(

@@ -104,10 +104,7 @@ async fn webhook(url: &str, secret: Option<&str>, n: &Notice<'_>) -> Result<(), 
 
 /// A 2xx answer is delivered; anything else names the status or the transport error (without the
 /// URL, which may carry a token).
-async fn answer(
-    r: Result<reqwest::Response, reqwest::Error>,
-    what: &str,
-) -> Result<(), String> {
+async fn answer(r: Result<reqwest::Response, reqwest::Error>, what: &str) -> Result<(), String> {
     match r {
         Ok(resp) if resp.status().is_success() => Ok(()),
         Ok(resp) => Err(format!("{what}返回 HTTP {}", resp.status().as_u16())),

@@ -91,7 +91,10 @@ async fn delete_rule(
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "告警规则")?;
     svc::delete_rule(&st, &p, id).await?;
-    Ok(noted(StatusCode::NO_CONTENT, format!("alarm rule {id} deleted")))
+    Ok(noted(
+        StatusCode::NO_CONTENT,
+        format!("alarm rule {id} deleted"),
+    ))
 }
 
 /// Create a notification channel; 201 with the channel, its secrets left out.
@@ -190,7 +193,10 @@ async fn ack_device_alarm(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let a = svc::ack_alarm(&st, &p, parse_id(&id, "告警")?).await?;
-    Ok(noted(Json(svc::alarm_json(&a)), format!("alarm {} acked", a.id)))
+    Ok(noted(
+        Json(svc::alarm_json(&a)),
+        format!("alarm {} acked", a.id),
+    ))
 }
 
 /// Clear an active alarm by hand; 200 with the alarm, 409 when it is already cleared.

@@ -28,8 +28,8 @@ use crate::services;
 use crate::state::AppState;
 use crate::web::Problem;
 
-pub mod alarms;
 pub mod accounts;
+pub mod alarms;
 pub mod archives;
 pub mod audit;
 pub mod auth;
