@@ -735,3 +735,34 @@ async fn failing_webhook_is_retried_with_backoff() {
     );
     assert!(last["error"].is_null());
 }
+
+// H3: a webhook that keeps failing is given up after MAX_ATTEMPTS tries (5 s, 30 s, 2 min, 10 min,
+// 30 min apart), recorded as failed.
+#[tokio::test]
+async fn a_delivery_is_given_up_after_the_last_attempt() {
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("gvu").await;
+    let (url, hook) = receiver(usize::MAX).await;
+    channel(
+        &app,
+        &w,
+        json!({"kind": "webhook", "name": "w", "url": url}),
+    )
+    .await;
+    let d = device(&app, w.org, "leak_alarm", None).await;
+    let t0 = app.state.now();
+    leak(&app, &d).await;
+    tick(&app).await;
+    for s in [6, 40, 170, 780, 2590, 5000, 9000] {
+        app.set_now(secs(t0, s));
+        tick(&app).await;
+    }
+    assert_eq!(hook.bodies().len(), 6);
+    let id = alarm_list(&app, &w.admin, "").await[0]["id"].clone();
+    let d = alarm(&app, &w.admin, &id).await["deliveries"][0].clone();
+    assert_eq!(
+        (d["state"].as_str(), d["attempt"].as_i64()),
+        (Some("failed"), Some(6))
+    );
+    assert!(d["error"].as_str().unwrap().contains("HTTP 500"));
+}
