@@ -45,8 +45,11 @@ pub enum Action {
     GrantFillingPermission,
     /// Confirm (or cancel) a recycling order at the station: the empty cylinders were received (C4).
     ConfirmRecycling,
-    /// Register devices and device types, issue their secrets, call their services (issue 18).
+    /// Register devices and device types, issue their secrets, call their services; define alarm
+    /// rules and notification channels (issue 18).
     ManageDevices,
+    /// Acknowledge or clear a device alarm (issue 18, C10): the enterprise, or the regulator.
+    AckAlarms,
 }
 
 /// Whether a principal holding `roles` may perform `action` (within its data scope).
@@ -75,7 +78,7 @@ fn role_allows(role: Role, action: Action) -> bool {
             Action::CreateOrg | Action::CreateSite | Action::CreateUser | Action::WriteCylinders,
         ) => true,
         (R::EnterpriseAdmin, Action::RecordEvent(_)) => true,
-        (R::EnterpriseAdmin, Action::ManageBatches | Action::ManageDevices) => true,
+        (R::EnterpriseAdmin, Action::ManageBatches) => true,
         (R::Filler, Action::FillControl | Action::ManageBatches) => true,
         (
             R::Filler,
@@ -90,6 +93,8 @@ fn role_allows(role: Role, action: Action) -> bool {
         // The station's technical staff test the gas and repair cylinders (B8).
         (R::Checker, Action::RecordEvent(K::LabTest | K::Repair)) => true,
         (R::Warehouse | R::EnterpriseAdmin, Action::ConfirmRecycling) => true,
+        (R::EnterpriseAdmin, Action::ManageDevices | Action::AckAlarms) => true,
+        (R::Regulator, Action::AckAlarms) => true,
         (
             R::Warehouse,
             Action::RecordEvent(

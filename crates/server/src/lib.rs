@@ -147,7 +147,10 @@ impl Server {
         let signer = tokio::spawn(services::ledger::run_signer(self.state.clone()));
         let uplink = workers::uplink::Uplink::from_config(&self.state.config)?
             .map(|up| tokio::spawn(workers::uplink::run(self.state.clone(), up)));
-        let mut background = vec![tokio::spawn(workers::devices::run(self.state.clone()))];
+        let mut background = vec![
+            tokio::spawn(workers::devices::run(self.state.clone())),
+            tokio::spawn(workers::alarms::run(self.state.clone())),
+        ];
         let connection = match &self.broker {
             Some(b) => Some(mqtt::Connection::embedded(b)),
             None => mqtt::Connection::external(&self.state)?,

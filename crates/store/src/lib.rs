@@ -13,6 +13,7 @@
 //! before answering anyone. A refused request is rolled back alone; an id seen before is not stored
 //! again.
 
+mod alarms;
 mod devices;
 pub mod leaf;
 mod model;
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use cyltrace_domain::{Archive, CylinderCode, CylinderStatus, NewSite};
 use uuid::Uuid;
 
+pub use alarms::*;
 pub use devices::*;
 pub use model::*;
 #[cfg(feature = "failpoints")]
@@ -71,6 +73,7 @@ pub trait Store:
     + AccountStore
     + FileStore
     + DeviceStore
+    + AlarmStore
     + Send
     + Sync
     + 'static

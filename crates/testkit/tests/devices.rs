@@ -637,7 +637,6 @@ async fn a_silent_device_goes_offline_and_comes_back() {
 /// a free port; stopped when dropped.
 struct OwnMosquitto {
     child: std::process::Child,
-    port: u16,
     _dir: tempfile::TempDir,
 }
 

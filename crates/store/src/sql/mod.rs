@@ -5,6 +5,7 @@
 //! into domain types; `db` is the only place that names a backend.
 
 mod accounts;
+mod alarms;
 mod audit;
 pub mod backup;
 mod cylinders;

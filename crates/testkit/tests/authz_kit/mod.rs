@@ -342,13 +342,16 @@ pub fn fill(side: &Side, _ghost: &Side, before: &str, name: &str) -> Option<Stri
 
 /// The kinds (the segment before `{id}`) filled with an id nobody has.
 const GHOSTED: &[&str] = &[
+    "alarm-rules",
     "articles",
+    "device-alarms",
     "complaints",
     "devices",
     "filling-permissions",
     "imports",
     "label-blocks",
     "messages",
+    "notify-channels",
     "order-requests",
     "permissions",
     "rectifications",

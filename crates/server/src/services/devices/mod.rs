@@ -12,6 +12,7 @@ pub mod alarms;
 pub mod calls;
 pub mod hub;
 pub mod ingest;
+pub mod notify;
 pub mod registry;
 pub mod sweep;
 
@@ -19,6 +20,5 @@ pub use hub::Hub;
 
 /// Every accepted message and status change of a device goes through the alarm rules.
 pub async fn on_input(st: &AppState, d: &DeviceRecord, input: Input<'_>) -> ApiResult<()> {
-    let _ = (st, d, input);
-    Ok(())
+    alarms::evaluate(st, d, input).await
 }

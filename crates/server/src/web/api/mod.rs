@@ -29,6 +29,7 @@ use crate::state::AppState;
 use crate::web::Problem;
 
 pub mod accounts;
+pub mod alarms;
 pub mod archives;
 pub mod audit;
 pub mod auth;
@@ -107,6 +108,7 @@ pub fn protected() -> ApiRouter {
         .merge(ledger::router())
         .merge(ps::router())
         .merge(devices::router())
+        .merge(alarms::router())
 }
 
 /// An id in a path: one that does not parse names nothing that exists.
@@ -176,6 +178,7 @@ pub(super) fn list<R, V: From<R>>(items: Vec<R>, page: cyltrace_store::Page) -> 
         (name = "household checks", description = "Household safety checks and rectification"),
         (name = "stock", description = "Stock, stock-taking, recycling"),
         (name = "recycling", description = "Recycling orders (回收单) confirmed at the station"),
+        (name = "devices", description = "Devices: alarm rules, notification channels, alarms"),
         (name = "workshop", description = "The station's lab tests (化验) and repairs (维修) of cylinders"),
         (name = "handheld", description = "The handheld's scan-to-act"),
         (name = "labels", description = "Label numbers, rendering and checking"),
