@@ -694,11 +694,7 @@ fn mosquitto_with(port: u16, logins: &[(String, String)]) -> OwnMosquitto {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    OwnMosquitto {
-        child,
-        port,
-        _dir: dir,
-    }
+    OwnMosquitto { child, _dir: dir }
 }
 
 #[tokio::test]
