@@ -153,9 +153,10 @@ async fn every_route_is_in_the_openapi_document_and_every_operation_is_served() 
             .flat_map(|req| req.keys().map(String::as_str))
             .collect();
         if path.starts_with("/api/v1/") {
+            // An account's token (`bearer`) or a device's credentials (`device`).
             assert_eq!(
                 anon_status == StatusCode::UNAUTHORIZED,
-                schemes.contains(&"bearer"),
+                schemes.contains(&"bearer") || schemes.contains(&"device"),
                 "{method} {path}: anonymous answer {anon_status}, security {schemes:?}"
             );
         } else if path.starts_with("/PS/") {

@@ -70,7 +70,7 @@ async fn create_device_type(
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
-/// Register a device; the answer holds its secret, shown this once (only its hash is kept).
+/// Register a device; the answer holds its secret, shown this once.
 #[utoipa::path(post, path = "/api/v1/devices", tag = "devices",
     request_body = registry::NewDeviceInput, security(("bearer" = [])),
     responses((status = 201, body = Registered), (status = 400, response = Problem),
@@ -85,8 +85,9 @@ async fn create_device(
     Ok((StatusCode::CREATED, Json(r)).into_response())
 }
 
-/// Devices in the caller's scope with their derived status; filter by organisation, site, type,
-/// group and status.
+/// Devices in the caller's scope with their derived status.
+///
+/// Filter by organisation, site, type, group and status.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(DeviceQuery),
     security(("bearer" = [])),
     responses((status = 200, body = PageOf<DeviceView>), (status = 401, response = Problem),
@@ -158,8 +159,9 @@ async fn new_secret(
     Ok(Json(SecretView { id, secret }))
 }
 
-/// Call a device's service (remote command or parameter set, 004 §8.1.3) and wait for its reply
-/// or a timeout: `{"input"?: {…}, "timeout_secs"?: n}`.
+/// Call a device's service and wait for its reply or a timeout.
+///
+/// A remote command or parameter set (004 §8.1.3): `{"input"?: {…}, "timeout_secs"?: n}`.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/services/{service}", tag = "devices",
     request_body = Object,
     params(("id" = Uuid, Path, description = "The device"),
@@ -295,9 +297,11 @@ async fn device_auth(
     registry::authenticate(st, id, secret.trim()).await
 }
 
-/// A device's up message over HTTP (the same kinds as MQTT: `property`, `event`, `fill_request`,
-/// `fill_report`, `scan`, `heartbeat`, `service_reply`). `fill_request` is answered with the
-/// decision, `fill_report` with the fill's ledger index once committed.
+/// A device's up message over HTTP, with the device's credentials.
+///
+/// The same kinds as MQTT: `property`, `event`, `fill_request`, `fill_report`, `scan`,
+/// `heartbeat`, `service_reply`. `fill_request` is answered with the decision, `fill_report` with
+/// the fill's ledger index once committed.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/up/{kind}", tag = "devices",
     request_body = Object,
     params(("id" = Uuid, Path, description = "The device"),
