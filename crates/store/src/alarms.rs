@@ -134,6 +134,8 @@ pub struct DeviceAlarmFilter {
     pub state: Option<StateFilter>,
     pub severity: Option<Severity>,
     pub device_id: Option<Uuid>,
+    /// `rule` or `leak`.
+    pub kind: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }

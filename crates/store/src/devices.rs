@@ -104,6 +104,13 @@ pub trait DeviceStore {
     async fn device_by_phone(&self, phone: &str) -> Result<Option<DeviceRecord>>;
     /// Devices, newest first, and the total of the filter.
     async fn list_devices(&self, f: &DeviceFilter) -> Result<(Vec<DeviceRecord>, i64)>;
+    /// Devices at sites in `scope` (scales, readers, cameras: the station's equipment), and of them
+    /// those silent since before `cutoff` or never heard from.
+    async fn count_station_devices(
+        &self,
+        scope: &Scope,
+        cutoff: DateTime<Utc>,
+    ) -> Result<(i64, i64)>;
     /// Devices marked online (the sweeper's candidates).
     async fn online_devices(&self) -> Result<Vec<DeviceRecord>>;
     /// Writes the registry fields (name, site, group, tags, disabled, secret hash, bindings).

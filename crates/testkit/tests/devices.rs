@@ -764,3 +764,56 @@ async fn mosquitto_configured_as_documented_keeps_devices_to_their_own_topics() 
         );
     }
 }
+
+#[tokio::test]
+async fn the_regulator_counts_leak_alarms_and_offline_station_devices() {
+    // C10 and 004 §8.1.1 at the regulator: open leak alarms and silent station equipment.
+    let app = TestApp::spawn().await;
+    let w = app.enterprise("sup").await;
+    let reg = app
+        .user_token(&app.admin, w.prefecture, "sup_regulator", &["regulator"])
+        .await;
+    let figures = |token: String| {
+        let app = &app;
+        async move {
+            app.get(&token, "/api/v1/supervision")
+                .await
+                .expect(200)
+                .body["devices"]
+                .clone()
+        }
+    };
+    let s = scale(&app, &w).await;
+    let alarm = register(&app, &w, "leak_alarm", "厨房报警器", json!({})).await;
+    let d = figures(reg.clone()).await;
+    assert_eq!(
+        (d["station_devices"].as_i64(), d["station_offline"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(d["leak_alarms_open"], 0);
+    http_up(&app, &s, "heartbeat", &json!({})).await.expect(200);
+    let leak = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now()),
+                      "output": {"concentration": 35.0}});
+    http_up(&app, &alarm, "event", &leak).await.expect(200);
+    let d = figures(reg.clone()).await;
+    assert_eq!(d["station_offline"], 0);
+    assert_eq!(d["leak_alarms_open"], 1, "{d}");
+    // Another region's regulator sees none of it.
+    let other = app.enterprise("sup2").await;
+    let far = app
+        .user_token(
+            &app.admin,
+            other.prefecture,
+            "sup2_regulator",
+            &["regulator"],
+        )
+        .await;
+    let d = figures(far).await;
+    assert_eq!(
+        (
+            d["station_devices"].as_i64(),
+            d["leak_alarms_open"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+}

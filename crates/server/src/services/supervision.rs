@@ -205,6 +205,8 @@ pub struct Supervision {
     pub overstock: Vec<Overstock>,
     pub delivered: u64,
     pub recycled: u64,
+    /// The stations' equipment offline and leak alarms not dealt with (issue 18).
+    pub devices: super::devices::registry::DeviceFigures,
 }
 
 impl Supervision {
@@ -292,6 +294,7 @@ pub async fn compute(
     };
 
     let mut s = Supervision {
+        devices: super::devices::registry::supervision_figures(st, p).await?,
         from: Some(from),
         to: Some(to),
         today: Some(today),

@@ -433,6 +433,10 @@ impl AlarmStore for SqlStore {
             args.push(d.into());
             cond.push(format!("a.device_id = ${}", args.len()));
         }
+        if let Some(k) = &f.kind {
+            args.push(k.as_str().into());
+            cond.push(format!("a.kind = ${}", args.len()));
+        }
         if let Some(st) = f.state {
             let mut any = Vec::new();
             for (active, acked) in [(true, false), (true, true), (false, false), (false, true)] {

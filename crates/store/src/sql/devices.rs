@@ -216,6 +216,23 @@ impl DeviceStore for SqlStore {
         Ok((rows.iter().map(device).collect::<Result<_>>()?, total))
     }
 
+    async fn count_station_devices(
+        &self,
+        scope: &Scope,
+        cutoff: DateTime<Utc>,
+    ) -> Result<(i64, i64)> {
+        let r = sql("select count(*) as total,
+                    coalesce(sum(case when d.last_seen is null or d.last_seen < $1 then 1 else 0 end), 0) as silent
+                 from devices d join orgs o on o.org_id = d.org_id
+                 where o.path like $2 and d.site_id is not null and not d.disabled
+                   and d.type_id in ('filling_scale', 'label_reader', 'camera')")
+        .bind(cutoff)
+        .bind(scope.like())
+        .fetch_one(&mut self.conn().await?.conn())
+        .await?;
+        Ok((r.get("total")?, r.get("silent")?))
+    }
+
     async fn online_devices(&self) -> Result<Vec<DeviceRecord>> {
         sql(AssertSqlSafe(format!("{SELECT} where d.online = $1")))
             .bind(true)

@@ -302,6 +302,7 @@ pub async fn list_alarms(
         device_id: q.device_id,
         limit: page.limit,
         offset: page.offset,
+        kind: None,
     };
     let (items, total) = st.store.list_device_alarms(&f).await?;
     Ok((items, total, page))

@@ -614,3 +614,35 @@ pub async fn authenticate(st: &AppState, id: Uuid, secret: &str) -> ApiResult<De
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// What the regulator's overview shows of devices (issue 18): the stations' equipment and how much
+/// of it is offline, and leak alarms not yet dealt with (C10).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DeviceFigures {
+    pub station_devices: i64,
+    pub station_offline: i64,
+    pub leak_alarms_open: i64,
+}
+
+pub async fn supervision_figures(st: &AppState, p: &Principal) -> ApiResult<DeviceFigures> {
+    p.require(Action::Read)?;
+    let scope = p.scope();
+    // The built-in station types all go offline after the default silence.
+    let cutoff = st.now() - Duration::seconds(i64::from(model::DEFAULT_OFFLINE_AFTER_SECS));
+    let (station_devices, station_offline) = st.store.count_station_devices(&scope, cutoff).await?;
+    let (_, leak_alarms_open) = st
+        .store
+        .list_device_alarms(&cyltrace_store::DeviceAlarmFilter {
+            scope: Some(scope),
+            state: Some(cyltrace_domain::devices::rules::StateFilter::Open),
+            kind: Some("leak".to_owned()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    Ok(DeviceFigures {
+        station_devices,
+        station_offline,
+        leak_alarms_open,
+    })
+}

@@ -6,7 +6,7 @@ use super::{PeriodQuery, enterprise_table, figures, period_filter, summary_cards
 use crate::state::AppState;
 use crate::web::extract::Viewer;
 use crate::web::pages::charts::map_svg;
-use crate::web::pages::kit::{Block, Cell, PageResult, Table, ok};
+use crate::web::pages::kit::{Block, Card, Cell, PageResult, Table, ok};
 
 pub(super) async fn overview(
     State(st): State<AppState>,
@@ -18,6 +18,28 @@ pub(super) async fn overview(
     page.intro = format!("辖区内全部数据；统计期间 {f} 至 {t}（中国标准时间）。");
     page.filter = Some(period_filter("/supervision", &f, &t));
     page.cards = summary_cards(&s);
+    let d = s.devices;
+    page.cards.push(
+        Card::new("leak_alarms", "未处理的燃气泄漏报警", d.leak_alarms_open).class(
+            if d.leak_alarms_open > 0 {
+                "bad"
+            } else {
+                "good"
+            },
+        ),
+    );
+    page.cards.push(
+        Card::new(
+            "station_devices_offline",
+            &format!("站点设备离线（共 {} 台）", d.station_devices),
+            d.station_offline,
+        )
+        .class(if d.station_offline > 0 {
+            "warn"
+        } else {
+            "good"
+        }),
+    );
     page.blocks.push(Block::Svg(
         "钢瓶实时分布".to_owned(),
         map_svg(&s, 900, 420, false),
