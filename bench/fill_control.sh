@@ -26,7 +26,7 @@ if [[ ! -s "${DATA_DIR}/seed.json" ]]; then
 fi
 seed() { python3 -c "import json,sys; print(json.load(open('${DATA_DIR}/seed.json'))['$1'])"; }
 
-CYLTRACE_LOG=warn target/release/cyltrace serve --data-dir "${DATA_DIR}" --listen "127.0.0.1:${PORT}" >/dev/null &
+CYLTRACE_LOG=warn CYLTRACE_MQTT_LISTEN= target/release/cyltrace serve --data-dir "${DATA_DIR}" --listen "127.0.0.1:${PORT}" >/dev/null &
 SERVER=$!
 trap 'kill ${SERVER} 2>/dev/null; wait ${SERVER} 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "${BASE}/healthz" >/dev/null && break; sleep 0.2; done

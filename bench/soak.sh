@@ -26,7 +26,7 @@ if [[ ! -s "${DATA_DIR}/seed.json" ]]; then
 fi
 
 # The soak writes events "now": the age limit does not matter, but the node runs as in production.
-CYLTRACE_LOG=warn target/release/cyltrace serve --data-dir "${DATA_DIR}" --listen "127.0.0.1:${PORT}" >"${DATA_DIR}/serve.log" 2>&1 &
+CYLTRACE_LOG=warn CYLTRACE_MQTT_LISTEN= target/release/cyltrace serve --data-dir "${DATA_DIR}" --listen "127.0.0.1:${PORT}" >"${DATA_DIR}/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill ${SERVER} 2>/dev/null; wait ${SERVER} 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "${BASE}/healthz" >/dev/null && break; sleep 0.2; done

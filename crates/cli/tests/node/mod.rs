@@ -147,6 +147,8 @@ impl Node {
                 format!("{ADMIN}:{ADMIN_PASSWORD}"),
             )
             .env("CYLTRACE_LOG", "info")
+            // 1883 is Mosquitto's on this machine: the embedded broker takes a free port.
+            .env("CYLTRACE_MQTT_LISTEN", "127.0.0.1:0")
             .stdout(Stdio::from(out.try_clone().expect("log file")))
             .stderr(Stdio::from(out))
             .spawn()
