@@ -7,7 +7,9 @@ use cyltrace_domain::access::Action;
 use cyltrace_domain::devices::model::{self, DeviceType};
 use cyltrace_domain::parse::from_value;
 use cyltrace_domain::{SiteKind, ValidationErrors};
-use cyltrace_store::{DeviceFilter, DeviceRecord, DeviceTypeRecord, Page};
+use cyltrace_store::{
+    DeviceEventRecord, DeviceFilter, DeviceRecord, DeviceTypeRecord, Page, Reading,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -582,6 +584,32 @@ pub async fn new_secret(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<Str
     st.store.update_device(&d).await?;
     st.devices.records.remove(&d.id);
     Ok(secret)
+}
+
+/// How many recent events and readings a device's page shows.
+pub const RECENT: i64 = 20;
+
+/// A device's recent events (its own, and `online`/`offline`), newest first; the device must be
+/// in the caller's scope.
+pub async fn recent_events(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> ApiResult<Vec<DeviceEventRecord>> {
+    let d = get(st, p, id).await?;
+    Ok(st.store.device_events(d.id, RECENT).await?)
+}
+
+/// A device's recent readings (one property or all), newest first; the device must be in the
+/// caller's scope.
+pub async fn readings(
+    st: &AppState,
+    p: &Principal,
+    id: Uuid,
+    property: Option<&str>,
+) -> ApiResult<Vec<Reading>> {
+    let d = get(st, p, id).await?;
+    Ok(st.store.telemetry(d.id, property, RECENT).await?)
 }
 
 /// A device by id, read through the hub's cache (every message asks).

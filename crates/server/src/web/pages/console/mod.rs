@@ -25,6 +25,7 @@ mod accounts;
 mod admin;
 mod circulation;
 mod cylinders;
+mod devices;
 mod inspection;
 pub(crate) mod masterdata;
 mod office;
@@ -50,6 +51,16 @@ pub fn router() -> Router<AppState> {
             get(masterdata::site).post(masterdata::save_site),
         )
         .route("/console/sites/{id}/active", post(masterdata::site_active))
+        .route(
+            "/console/devices",
+            get(devices::devices).post(devices::register),
+        )
+        .route(
+            "/console/devices/{id}",
+            get(devices::device).post(devices::save),
+        )
+        .route("/console/devices/{id}/secret", post(devices::reset_secret))
+        .route("/console/devices/{id}/call", post(devices::call))
         .route("/console/org", get(masterdata::own_org))
         .route(
             "/console/org/{id}",
@@ -212,6 +223,7 @@ pub(super) const ENTERPRISE_NAV: &[(&str, &str)] = &[
     ("/console/labels", "标签打印"),
     ("/console/label-blocks", "标签号段与发卡"),
     ("/console/sites", "站点仓库"),
+    ("/console/devices", "设备管理"),
     ("/console/staff", "人员资质"),
     ("/console/fills", "充装记录"),
     ("/console/checks", "检查记录"),
