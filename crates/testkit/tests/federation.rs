@@ -47,6 +47,8 @@ impl Node {
             bootstrap_admin: Some(format!("{ADMIN}:{ADMIN_PASSWORD}").into()),
             uplink_interval_ms: 100,
             uplink_pull_secs: 1,
+            // No MQTT: 1883 is Mosquitto's here, and three nodes run side by side.
+            mqtt_listen: String::new(),
             ..Config::default()
         };
         if let Some((up, account)) = upstream {
