@@ -297,3 +297,67 @@ impl MqttDevice {
         }
     }
 }
+
+/// A Mosquitto of the test's own, configured as the README says (password file, ACL patterns), on
+/// a free port; stopped when dropped.
+pub struct OwnMosquitto {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OwnMosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn mosquitto_with(port: u16, logins: &[(String, String)]) -> OwnMosquitto {
+    let dir = tempfile::tempdir().expect("dir");
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "").unwrap();
+    for (u, p) in logins {
+        let ok = std::process::Command::new("mosquitto_passwd")
+            .args(["-b", passwd.to_str().unwrap(), u, p])
+            .status()
+            .expect("mosquitto_passwd (Debian package mosquitto)");
+        assert!(ok.success());
+    }
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user cyltrace-node\ntopic readwrite cyltrace/#\n\npattern write cyltrace/%u/up/#\npattern read cyltrace/%u/down/#\n",
+    )
+    .unwrap();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n",
+            passwd.display(),
+            acl.display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("mosquitto")
+        .args(["-c", conf.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("mosquitto (Debian package mosquitto)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    OwnMosquitto { child, _dir: dir }
+}
