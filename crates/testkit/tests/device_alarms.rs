@@ -273,7 +273,9 @@ async fn threshold_with_duration_raises_updates_and_clears() {
         a["detail"]
             .as_str()
             .unwrap()
-            .contains("concentration = 25 > 20")
+            .contains("浓度 concentration = 25 > 20"),
+        "the property is named as the thing model names it: {}",
+        a["detail"]
     );
 
     // Repeats update the open alarm; a device of another type is not watched.

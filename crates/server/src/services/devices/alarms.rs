@@ -414,10 +414,27 @@ pub async fn evaluate(st: &AppState, device: &DeviceRecord, input: Input<'_>) ->
             .get_rule_state(r.id, device.id)
             .await?
             .unwrap_or_default();
-        let (next, t) = rules::step(&r.rule, &state, input);
+        let rule = named(st, &r.rule, device).await?;
+        let (next, t) = rules::step(&rule, &state, input);
         apply(st, r, device, &state, &next, t).await?;
     }
     Ok(())
+}
+
+/// `rule` with its property named as the device's thing model names it, so that the alarm text
+/// reads 浓度 concentration = 25 > 20.
+async fn named(
+    st: &AppState,
+    rule: &rules::AlarmRule,
+    device: &DeviceRecord,
+) -> ApiResult<rules::AlarmRule> {
+    if let rules::Condition::Threshold { property, .. } = &rule.condition {
+        let t = super::registry::type_of(st, device).await?;
+        if let Some(name) = t.property(property).and_then(|p| p.name.clone()) {
+            return Ok(rule.clone().with_property_name(name));
+        }
+    }
+    Ok(rule.clone())
 }
 
 /// Stores a rule's new state and acts on its transition.
@@ -541,7 +558,8 @@ async fn held_long_enough(st: &AppState, now: DateTime<Utc>) -> anyhow::Result<(
         let Some(device) = st.store.get_device(device_id).await? else {
             continue;
         };
-        let (next, t) = rules::step(&r.rule, &state, Input::Tick { now });
+        let rule = named(st, &r.rule, &device).await?;
+        let (next, t) = rules::step(&rule, &state, Input::Tick { now });
         apply(st, r, &device, &state, &next, t).await?;
     }
     Ok(())
