@@ -1,24 +1,20 @@
 //! Issue 18, part 5, on both backends: alarm rules on device data (H3, H5), the built-in leak alarm
 //! (C10), acknowledgement and clearing through the API, and notification by webhook (signed with
 //! HMAC-SM3), email (SMTP) and SMS gateway with reminders, the per-channel hourly cap and retries
-//! with backoff. The device ingest of the lead is not on this branch: devices are inserted through
-//! the store and `alarms::evaluate` / `alarms::tick` are driven directly, the clock moved with
-//! `TestApp::set_now`.
+//! with backoff. Devices are inserted through the store and `alarms::evaluate` / `alarms::tick` are
+//! driven directly, the clock moved with `TestApp::set_now`; `tests/devices.rs` drives the same
+//! path from a device over MQTT (a leak reaching a webhook and a mailbox, then acknowledged).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod devices_kit;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, TimeDelta, Utc};
 use cyltrace_domain::devices::notify::{SIGNATURE_HEADER, verify_webhook};
 use cyltrace_domain::devices::rules::Input;
 use cyltrace_server::services::devices::alarms;
 use cyltrace_store::DeviceRecord;
 use cyltrace_testkit::{TestApp, World};
+use devices_kit::receivers::{receiver, smtp_sink};
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------------------
@@ -117,102 +113,6 @@ async fn channel(app: &TestApp, w: &World, body: Value) -> Value {
         .await
         .expect(201)
         .body
-}
-
-// ---------------------------------------------------------------------------------------------
-// Test receivers: an HTTP endpoint (webhook, SMS gateway) and an SMTP sink.
-
-#[derive(Clone, Default)]
-struct Hook {
-    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    /// Answer 500 to this many requests first.
-    fail_first: Arc<AtomicUsize>,
-}
-
-impl Hook {
-    fn bodies(&self) -> Vec<(HeaderMap, Bytes)> {
-        self.got.lock().unwrap().clone()
-    }
-}
-
-async fn hook_handler(State(h): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    h.got.lock().unwrap().push((headers, body));
-    let left = h.fail_first.load(Ordering::SeqCst);
-    if left > 0 {
-        h.fail_first.store(left - 1, Ordering::SeqCst);
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
-
-/// An HTTP receiver on 127.0.0.1:0: its URL and what it got.
-async fn receiver(fail_first: usize) -> (String, Hook) {
-    let hook = Hook::default();
-    hook.fail_first.store(fail_first, Ordering::SeqCst);
-    let app = axum::Router::new()
-        .route("/in", axum::routing::post(hook_handler))
-        .with_state(hook.clone());
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (format!("http://{addr}/in"), hook)
-}
-
-/// A tiny SMTP responder that records each message's envelope and DATA (test code only).
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let store = got.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = l.accept().await {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = sock.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"220 sink ESMTP\r\n").await.ok();
-                let mut envelope = String::new();
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        break;
-                    }
-                    let cmd = line.trim_end().to_ascii_uppercase();
-                    let answer: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if cmd.starts_with("MAIL") || cmd.starts_with("RCPT") {
-                        envelope.push_str(&line);
-                        b"250 ok\r\n"
-                    } else if cmd == "DATA" {
-                        w.write_all(b"354 go on\r\n").await.ok();
-                        let mut data = envelope.clone();
-                        loop {
-                            line.clear();
-                            if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if line == ".\r\n" || line == ".\n" {
-                                break;
-                            }
-                            data.push_str(&line);
-                        }
-                        store.lock().unwrap().push(data);
-                        envelope.clear();
-                        b"250 queued\r\n"
-                    } else if cmd == "QUIT" {
-                        w.write_all(b"221 bye\r\n").await.ok();
-                        break;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    w.write_all(answer).await.ok();
-                }
-            });
-        }
-    });
-    (port, got)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -483,11 +483,92 @@ async fn filling_loop(app: &TestApp, host: &str, port: u16, embedded: bool) {
     .expect(422);
 }
 
+/// A leak alarm reports `leak` over MQTT (C10): a critical alarm bound to its customer's dealer,
+/// delivered to the dealer's webhook (signed) and mailbox by the node's alarm worker, then
+/// acknowledged by the enterprise.
+async fn leak_over_mqtt(app: &TestApp, host: &str, port: u16, embedded: bool) {
+    use cyltrace_domain::devices::notify::{SIGNATURE_HEADER, verify_webhook};
+    use devices_kit::receivers::{receiver, smtp_sink};
+    let w = app.enterprise(&format!("leak{port}")).await;
+    let (hook_url, hook) = receiver(0).await;
+    let (smtp_port, mails) = smtp_sink().await;
+    let secret = "leak-webhook-secret-16";
+    for body in [
+        json!({"kind": "webhook", "name": "值班系统", "url": hook_url, "secret": secret}),
+        json!({"kind": "email", "name": "值班邮箱", "smtp_host": "127.0.0.1", "smtp_port": smtp_port,
+               "smtp_tls": "none", "from": "alarm@example.com", "to": ["duty@example.com"]}),
+    ] {
+        app.post(&w.admin, "/api/v1/notify-channels", &body)
+            .await
+            .expect(201);
+    }
+    let d = register(app, &w, "leak_alarm", "居民厨房报警器", json!({})).await;
+    let login = embedded.then(|| (d.id.to_string(), d.secret.clone()));
+    let mut dev = MqttDevice::connect(
+        host,
+        port,
+        d.id,
+        login.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+    )
+    .await
+    .expect("the leak alarm connects");
+    let e = json!({"id": Uuid::new_v4(), "event": "leak", "time": rfc3339(app.state.now()),
+                   "output": {"concentration": 42.0}});
+    let ack = dev.ask("event", &e, "ack", "id", &id_of(&e, "id")).await;
+    assert_eq!(ack["new"], true);
+    let list = app
+        .get(&w.admin, "/api/v1/device-alarms?state=active_unack")
+        .await
+        .expect(200);
+    let alarm = list.body["items"][0].clone();
+    assert_eq!(
+        (alarm["kind"].as_str(), alarm["severity"].as_str()),
+        (Some("leak"), Some("critical")),
+        "{}",
+        list.body
+    );
+    // The alarm worker (every second) delivers to both channels.
+    let mut delivered = false;
+    for _ in 0..100 {
+        if !hook.bodies().is_empty() && !mails.lock().unwrap().is_empty() {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        delivered,
+        "webhook {} mails {}",
+        hook.bodies().len(),
+        mails.lock().unwrap().len()
+    );
+    let (headers, body) = hook.bodies()[0].clone();
+    let sig = headers[SIGNATURE_HEADER].to_str().unwrap().to_owned();
+    assert!(verify_webhook(
+        secret.as_bytes(),
+        &sig,
+        &body,
+        app.state.now().timestamp(),
+        300
+    ));
+    let id = alarm["id"].as_str().unwrap().to_owned();
+    let acked = app
+        .post(
+            &w.admin,
+            &format!("/api/v1/device-alarms/{id}/ack"),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(acked.body["state"], "active_ack", "{}", acked.body);
+}
+
 #[tokio::test]
 async fn the_filling_loop_over_the_embedded_broker() {
     let app = TestApp::spawn_with(|c| c.mqtt_listen = "127.0.0.1:0".into()).await;
     let addr = app.mqtt.expect("the embedded broker");
     filling_loop(&app, &addr.ip().to_string(), addr.port(), true).await;
+    leak_over_mqtt(&app, &addr.ip().to_string(), addr.port(), true).await;
 }
 
 #[tokio::test]
@@ -496,6 +577,7 @@ async fn the_filling_loop_over_mosquitto() {
     let app = TestApp::spawn_with(|c| c.mqtt_url = Some("mqtt://127.0.0.1:1883".into())).await;
     assert!(app.mqtt.is_none());
     filling_loop(&app, "127.0.0.1", 1883, false).await;
+    leak_over_mqtt(&app, "127.0.0.1", 1883, false).await;
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod receivers;
+
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
