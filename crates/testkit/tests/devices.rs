@@ -835,3 +835,28 @@ async fn the_regulator_counts_leak_alarms_and_offline_station_devices() {
         (Some(0), Some(0))
     );
 }
+
+#[tokio::test]
+async fn a_flooding_device_is_slowed_without_hurting_the_others() {
+    // H4 / "Bad input": rate-limited per device.
+    let app = TestApp::spawn_with(|c| {
+        c.device_rate_per_second = 1;
+        c.device_burst = 3;
+    })
+    .await;
+    let w = app.enterprise("flood").await;
+    let a = register(&app, &w, "leak_alarm", "报警器A", json!({})).await;
+    let b = register(&app, &w, "leak_alarm", "报警器B", json!({})).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            http_up(&app, &a, "heartbeat", &json!({}))
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses[..3], [200, 200, 200]);
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    http_up(&app, &b, "heartbeat", &json!({})).await.expect(200);
+}

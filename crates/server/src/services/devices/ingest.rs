@@ -109,7 +109,10 @@ pub async fn handle(
             Err(_) => vec![],
         },
     };
-    if let Err(e) = record(st, d, &activity).await {
+    // A flooding device's surplus is refused before it costs a write: counted in the metrics only,
+    // so that it cannot slow the store for the others.
+    let flooding = matches!(&result, Err(ApiError::TooManyRequests(..)));
+    if !flooding && let Err(e) = record(st, d, &activity).await {
         tracing::error!(device = %d.id, error = %e, "recording device activity");
     }
     match result {
