@@ -148,11 +148,11 @@ impl AlarmsQuery {
 async fn device_names(st: &AppState, v: &Viewer, alarms: &[DeviceAlarm]) -> HashMap<Uuid, String> {
     let mut names = HashMap::new();
     for a in alarms {
-        if !names.contains_key(&a.device_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(a.device_id) {
             let name = registry::get(st, &v.p, a.device_id)
                 .await
                 .map_or_else(|_| a.device_id.to_string(), |d| d.name);
-            names.insert(a.device_id, name);
+            slot.insert(name);
         }
     }
     names
