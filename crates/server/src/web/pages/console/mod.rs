@@ -29,6 +29,7 @@ mod cylinders;
 mod devices;
 mod inspection;
 pub(crate) mod masterdata;
+mod notify_channels;
 mod office;
 mod order_requests;
 mod overview;
@@ -76,11 +77,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/console/notify-channels",
-            get(alarms::channels).post(alarms::create_channel),
+            get(notify_channels::channels).post(notify_channels::create_channel),
         )
         .route(
             "/console/notify-channels/{id}/delete",
-            post(alarms::delete_channel),
+            post(notify_channels::delete_channel),
         )
         .route("/console/org", get(masterdata::own_org))
         .route(
