@@ -24,7 +24,7 @@ export function binary() {
   return process.env.CYLTRACE_BIN ?? join(root, 'target', 'debug', 'cyltrace');
 }
 
-/** A running demo node: { base, stop() }. */
+/** A running demo node: { base, dataDir, stop() }. */
 export async function startDemo() {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'cyltrace-e2e-'));
@@ -51,6 +51,7 @@ export async function startDemo() {
   }
   return {
     base,
+    dataDir,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (exited !== null ? r() : child.on('exit', r)));

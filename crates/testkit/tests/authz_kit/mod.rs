@@ -343,6 +343,7 @@ pub fn fill(side: &Side, _ghost: &Side, before: &str, name: &str) -> Option<Stri
 /// The kinds (the segment before `{id}`) filled with an id nobody has.
 const GHOSTED: &[&str] = &[
     "alarm-rules",
+    "alarms",
     "articles",
     "device-alarms",
     "complaints",

@@ -23,11 +23,13 @@ use crate::web::pages::kit::{Cell, Field, Filter, PageError, Pager, local};
 
 mod accounts;
 mod admin;
+mod alarms;
 mod circulation;
 mod cylinders;
 mod devices;
 mod inspection;
 pub(crate) mod masterdata;
+mod notify_channels;
 mod office;
 mod order_requests;
 mod overview;
@@ -61,6 +63,26 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/devices/{id}/secret", post(devices::reset_secret))
         .route("/console/devices/{id}/call", post(devices::call))
+        .route("/console/alarms", get(alarms::alarm_list))
+        .route("/console/alarms/{id}", get(alarms::alarm))
+        .route("/console/alarms/{id}/ack", post(alarms::ack))
+        .route("/console/alarms/{id}/clear", post(alarms::clear))
+        .route(
+            "/console/alarm-rules",
+            get(alarms::rules).post(alarms::create_rule),
+        )
+        .route(
+            "/console/alarm-rules/{id}/delete",
+            post(alarms::delete_rule),
+        )
+        .route(
+            "/console/notify-channels",
+            get(notify_channels::channels).post(notify_channels::create_channel),
+        )
+        .route(
+            "/console/notify-channels/{id}/delete",
+            post(notify_channels::delete_channel),
+        )
         .route("/console/org", get(masterdata::own_org))
         .route(
             "/console/org/{id}",
@@ -224,6 +246,9 @@ pub(super) const ENTERPRISE_NAV: &[(&str, &str)] = &[
     ("/console/label-blocks", "标签号段与发卡"),
     ("/console/sites", "站点仓库"),
     ("/console/devices", "设备管理"),
+    ("/console/alarms", "设备报警"),
+    ("/console/alarm-rules", "报警规则"),
+    ("/console/notify-channels", "通知渠道"),
     ("/console/staff", "人员资质"),
     ("/console/fills", "充装记录"),
     ("/console/checks", "检查记录"),
