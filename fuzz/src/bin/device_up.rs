@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
     // The first line is the topic, the rest the payload.
     let (topic, payload) = match data.iter().position(|b| *b == b'\n') {
         Some(i) => (&data[..i], &data[i + 1..]),
-        None => (&b"cyltrace/00000000-0000-0000-0000-000000000001/up/property"[..], data),
+        None => (
+            &b"cyltrace/00000000-0000-0000-0000-000000000001/up/property"[..],
+            data,
+        ),
     };
     let kind = match std::str::from_utf8(topic).ok().map(parse_up_topic) {
         Some(Ok((_, Ok(kind)))) => kind,
