@@ -589,15 +589,16 @@ pub async fn new_secret(st: &AppState, p: &Principal, id: Uuid) -> ApiResult<Str
 /// How many recent events and readings a device's page shows.
 pub const RECENT: i64 = 20;
 
-/// A device's recent events (its own, and `online`/`offline`), newest first; the device must be
-/// in the caller's scope.
+/// A device's `limit` latest events (its own, and `online`/`offline`), newest first; the device
+/// must be in the caller's scope.
 pub async fn recent_events(
     st: &AppState,
     p: &Principal,
     id: Uuid,
+    limit: i64,
 ) -> ApiResult<Vec<DeviceEventRecord>> {
     let d = get(st, p, id).await?;
-    Ok(st.store.device_events(d.id, RECENT).await?)
+    Ok(st.store.device_events(d.id, limit).await?)
 }
 
 /// A device's recent readings (one property or all), newest first; the device must be in the
@@ -607,9 +608,10 @@ pub async fn readings(
     p: &Principal,
     id: Uuid,
     property: Option<&str>,
+    limit: i64,
 ) -> ApiResult<Vec<Reading>> {
     let d = get(st, p, id).await?;
-    Ok(st.store.telemetry(d.id, property, RECENT).await?)
+    Ok(st.store.telemetry(d.id, property, limit).await?)
 }
 
 /// A device by id, read through the hub's cache (every message asks).

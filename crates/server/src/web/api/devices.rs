@@ -202,8 +202,7 @@ async fn device_events(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<DeviceEventView>>> {
-    let d = registry::get(&st, &p, parse_id(&id, "设备")?).await?;
-    let events = st.store.device_events(d.id, 100).await?;
+    let events = registry::recent_events(&st, &p, parse_id(&id, "设备")?, 100).await?;
     Ok(Json(
         events
             .into_iter()
@@ -253,11 +252,14 @@ async fn telemetry(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "应为 1–1000"));
     }
-    let d = registry::get(&st, &p, parse_id(&id, "设备")?).await?;
-    let rows = st
-        .store
-        .telemetry(d.id, q.property.as_deref(), limit)
-        .await?;
+    let rows = registry::readings(
+        &st,
+        &p,
+        parse_id(&id, "设备")?,
+        q.property.as_deref(),
+        limit,
+    )
+    .await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| ReadingView {

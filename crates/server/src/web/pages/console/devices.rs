@@ -465,8 +465,8 @@ async fn device_page(st: &AppState, v: &Viewer, id: &str) -> Result<Page, PageEr
     let d = pe(registry::get_view(st, &v.p, id).await)?;
     let t = pe(registry::device_type(st, &d.type_id).await)?
         .ok_or_else(|| error_page(ApiError::NotFound("设备类型不存在".to_owned())))?;
-    let events = pe(registry::recent_events(st, &v.p, id).await)?;
-    let readings = pe(registry::readings(st, &v.p, id, None).await)?;
+    let events = pe(registry::recent_events(st, &v.p, id, registry::RECENT).await)?;
+    let readings = pe(registry::readings(st, &v.p, id, None, registry::RECENT).await)?;
     let sites = sites(st, v).await?;
     let mut page = v.page(st, &format!("设备详情 · {}", d.name), LIST).await;
     page.intro = format!("{} · 最后上报：{}", d.type_name, seen(&d));
